@@ -1,0 +1,347 @@
+//! The eframe application: owns the connection lifecycle (start the server and pool on a
+//! background thread, retry with backoff when it is down, rebuild on new settings, close on exit)
+//! and routes worker answers to the views. It never touches the database on the UI thread.
+
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Receiver;
+
+use crate::config::Settings;
+use crate::db::error::{DbError, DbErrorKind};
+use crate::db::pool::DatabasePool;
+use crate::db::{self, Server, StartError};
+use crate::import::load::Progress;
+use crate::worker::{Reply, Workers};
+
+/// What the startup thread reports.
+pub enum StartupEvent {
+    /// A step of the first start (init, seeding) with its progress.
+    Progress(String, Option<Progress>),
+    /// Everything is up.
+    Ready(Box<Backend>),
+    /// It failed; the message says what to do.
+    Failed(StartFailure),
+}
+
+/// A failed start, for the error state.
+#[derive(Clone, Debug)]
+pub struct StartFailure {
+    /// Whether retrying can help (server down) or settings must change (wrong password).
+    pub kind: DbErrorKind,
+    /// The message for people.
+    pub message: String,
+}
+
+impl From<StartError> for StartFailure {
+    fn from(err: StartError) -> Self {
+        match err {
+            StartError::Database(db) => Self {
+                kind: db.kind,
+                message: db.to_string(),
+            },
+            StartError::Cluster(c) => Self {
+                kind: DbErrorKind::Unreachable,
+                message: c.to_string(),
+            },
+        }
+    }
+}
+
+/// The live connection: server, pool, workers.
+pub struct Backend {
+    /// The server (and the private cluster, if ours).
+    pub server: Server,
+    /// The shared pool.
+    pub pool: DatabasePool,
+    /// The collection loaded (`marquee_meta.collection`), for the status bar.
+    pub collection: Option<String>,
+}
+
+/// Where the connection stands.
+pub enum Connection {
+    /// The startup thread is working.
+    Starting {
+        /// Its reports.
+        events: Receiver<StartupEvent>,
+        /// The latest step.
+        step: String,
+        /// The latest progress.
+        progress: Option<Progress>,
+        /// Since when.
+        since: Instant,
+        /// Failed attempts before this one.
+        attempt: u32,
+    },
+    /// Connected.
+    Ready {
+        /// Server and pool.
+        backend: Box<Backend>,
+        /// The workers.
+        workers: Workers,
+    },
+    /// Failed; retrying at `next_retry` (unless the failure needs a settings change).
+    Failed {
+        /// What went wrong.
+        failure: StartFailure,
+        /// Retries so far.
+        attempt: u32,
+        /// When the next automatic retry happens, if any.
+        next_retry: Option<Instant>,
+    },
+}
+
+/// Backoff before retry `attempt` (1-based): 1, 2, 4, 8, 16, 30, 30 … seconds, each with ±20%
+/// jitter so that many clients do not reconnect in lockstep.
+pub fn retry_delay(attempt: u32) -> Duration {
+    let base_ms = 1_000_u64
+        .saturating_mul(1 << attempt.saturating_sub(1).min(5))
+        .min(30_000);
+    // Cheap jitter without a random crate: the sub-second clock is random enough here.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::from(d.subsec_nanos()));
+    let jitter = (nanos % 401) as i64 - 200; // -200..=200 per mille
+    let ms = base_ms as i64 + base_ms as i64 * jitter / 1_000;
+    Duration::from_millis(ms.max(100) as u64)
+}
+
+/// Starts the server, pool, migrations and (first start) seeding on a background thread.
+pub fn spawn_startup(
+    settings: Settings,
+    repaint: impl Fn() + Send + 'static,
+) -> Receiver<StartupEvent> {
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let spawned = std::thread::Builder::new()
+        .name("marquee-startup".into())
+        .spawn(move || {
+            let send = |event: StartupEvent| {
+                let _ = tx.send(event);
+                repaint();
+            };
+            let private = matches!(settings.server, crate::config::ServerChoice::Private { .. });
+            send(StartupEvent::Progress(
+                if private {
+                    "Starting the private PostgreSQL server…"
+                } else {
+                    "Connecting…"
+                }
+                .to_owned(),
+                None,
+            ));
+            let server = match Server::start(&settings) {
+                Ok(server) => server,
+                Err(err) => return send(StartupEvent::Failed(err.into())),
+            };
+            send(StartupEvent::Progress(
+                format!("Connecting to {}…", server.params.display_target()),
+                None,
+            ));
+            let pool = match db::open_pool(&server, &settings) {
+                Ok(pool) => pool,
+                Err(err) => {
+                    server.shutdown();
+                    return send(StartupEvent::Failed(StartError::from(err).into()));
+                }
+            };
+            let seeded = (|| -> Result<Option<String>, DbError> {
+                let mut conn = pool.get("startup.seed")?;
+                let target = pool.target().to_owned();
+                let count: i64 = conn
+                    .query_one("SELECT count(*) FROM movies", &[])
+                    .map_err(|e| DbError::from_postgres(&e, &target))?
+                    .get(0);
+                if count == 0 && private {
+                    let spec = crate::import::sample::SampleSpec::default();
+                    crate::import::load::load_sample(&mut conn, &target, &spec, &mut |p| {
+                        send(StartupEvent::Progress(
+                            "Generating the sample collection…".to_owned(),
+                            Some(p),
+                        ));
+                    })
+                    .map_err(|e| match e {
+                        crate::import::load::LoadError::Database(db) => db,
+                        other => DbError::new(DbErrorKind::Query, other.to_string()),
+                    })?;
+                }
+                let movies: i64 = conn
+                    .query_one("SELECT count(*) FROM movies", &[])
+                    .map_err(|e| DbError::from_postgres(&e, &target))?
+                    .get(0);
+                tracing::info!("Loaded {movies} movies");
+                crate::import::load::collection_description(&mut *conn)
+                    .map_err(|e| DbError::from_postgres(&e, &target))
+            })();
+            match seeded {
+                Ok(collection) => send(StartupEvent::Ready(Box::new(Backend {
+                    server,
+                    pool,
+                    collection,
+                }))),
+                Err(err) => {
+                    pool.close();
+                    drop(pool);
+                    server.shutdown();
+                    send(StartupEvent::Failed(StartFailure {
+                        kind: err.kind,
+                        message: err.to_string(),
+                    }));
+                }
+            }
+        });
+    if let Err(err) = spawned {
+        tracing::error!("could not start the startup thread: {err}");
+    }
+    rx
+}
+
+impl Connection {
+    /// Begins connecting.
+    pub fn start(settings: &Settings, ctx: &egui::Context) -> Self {
+        Self::start_attempt(settings, ctx, 0)
+    }
+
+    fn start_attempt(settings: &Settings, ctx: &egui::Context, attempt: u32) -> Self {
+        let ctx = ctx.clone();
+        Connection::Starting {
+            events: spawn_startup(settings.clone(), move || ctx.request_repaint()),
+            step: "Starting…".to_owned(),
+            progress: None,
+            since: Instant::now(),
+            attempt,
+        }
+    }
+
+    /// The pool, once connected.
+    pub fn pool(&self) -> Option<&DatabasePool> {
+        match self {
+            Connection::Ready { backend, .. } => Some(&backend.pool),
+            _ => None,
+        }
+    }
+
+    /// The workers, once connected.
+    pub fn workers(&self) -> Option<&Workers> {
+        match self {
+            Connection::Ready { workers, .. } => Some(workers),
+            _ => None,
+        }
+    }
+
+    /// Advances the state machine: startup reports, automatic retries. Returns `true` when the
+    /// connection just became ready (so the caller can run the current filter).
+    pub fn poll(&mut self, settings: &Settings, ctx: &egui::Context) -> bool {
+        let next = match self {
+            Connection::Starting {
+                events,
+                step,
+                progress,
+                attempt,
+                ..
+            } => {
+                let mut next = None;
+                while let Ok(event) = events.try_recv() {
+                    match event {
+                        StartupEvent::Progress(s, p) => {
+                            *step = s;
+                            *progress = p;
+                        }
+                        StartupEvent::Ready(backend) => {
+                            let repaint = ctx.clone();
+                            let size = backend.pool.settings().max_size as usize;
+                            let workers = Workers::start(
+                                backend.pool.clone(),
+                                size,
+                                Box::new(move || repaint.request_repaint()),
+                            );
+                            next = Some(Connection::Ready { backend, workers });
+                        }
+                        StartupEvent::Failed(failure) => {
+                            tracing::warn!("could not connect: {}", failure.message);
+                            next = Some(Connection::failed(failure, *attempt + 1));
+                        }
+                    }
+                }
+                next
+            }
+            Connection::Failed {
+                next_retry: Some(at),
+                attempt,
+                ..
+            } if Instant::now() >= *at => Some(Connection::start_attempt(settings, ctx, *attempt)),
+            Connection::Failed {
+                next_retry: Some(at),
+                ..
+            } => {
+                ctx.request_repaint_after(at.saturating_duration_since(Instant::now()));
+                None
+            }
+            _ => None,
+        };
+        let Some(next) = next else { return false };
+        let became_ready = matches!(next, Connection::Ready { .. });
+        std::mem::replace(self, next).close_in_background();
+        became_ready
+    }
+
+    fn failed(failure: StartFailure, attempt: u32) -> Self {
+        // A rejected login or a bad schema will not fix itself: wait for the user.
+        let retry = failure
+            .kind
+            .is_transient()
+            .then(|| Instant::now() + retry_delay(attempt));
+        Connection::Failed {
+            failure,
+            attempt,
+            next_retry: retry,
+        }
+    }
+
+    /// Hands worker replies to `f` (the UI drains them every frame).
+    pub fn drain_replies(&self, mut f: impl FnMut(Reply)) {
+        if let Connection::Ready { workers, .. } = self {
+            while let Some(reply) = workers.try_recv() {
+                f(reply);
+            }
+        }
+    }
+
+    /// [`Connection::close`] on another thread, so the window never waits for it.
+    pub fn close_in_background(self) {
+        if matches!(self, Connection::Ready { .. }) {
+            let _ = std::thread::Builder::new()
+                .name("marquee-close".into())
+                .spawn(move || self.close());
+        }
+    }
+
+    /// Shuts down workers, pool and (if ours and unused) the private server. Blocks briefly;
+    /// called on exit (so the private server is stopped before the process ends).
+    pub fn close(self) {
+        if let Connection::Ready { backend, workers } = self {
+            workers.shutdown(Duration::from_secs(2));
+            let Backend { server, pool, .. } = *backend;
+            pool.close();
+            drop(pool);
+            server.shutdown();
+        }
+    }
+}
+
+/// Runs the window until it is closed.
+pub fn run(settings: Settings) -> anyhow::Result<()> {
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("Marquee")
+            .with_inner_size([1280.0, 800.0])
+            .with_min_inner_size([640.0, 400.0])
+            .with_icon(crate::ui::icon()),
+        renderer: eframe::Renderer::Glow,
+        ..Default::default()
+    };
+    eframe::run_native(
+        "Marquee",
+        options,
+        Box::new(move |cc| Ok(Box::new(crate::ui::MarqueeApp::new(cc, settings)))),
+    )
+    .map_err(|err| anyhow::anyhow!("could not open the window: {err}"))
+}

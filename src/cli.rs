@@ -1,0 +1,334 @@
+//! The command line: the window by default, and the same database paths for scripts
+//! (`db`, `seed`, `import`, …). Every command that touches data resolves settings the same way
+//! and migrates the schema first.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{self, ConfigLayer, Secret, Settings};
+use crate::db::cluster::{ClusterStatus, PrivateCluster};
+use crate::db::{self, Server};
+use crate::import::load::{self, LoadReport, Progress};
+use crate::import::movielens::MovieLensDir;
+use crate::import::sample::SampleSpec;
+
+/// Marquee: a desktop browser for PostgreSQL movie databases.
+#[derive(Debug, Parser)]
+#[command(name = "marquee", version, about, long_about = None)]
+pub struct Cli {
+    /// Where the database is.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// What to do; the window when absent.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Where the database is; each flag beats its environment variable and the config file.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ConnectionArgs {
+    /// Server URL, e.g. postgresql://user@host:5432/db?sslmode=require (env DATABASE_URL).
+    #[arg(long, global = true)]
+    pub url: Option<String>,
+    /// Server host or socket directory (env PGHOST).
+    #[arg(long, global = true)]
+    pub host: Option<String>,
+    /// Server port (env PGPORT).
+    #[arg(long, global = true)]
+    pub port: Option<String>,
+    /// Database name (env PGDATABASE).
+    #[arg(long, global = true)]
+    pub dbname: Option<String>,
+    /// Role name (env PGUSER). The password comes from PGPASSWORD or the config file, never a flag.
+    #[arg(long, global = true)]
+    pub user: Option<String>,
+    /// disable, prefer, require, verify-ca or verify-full (env PGSSLMODE).
+    #[arg(long, global = true)]
+    pub sslmode: Option<String>,
+    /// CA certificate for verify-ca / verify-full (env PGSSLROOTCERT).
+    #[arg(long, global = true)]
+    pub sslrootcert: Option<PathBuf>,
+    /// Pool minimum idle connections (env MARQUEE_POOL_MIN, default 2).
+    #[arg(long, global = true)]
+    pub pool_min: Option<String>,
+    /// Pool maximum connections (env MARQUEE_POOL_MAX, default 10).
+    #[arg(long, global = true)]
+    pub pool_max: Option<String>,
+    /// Folder of the private cluster (env MARQUEE_DATA_DIR).
+    #[arg(long, global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Use the private cluster even if the environment names a server.
+    #[arg(long, global = true)]
+    pub private: bool,
+    /// Config file (default $XDG_CONFIG_HOME/marquee/config.toml).
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+}
+
+impl ConnectionArgs {
+    fn layer(&self) -> ConfigLayer {
+        ConfigLayer {
+            url: self.url.clone(),
+            host: self.host.clone(),
+            port: self.port.clone(),
+            dbname: self.dbname.clone(),
+            user: self.user.clone(),
+            password: None::<Secret>,
+            sslmode: self.sslmode.clone(),
+            sslrootcert: self.sslrootcert.clone(),
+            pool_min: self.pool_min.clone(),
+            pool_max: self.pool_max.clone(),
+            data_dir: self.data_dir.clone(),
+            private: self.private.then_some(true),
+            ..ConfigLayer::default()
+        }
+    }
+
+    /// Resolves flags > environment > config file > defaults.
+    pub fn settings(&self) -> anyhow::Result<Settings> {
+        let env = ConfigLayer::from_env(|key| std::env::var(key).ok());
+        let file_path = self.config.clone().or_else(config::default_config_file);
+        let file = match &file_path {
+            Some(path) => ConfigLayer::from_file(path)?,
+            None => ConfigLayer::default(),
+        };
+        Ok(Settings::resolve(
+            &self.layer(),
+            &env,
+            &file,
+            &config::default_data_dir(),
+        )?)
+    }
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Manage the private PostgreSQL cluster.
+    Db {
+        /// The action.
+        #[command(subcommand)]
+        action: DbAction,
+    },
+    /// Replace the collection with a generated sample.
+    Seed {
+        /// Number of movies.
+        #[arg(long, default_value_t = crate::import::sample::DEFAULT_MOVIES)]
+        movies: u32,
+        /// Number of ratings.
+        #[arg(long, default_value_t = crate::import::sample::DEFAULT_RATINGS)]
+        ratings: u64,
+        /// Generator seed (same seed, same collection).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Import a dataset.
+    Import {
+        /// The source format.
+        #[command(subcommand)]
+        source: ImportSource,
+    },
+}
+
+/// `marquee db …`
+#[derive(Debug, Subcommand)]
+pub enum DbAction {
+    /// Initialise (first use), start, migrate and seed the private cluster, and leave it running.
+    Start,
+    /// Stop the private cluster.
+    Stop,
+    /// Say whether the private cluster is running.
+    Status,
+    /// Print a libpq URL for psql (no password needed: the private socket is used).
+    Url,
+    /// Apply schema migrations to the configured server.
+    Migrate,
+}
+
+/// `marquee import …`
+#[derive(Debug, Subcommand)]
+pub enum ImportSource {
+    /// A MovieLens folder (movies.csv; optional ratings.csv, tags.csv, links.csv).
+    Movielens {
+        /// The folder.
+        dir: PathBuf,
+    },
+}
+
+/// Runs a subcommand. The window is started by `main` when there is none.
+pub fn run(connection: &ConnectionArgs, command: Command) -> anyhow::Result<()> {
+    let settings = connection.settings()?;
+    match command {
+        Command::Db { action } => db_command(&settings, action),
+        Command::Seed {
+            movies,
+            ratings,
+            seed,
+        } => with_database(&settings, |server, pool| {
+            let spec = SampleSpec {
+                movies,
+                ratings,
+                seed,
+            };
+            let mut conn = pool.get("seed")?;
+            let report = with_progress_bar(|progress| {
+                load::load_sample(&mut conn, pool.target(), &spec, progress)
+            })?;
+            print_report(&report);
+            let _ = server;
+            Ok(())
+        }),
+        Command::Import {
+            source: ImportSource::Movielens { dir },
+        } => with_database(&settings, |_, pool| {
+            let folder = MovieLensDir::open(&dir)?;
+            let mut conn = pool.get("import")?;
+            let report = with_progress_bar(|progress| {
+                load::load_movielens(&mut conn, pool.target(), &folder, progress)
+            })?;
+            print_report(&report);
+            Ok(())
+        }),
+    }
+}
+
+fn print_report(report: &LoadReport) {
+    println!(
+        "Loaded {} movies, {} ratings, {} tags ({} links) in {:.1} s",
+        report.movies,
+        report.ratings,
+        report.tags,
+        report.links,
+        report.elapsed_ms as f64 / 1000.0
+    );
+}
+
+/// Starts the server (private cluster if none configured), opens the pool, migrates, runs `f`,
+/// then closes the pool and stops a cluster this process started.
+pub fn with_database<T>(
+    settings: &Settings,
+    f: impl FnOnce(&Server, &db::pool::DatabasePool) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let server = Server::start(settings)?;
+    let result = db::open_pool(&server, settings)
+        .map_err(anyhow::Error::from)
+        .and_then(|pool| {
+            let result = f(&server, &pool);
+            pool.close();
+            drop(pool);
+            result
+        });
+    server.shutdown();
+    result
+}
+
+fn db_command(settings: &Settings, action: DbAction) -> anyhow::Result<()> {
+    let private_dir = match &settings.server {
+        config::ServerChoice::Private { data_dir } => Some(data_dir.clone()),
+        config::ServerChoice::External(_) => None,
+    };
+    match action {
+        DbAction::Start => {
+            let data_dir = private_dir.context(
+                "`db start` manages the private cluster, but a server is configured (DATABASE_URL/PGHOST/--host); use --private",
+            )?;
+            let server = Server::start(settings)?;
+            let pool = db::open_pool(&server, settings)?;
+            let mut conn = pool.get("db.start")?;
+            seed_if_empty(&mut conn, pool.target())?;
+            drop(conn);
+            pool.close();
+            println!("Private PostgreSQL is running in {}", data_dir.display());
+            println!("{}", server.params.to_url());
+            // Deliberately not shut down: `db start` leaves the server for other commands.
+            Ok(())
+        }
+        DbAction::Stop => {
+            let data_dir =
+                private_dir.context("`db stop` manages the private cluster; use --private")?;
+            if PrivateCluster::stop_folder(&data_dir)? {
+                println!("Stopped the private PostgreSQL in {}", data_dir.display());
+            } else {
+                println!(
+                    "The private PostgreSQL in {} was not running",
+                    data_dir.display()
+                );
+            }
+            Ok(())
+        }
+        DbAction::Status => {
+            let data_dir =
+                private_dir.context("`db status` reports on the private cluster; use --private")?;
+            match PrivateCluster::status_of(&data_dir)? {
+                ClusterStatus::NotInitialized => {
+                    println!("not initialized ({})", data_dir.display())
+                }
+                ClusterStatus::Stopped => println!("stopped ({})", data_dir.display()),
+                ClusterStatus::Running { pid, port } => {
+                    println!("running (pid {pid}, port {port}) in {}", data_dir.display());
+                }
+            }
+            Ok(())
+        }
+        DbAction::Url => {
+            let data_dir =
+                private_dir.context("`db url` prints the private cluster's URL; use --private")?;
+            let cluster = PrivateCluster::ensure_running(&data_dir)?;
+            println!("{}", cluster.connect_params().to_url());
+            Ok(())
+        }
+        DbAction::Migrate => with_database(settings, |_, pool| {
+            let mut conn = pool.get("db.migrate")?;
+            let version = db::schema::current_version(&mut *conn)?;
+            println!("Schema is at version {version} on {}", pool.target());
+            Ok(())
+        }),
+    }
+}
+
+/// The first start's work: seed the default sample when the collection is empty.
+pub fn seed_if_empty(client: &mut postgres::Client, target: &str) -> anyhow::Result<()> {
+    let count: i64 = client.query_one("SELECT count(*) FROM movies", &[])?.get(0);
+    if count == 0 {
+        tracing::info!("The collection is empty: generating the sample collection");
+        let spec = SampleSpec::default();
+        let report =
+            with_progress_bar(|progress| load::load_sample(client, target, &spec, progress))?;
+        print_report(&report);
+    }
+    Ok(())
+}
+
+/// Drives an indicatif bar from load progress (hidden when stderr is not a terminal).
+pub fn with_progress_bar<T, E>(
+    f: impl FnOnce(&mut dyn FnMut(Progress)) -> Result<T, E>,
+) -> Result<T, E> {
+    use indicatif::{ProgressBar, ProgressStyle};
+    let bar = ProgressBar::new(0);
+    let style = ProgressStyle::with_template("{msg:>16} [{bar:40}] {pos}/{len} ({eta})")
+        .map(|s| s.progress_chars("=> "))
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    let mut stage = "";
+    let result = f(&mut |p: Progress| {
+        if p.stage != stage {
+            stage = p.stage;
+            bar.set_message(p.stage);
+            bar.set_length(p.total.unwrap_or(0));
+        }
+        if let Some(total) = p.total {
+            bar.set_length(total);
+        }
+        bar.set_position(p.done);
+    });
+    bar.finish_and_clear();
+    result
+}
+
+/// Opens the window (the default when no subcommand is given).
+pub fn run_window(connection: &ConnectionArgs) -> anyhow::Result<()> {
+    let settings = connection.settings()?;
+    crate::app::run(settings)
+}

@@ -1,0 +1,896 @@
+//! Settings: where the database is and how the pool behaves, resolved from flags > environment >
+//! config file > defaults, with the password kept out of every log and `Debug` output.
+//!
+//! Resolution is a pure function of its inputs ([`Settings::resolve`]) so that tests can pin the
+//! precedence without touching the process environment.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// The original design's pool bounds, kept as Marquee's defaults.
+pub const DEFAULT_POOL_MIN: u32 = 2;
+/// See [`DEFAULT_POOL_MIN`].
+pub const DEFAULT_POOL_MAX: u32 = 10;
+
+/// A configuration value that was present but unusable; each names the setting and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A value could not be parsed.
+    #[error("{setting}: {message}")]
+    Invalid {
+        /// Where the value came from, e.g. `PGPORT` or `--pool-max`.
+        setting: String,
+        /// What is wrong and what is accepted.
+        message: String,
+    },
+    /// The config file exists but cannot be read or parsed.
+    #[error("config file {path}: {message}")]
+    File {
+        /// The file's path.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+fn invalid(setting: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        setting: setting.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// A password. Its `Debug` and `Display` never show it, so it can sit in structs that get logged.
+#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a password.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The password itself, for the one place that needs it: the connection handshake.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// libpq's `sslmode` values. rust-postgres itself knows only disable/prefer/require; the
+/// verifying modes are implemented by configuring the TLS connector (see `db::tls`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SslMode {
+    /// Never use TLS.
+    Disable,
+    /// Use TLS when the server offers it, without verifying the certificate (libpq's default).
+    #[default]
+    Prefer,
+    /// Require TLS, without verifying the certificate.
+    Require,
+    /// Require TLS and a certificate signed by a trusted CA.
+    VerifyCa,
+    /// Like `VerifyCa`, and the certificate must name the host.
+    VerifyFull,
+}
+
+impl SslMode {
+    /// All modes, in libpq's order, for menus.
+    pub const ALL: [SslMode; 5] = [
+        SslMode::Disable,
+        SslMode::Prefer,
+        SslMode::Require,
+        SslMode::VerifyCa,
+        SslMode::VerifyFull,
+    ];
+
+    /// The libpq spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SslMode::Disable => "disable",
+            SslMode::Prefer => "prefer",
+            SslMode::Require => "require",
+            SslMode::VerifyCa => "verify-ca",
+            SslMode::VerifyFull => "verify-full",
+        }
+    }
+}
+
+impl fmt::Display for SslMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for SslMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        SslMode::ALL
+            .into_iter()
+            .find(|mode| mode.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| {
+                format!(
+                    "unknown sslmode {s:?}; use one of disable, prefer, require, verify-ca, verify-full"
+                )
+            })
+    }
+}
+
+/// Where and how to connect to an external PostgreSQL server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectParams {
+    /// Host name, IP address, or a directory holding the server's Unix socket.
+    pub host: String,
+    /// TCP port (also names the Unix socket file).
+    pub port: u16,
+    /// Database name.
+    pub dbname: String,
+    /// Role name.
+    pub user: String,
+    /// Password, if the server asks for one.
+    #[serde(skip)]
+    pub password: Option<Secret>,
+    /// TLS policy.
+    pub sslmode: SslMode,
+    /// CA certificate file for the verifying modes (libpq's `sslrootcert`).
+    pub sslrootcert: Option<PathBuf>,
+    /// How long to wait for the TCP connection and handshake.
+    pub connect_timeout_secs: u64,
+}
+
+impl Default for ConnectParams {
+    fn default() -> Self {
+        Self {
+            host: "localhost".to_owned(),
+            port: 5432,
+            dbname: "postgres".to_owned(),
+            user: "postgres".to_owned(),
+            password: None,
+            sslmode: SslMode::Prefer,
+            sslrootcert: None,
+            connect_timeout_secs: 5,
+        }
+    }
+}
+
+impl ConnectParams {
+    /// `host:port/dbname`, the form the log lines and the status bar show. Never holds the password.
+    pub fn display_target(&self) -> String {
+        format!("{}:{}/{}", self.host, self.port, self.dbname)
+    }
+
+    /// A libpq URL that `psql` accepts, without the password.
+    pub fn to_url(&self) -> String {
+        let mut url = format!("postgresql://{}@", percent_encode(&self.user));
+        let socket = self.host.starts_with('/');
+        if !socket {
+            url.push_str(&percent_encode(&self.host));
+            url.push_str(&format!(":{}", self.port));
+        }
+        url.push('/');
+        url.push_str(&percent_encode(&self.dbname));
+        let mut query = Vec::new();
+        if socket {
+            query.push(format!("host={}", percent_encode(&self.host)));
+            query.push(format!("port={}", self.port));
+        }
+        if self.sslmode != SslMode::Prefer {
+            query.push(format!("sslmode={}", self.sslmode));
+        }
+        if let Some(root) = &self.sslrootcert {
+            query.push(format!(
+                "sslrootcert={}",
+                percent_encode(&root.to_string_lossy())
+            ));
+        }
+        if !query.is_empty() {
+            url.push('?');
+            url.push_str(&query.join("&"));
+        }
+        url
+    }
+}
+
+/// How the pool behaves. Every default lives in the one `Default` impl below.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolSettings {
+    /// Connections kept open even when idle.
+    pub min_idle: u32,
+    /// Upper bound on open connections.
+    pub max_size: u32,
+    /// How long a checkout may wait before failing with a reason.
+    pub checkout_timeout_ms: u64,
+    /// A connection used more recently than this is handed out without a validation round trip
+    /// (HikariCP's `aliveBypassWindowMs`); older ones are validated at checkout.
+    pub validation_bypass_ms: u64,
+    /// How long validating a connection may take before it is declared dead.
+    pub validation_timeout_ms: u64,
+    /// Idle connections above `min_idle` are closed after this long.
+    pub idle_timeout_secs: u64,
+    /// Connections are recycled after this long, so server-side memory does not grow forever.
+    pub max_lifetime_secs: u64,
+    /// Server-side `statement_timeout` for every query; a runaway query ends with a clear error.
+    pub statement_timeout_ms: u64,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            min_idle: DEFAULT_POOL_MIN,
+            max_size: DEFAULT_POOL_MAX,
+            checkout_timeout_ms: 5_000,
+            validation_bypass_ms: 500,
+            validation_timeout_ms: 2_000,
+            idle_timeout_secs: 600,
+            max_lifetime_secs: 1_800,
+            statement_timeout_ms: 30_000,
+        }
+    }
+}
+
+impl PoolSettings {
+    /// The checkout deadline as a `Duration`.
+    pub fn checkout_timeout(&self) -> Duration {
+        Duration::from_millis(self.checkout_timeout_ms)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_size == 0 {
+            return Err(invalid(
+                "pool max",
+                "must be at least 1 (the original design used 10)",
+            ));
+        }
+        if self.min_idle > self.max_size {
+            return Err(invalid(
+                "pool min",
+                format!(
+                    "min {} is larger than max {}; set min ≤ max",
+                    self.min_idle, self.max_size
+                ),
+            ));
+        }
+        if self.checkout_timeout_ms == 0 {
+            return Err(invalid("checkout timeout", "must be more than 0"));
+        }
+        Ok(())
+    }
+}
+
+/// Which server Marquee talks to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ServerChoice {
+    /// Nothing named a server: Marquee runs its own cluster in this folder.
+    Private {
+        /// The folder holding `pgdata/`, the socket directory and the server log.
+        data_dir: PathBuf,
+    },
+    /// A server named by flags, environment or config file.
+    External(ConnectParams),
+}
+
+/// Everything resolved: which server, and the pool settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// Which server.
+    pub server: ServerChoice,
+    /// How the pool behaves.
+    pub pool: PoolSettings,
+}
+
+/// One source of settings (flags, environment or file); `None` means "this source is silent".
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConfigLayer {
+    /// `postgresql://user:password@host:port/db?sslmode=…`
+    pub url: Option<String>,
+    /// Server host or socket directory.
+    pub host: Option<String>,
+    /// Server port.
+    #[serde(deserialize_with = "string_or_number")]
+    pub port: Option<String>,
+    /// Database name.
+    pub dbname: Option<String>,
+    /// Role name.
+    pub user: Option<String>,
+    /// Password.
+    pub password: Option<Secret>,
+    /// libpq sslmode.
+    pub sslmode: Option<String>,
+    /// CA file for verify-ca/verify-full.
+    pub sslrootcert: Option<PathBuf>,
+    /// Connect timeout in seconds.
+    #[serde(deserialize_with = "string_or_number")]
+    pub connect_timeout: Option<String>,
+    /// Pool minimum idle connections.
+    #[serde(deserialize_with = "string_or_number")]
+    pub pool_min: Option<String>,
+    /// Pool maximum size.
+    #[serde(deserialize_with = "string_or_number")]
+    pub pool_max: Option<String>,
+    /// Checkout deadline in milliseconds.
+    #[serde(deserialize_with = "string_or_number")]
+    pub checkout_timeout_ms: Option<String>,
+    /// Statement timeout in milliseconds.
+    #[serde(deserialize_with = "string_or_number")]
+    pub statement_timeout_ms: Option<String>,
+    /// Folder for the private cluster.
+    pub data_dir: Option<PathBuf>,
+    /// Force the private cluster even if the environment names a server.
+    pub private: Option<bool>,
+}
+
+impl ConfigLayer {
+    /// The environment layer: `DATABASE_URL`, libpq's `PG*` variables and `MARQUEE_*`.
+    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Self {
+        let get = |key: &str| get(key).filter(|v| !v.is_empty());
+        Self {
+            url: get("DATABASE_URL"),
+            host: get("PGHOST"),
+            port: get("PGPORT"),
+            dbname: get("PGDATABASE"),
+            user: get("PGUSER"),
+            password: get("PGPASSWORD").map(Secret::new),
+            sslmode: get("PGSSLMODE"),
+            sslrootcert: get("PGSSLROOTCERT").map(PathBuf::from),
+            connect_timeout: get("PGCONNECT_TIMEOUT"),
+            pool_min: get("MARQUEE_POOL_MIN"),
+            pool_max: get("MARQUEE_POOL_MAX"),
+            checkout_timeout_ms: get("MARQUEE_CHECKOUT_TIMEOUT_MS"),
+            statement_timeout_ms: get("MARQUEE_STATEMENT_TIMEOUT_MS"),
+            data_dir: get("MARQUEE_DATA_DIR").map(PathBuf::from),
+            private: get("MARQUEE_PRIVATE").map(|v| v == "1" || v.eq_ignore_ascii_case("true")),
+        }
+    }
+
+    /// Reads the TOML config file; a missing file is an empty layer, a broken one an error.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(err) => {
+                return Err(ConfigError::File {
+                    path: path.display().to_string(),
+                    message: err.to_string(),
+                });
+            }
+        };
+        toml::from_str(&text).map_err(|err| ConfigError::File {
+            path: path.display().to_string(),
+            message: err.message().to_owned(),
+        })
+    }
+
+    /// Whether this layer names a server (and so turns off the private cluster).
+    fn names_server(&self) -> bool {
+        self.url.is_some() || self.host.is_some()
+    }
+
+    /// Expands `url` into the individual fields; fields set explicitly in the same layer win.
+    fn expanded(&self, source: &str) -> Result<Self, ConfigError> {
+        let Some(url) = &self.url else {
+            return Ok(self.clone());
+        };
+        let from_url = parse_url(url).map_err(|message| invalid(source, message))?;
+        Ok(Self {
+            url: None,
+            host: self.host.clone().or(from_url.host),
+            port: self.port.clone().or(from_url.port),
+            dbname: self.dbname.clone().or(from_url.dbname),
+            user: self.user.clone().or(from_url.user),
+            password: self.password.clone().or(from_url.password),
+            sslmode: self.sslmode.clone().or(from_url.sslmode),
+            sslrootcert: self.sslrootcert.clone().or(from_url.sslrootcert),
+            connect_timeout: self.connect_timeout.clone().or(from_url.connect_timeout),
+            ..self.clone()
+        })
+    }
+
+    /// `self` where set, else `lower`.
+    fn over(self, lower: Self) -> Self {
+        Self {
+            url: None,
+            host: self.host.or(lower.host),
+            port: self.port.or(lower.port),
+            dbname: self.dbname.or(lower.dbname),
+            user: self.user.or(lower.user),
+            password: self.password.or(lower.password),
+            sslmode: self.sslmode.or(lower.sslmode),
+            sslrootcert: self.sslrootcert.or(lower.sslrootcert),
+            connect_timeout: self.connect_timeout.or(lower.connect_timeout),
+            pool_min: self.pool_min.or(lower.pool_min),
+            pool_max: self.pool_max.or(lower.pool_max),
+            checkout_timeout_ms: self.checkout_timeout_ms.or(lower.checkout_timeout_ms),
+            statement_timeout_ms: self.statement_timeout_ms.or(lower.statement_timeout_ms),
+            data_dir: self.data_dir.or(lower.data_dir),
+            private: self.private.or(lower.private),
+        }
+    }
+}
+
+/// Lets the config file say `pool_max = 4` as well as `pool_max = "4"`.
+fn string_or_number<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Value {
+        Text(String),
+        Int(i64),
+        Float(f64),
+    }
+    Ok(Some(match Value::deserialize(de)? {
+        Value::Text(text) => text,
+        Value::Int(n) => n.to_string(),
+        Value::Float(n) => n.to_string(),
+    }))
+}
+
+fn parse_num<T: FromStr>(
+    value: &Option<String>,
+    setting: &str,
+    what: &str,
+) -> Result<Option<T>, ConfigError> {
+    value
+        .as_deref()
+        .map(|v| {
+            v.trim()
+                .parse::<T>()
+                .map_err(|_| invalid(setting, format!("{v:?} is not {what}")))
+        })
+        .transpose()
+}
+
+impl Settings {
+    /// Resolves flags > environment > file > defaults. `default_data_dir` is used for the private
+    /// cluster when no layer names a folder.
+    pub fn resolve(
+        flags: &ConfigLayer,
+        env: &ConfigLayer,
+        file: &ConfigLayer,
+        default_data_dir: &Path,
+    ) -> Result<Settings, ConfigError> {
+        let names_server = flags.names_server() || env.names_server() || file.names_server();
+        let merged = flags
+            .expanded("--url")?
+            .over(env.expanded("DATABASE_URL")?)
+            .over(file.expanded("config file url")?);
+
+        let defaults = PoolSettings::default();
+        let pool = PoolSettings {
+            min_idle: parse_num(
+                &merged.pool_min,
+                "pool min (MARQUEE_POOL_MIN/--pool-min)",
+                "a whole number",
+            )?
+            .unwrap_or(defaults.min_idle),
+            max_size: parse_num(
+                &merged.pool_max,
+                "pool max (MARQUEE_POOL_MAX/--pool-max)",
+                "a whole number",
+            )?
+            .unwrap_or(defaults.max_size),
+            checkout_timeout_ms: parse_num(
+                &merged.checkout_timeout_ms,
+                "checkout timeout (MARQUEE_CHECKOUT_TIMEOUT_MS)",
+                "a number of milliseconds",
+            )?
+            .unwrap_or(defaults.checkout_timeout_ms),
+            statement_timeout_ms: parse_num(
+                &merged.statement_timeout_ms,
+                "statement timeout (MARQUEE_STATEMENT_TIMEOUT_MS)",
+                "a number of milliseconds",
+            )?
+            .unwrap_or(defaults.statement_timeout_ms),
+            ..defaults
+        };
+        pool.validate()?;
+
+        let sslmode = merged
+            .sslmode
+            .as_deref()
+            .map(|v| {
+                v.parse::<SslMode>()
+                    .map_err(|m| invalid("sslmode (PGSSLMODE/--sslmode)", m))
+            })
+            .transpose()?;
+        let port = parse_num::<u16>(
+            &merged.port,
+            "port (PGPORT/--port)",
+            "a port number (1–65535)",
+        )?;
+        if port == Some(0) {
+            return Err(invalid(
+                "port (PGPORT/--port)",
+                "0 is not a port number (1–65535)",
+            ));
+        }
+        let connect_timeout_secs = parse_num::<u64>(
+            &merged.connect_timeout,
+            "connect timeout (PGCONNECT_TIMEOUT)",
+            "a number of seconds",
+        )?;
+
+        let private = merged.private.unwrap_or(false) || !names_server;
+        let server = if private {
+            ServerChoice::Private {
+                data_dir: merged
+                    .data_dir
+                    .unwrap_or_else(|| default_data_dir.to_owned()),
+            }
+        } else {
+            let d = ConnectParams::default();
+            ServerChoice::External(ConnectParams {
+                host: merged.host.unwrap_or(d.host),
+                port: port.unwrap_or(d.port),
+                dbname: merged.dbname.unwrap_or(d.dbname),
+                user: merged.user.unwrap_or(d.user),
+                password: merged.password,
+                sslmode: sslmode.unwrap_or(d.sslmode),
+                sslrootcert: merged.sslrootcert,
+                connect_timeout_secs: connect_timeout_secs.unwrap_or(d.connect_timeout_secs),
+            })
+        };
+        Ok(Settings { server, pool })
+    }
+}
+
+/// Where Marquee keeps its private cluster when nothing else says: the platform's user data folder
+/// (`$XDG_DATA_HOME/marquee` on Linux). For root that folder sits under `/root`, which the
+/// unprivileged server account cannot enter, so root gets the system-wide `/var/lib/marquee`.
+pub fn default_data_dir() -> PathBuf {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let is_root = unsafe { libc::geteuid() } == 0;
+    if is_root && std::env::var_os("XDG_DATA_HOME").is_none() {
+        return PathBuf::from("/var/lib/marquee");
+    }
+    directories::ProjectDirs::from("", "", "marquee")
+        .map(|dirs| dirs.data_dir().to_owned())
+        .unwrap_or_else(|| PathBuf::from(".marquee"))
+}
+
+/// `$XDG_CONFIG_HOME/marquee/config.toml` or the platform equivalent.
+pub fn default_config_file() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "marquee")
+        .map(|dirs| dirs.config_dir().join("config.toml"))
+}
+
+/// Components of a libpq URL; the caller decides precedence.
+fn parse_url(url: &str) -> Result<ConfigLayer, String> {
+    let rest = url
+        .strip_prefix("postgresql://")
+        .or_else(|| url.strip_prefix("postgres://"))
+        .ok_or_else(|| {
+            "a URL must start with postgresql:// (for example postgresql://user@host:5432/db)"
+                .to_owned()
+        })?;
+    let (main, query) = match rest.split_once('?') {
+        Some((main, query)) => (main, Some(query)),
+        None => (rest, None),
+    };
+    let (authority, path) = match main.split_once('/') {
+        Some((authority, path)) => (authority, Some(path)),
+        None => (main, None),
+    };
+    let mut layer = ConfigLayer::default();
+    let hostport = match authority.rsplit_once('@') {
+        Some((userinfo, hostport)) => {
+            let (user, password) = match userinfo.split_once(':') {
+                Some((user, password)) => (user, Some(password)),
+                None => (userinfo, None),
+            };
+            if !user.is_empty() {
+                layer.user = Some(percent_decode(user)?);
+            }
+            if let Some(password) = password {
+                layer.password = Some(Secret::new(percent_decode(password)?));
+            }
+            hostport
+        }
+        None => authority,
+    };
+    let (host, port) = if let Some(stripped) = hostport.strip_prefix('[') {
+        let (host, after) = stripped
+            .split_once(']')
+            .ok_or_else(|| "unclosed [ in the URL's IPv6 host".to_owned())?;
+        (host, after.strip_prefix(':'))
+    } else {
+        match hostport.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (hostport, None),
+        }
+    };
+    if !host.is_empty() {
+        layer.host = Some(percent_decode(host)?);
+    }
+    if let Some(port) = port.filter(|p| !p.is_empty()) {
+        if port.parse::<u16>().map_or(true, |p| p == 0) {
+            return Err(format!(
+                "port {port:?} in the URL is not a port number (1–65535)"
+            ));
+        }
+        layer.port = Some(port.to_owned());
+    }
+    if let Some(path) = path.filter(|p| !p.is_empty()) {
+        layer.dbname = Some(percent_decode(path)?);
+    }
+    for pair in query
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .filter(|p| !p.is_empty())
+    {
+        let (key, value) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("URL parameter {pair:?} has no value (expected key=value)"))?;
+        let value = percent_decode(value)?;
+        match key {
+            "host" => layer.host = Some(value),
+            "port" => layer.port = Some(value),
+            "dbname" => layer.dbname = Some(value),
+            "user" => layer.user = Some(value),
+            "password" => layer.password = Some(Secret::new(value)),
+            "sslmode" => layer.sslmode = Some(value),
+            "sslrootcert" => layer.sslrootcert = Some(PathBuf::from(value)),
+            "connect_timeout" => layer.connect_timeout = Some(value),
+            "application_name" => {}
+            other => {
+                return Err(format!(
+                    "URL parameter {other:?} is not supported (known: host, port, dbname, user, password, sslmode, sslrootcert, connect_timeout)"
+                ));
+            }
+        }
+    }
+    Ok(layer)
+}
+
+fn percent_decode(text: &str) -> Result<String, String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| "the URL has a % not followed by two hex digits".to_owned())?;
+            out.push(hex);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| "the URL decodes to invalid UTF-8".to_owned())
+}
+
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> ConfigLayer {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        ConfigLayer::from_env(|key| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()))
+    }
+
+    fn resolve(
+        flags: ConfigLayer,
+        env: ConfigLayer,
+        file: ConfigLayer,
+    ) -> Result<Settings, ConfigError> {
+        Settings::resolve(&flags, &env, &file, Path::new("/data/marquee"))
+    }
+
+    fn external(settings: Settings) -> ConnectParams {
+        match settings.server {
+            ServerChoice::External(params) => params,
+            ServerChoice::Private { .. } => panic!("expected an external server"),
+        }
+    }
+
+    #[test]
+    fn nothing_configured_means_private_cluster_with_original_pool_bounds() {
+        let settings = resolve(ConfigLayer::default(), env(&[]), ConfigLayer::default()).unwrap();
+        assert_eq!(
+            settings.server,
+            ServerChoice::Private {
+                data_dir: PathBuf::from("/data/marquee")
+            }
+        );
+        assert_eq!((settings.pool.min_idle, settings.pool.max_size), (2, 10));
+    }
+
+    #[test]
+    fn a_named_host_uses_the_original_defaults_for_the_rest() {
+        let settings = resolve(
+            ConfigLayer::default(),
+            env(&[("PGHOST", "db.example")]),
+            ConfigLayer::default(),
+        )
+        .unwrap();
+        let params = external(settings);
+        assert_eq!(params.display_target(), "db.example:5432/postgres");
+        assert_eq!(params.user, "postgres");
+    }
+
+    #[test]
+    fn flags_beat_environment_beat_file() {
+        let file = ConfigLayer {
+            host: Some("file-host".into()),
+            port: Some("6000".into()),
+            dbname: Some("filedb".into()),
+            user: Some("fileuser".into()),
+            pool_max: Some("20".into()),
+            ..Default::default()
+        };
+        let environment = env(&[
+            ("PGHOST", "env-host"),
+            ("PGPORT", "6001"),
+            ("MARQUEE_POOL_MAX", "15"),
+        ]);
+        let flags = ConfigLayer {
+            host: Some("flag-host".into()),
+            ..Default::default()
+        };
+        let settings = resolve(flags, environment, file).unwrap();
+        assert_eq!(settings.pool.max_size, 15);
+        let params = external(settings);
+        assert_eq!(params.host, "flag-host");
+        assert_eq!(params.port, 6001);
+        assert_eq!(params.dbname, "filedb");
+        assert_eq!(params.user, "fileuser");
+    }
+
+    #[test]
+    fn database_url_fills_fields_and_lower_layers_fill_the_gaps() {
+        let environment = env(&[(
+            "DATABASE_URL",
+            "postgresql://alice:s%3Acret@db:5433/movies?sslmode=require",
+        )]);
+        let file = ConfigLayer {
+            pool_min: Some("3".into()),
+            ..Default::default()
+        };
+        let settings = resolve(ConfigLayer::default(), environment, file).unwrap();
+        assert_eq!(settings.pool.min_idle, 3);
+        let params = external(settings);
+        assert_eq!(params.display_target(), "db:5433/movies");
+        assert_eq!(params.user, "alice");
+        assert_eq!(params.password.as_ref().map(Secret::expose), Some("s:cret"));
+        assert_eq!(params.sslmode, SslMode::Require);
+    }
+
+    #[test]
+    fn private_flag_overrides_a_server_in_the_environment() {
+        let flags = ConfigLayer {
+            private: Some(true),
+            data_dir: Some("/elsewhere".into()),
+            ..Default::default()
+        };
+        let settings = resolve(flags, env(&[("PGHOST", "db")]), ConfigLayer::default()).unwrap();
+        assert_eq!(
+            settings.server,
+            ServerChoice::Private {
+                data_dir: PathBuf::from("/elsewhere")
+            }
+        );
+    }
+
+    #[test]
+    fn password_never_shows_in_debug_or_url() {
+        let environment = env(&[("DATABASE_URL", "postgresql://bob:hunter2@db/x")]);
+        let settings =
+            resolve(ConfigLayer::default(), environment, ConfigLayer::default()).unwrap();
+        let debug = format!("{settings:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(debug.contains("***"));
+        let params = external(settings);
+        assert!(!params.to_url().contains("hunter2"));
+        assert!(
+            !format!("{:?}", ConfigLayer::from_env(|_| Some("hunter2".into()))).contains("hunter2")
+        );
+    }
+
+    #[test]
+    fn bad_values_give_one_clear_message_each() {
+        let cases: Vec<(ConfigLayer, &str)> = vec![
+            (
+                env(&[("MARQUEE_POOL_MIN", "5"), ("MARQUEE_POOL_MAX", "3")]),
+                "min 5 is larger than max 3",
+            ),
+            (env(&[("MARQUEE_POOL_MAX", "0")]), "must be at least 1"),
+            (
+                env(&[("PGHOST", "h"), ("PGSSLMODE", "sometimes")]),
+                "unknown sslmode \"sometimes\"",
+            ),
+            (
+                env(&[("DATABASE_URL", "mysql://x")]),
+                "must start with postgresql://",
+            ),
+            (
+                env(&[("DATABASE_URL", "postgresql://h:99999/db")]),
+                "not a port number",
+            ),
+            (
+                env(&[("PGHOST", "h"), ("PGPORT", "abc")]),
+                "\"abc\" is not a port number",
+            ),
+            (
+                env(&[("MARQUEE_POOL_MAX", "ten")]),
+                "\"ten\" is not a whole number",
+            ),
+        ];
+        for (layer, expected) in cases {
+            let err = resolve(ConfigLayer::default(), layer, ConfigLayer::default()).unwrap_err();
+            assert!(
+                err.to_string().contains(expected),
+                "{err} should contain {expected}"
+            );
+        }
+    }
+
+    #[test]
+    fn socket_urls_round_trip_through_psql_form() {
+        let params = ConnectParams {
+            host: "/tmp/marquee run".into(),
+            port: 5555,
+            dbname: "marquee".into(),
+            user: "marquee".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            params.to_url(),
+            "postgresql://marquee@/marquee?host=%2Ftmp%2Fmarquee%20run&port=5555"
+        );
+        let layer = parse_url(&params.to_url()).unwrap();
+        assert_eq!(layer.host.as_deref(), Some("/tmp/marquee run"));
+        assert_eq!(layer.port.as_deref(), Some("5555"));
+    }
+
+    #[test]
+    fn config_file_rejects_unknown_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "hots = \"x\"\n").unwrap();
+        let err = ConfigLayer::from_file(&path).unwrap_err();
+        assert!(err.to_string().contains("unknown field"), "{err}");
+        std::fs::write(&path, "host = \"db\"\npool_max = 4\n").unwrap();
+        let layer = ConfigLayer::from_file(&path).unwrap();
+        assert_eq!(layer.host.as_deref(), Some("db"));
+        assert!(
+            ConfigLayer::from_file(&dir.path().join("missing.toml")).unwrap()
+                == ConfigLayer::default()
+        );
+    }
+}

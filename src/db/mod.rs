@@ -1,0 +1,158 @@
+//! The database layer: the private cluster, the shared pool, the schema. Knows nothing of egui.
+
+pub mod cluster;
+pub mod error;
+pub mod metrics;
+pub mod pool;
+pub mod schema;
+pub mod tls;
+
+use crate::config::{ConnectParams, ServerChoice, Settings};
+use cluster::{ClusterError, PRIVATE_DATABASE, PRIVATE_ROLE, PrivateCluster};
+use error::DbError;
+use pool::DatabasePool;
+
+/// Why Marquee could not get a database to talk to.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The private cluster could not be set up or started.
+    #[error("{0}")]
+    Cluster(#[from] ClusterError),
+    /// The server refused, is unreachable, or the schema is wrong.
+    #[error("{0}")]
+    Database(#[from] DbError),
+}
+
+/// The server Marquee talks to: connection parameters, and the private cluster if it is ours.
+#[derive(Debug)]
+pub struct Server {
+    /// How to connect.
+    pub params: ConnectParams,
+    /// The private cluster, when no external server was configured.
+    pub cluster: Option<PrivateCluster>,
+}
+
+impl Server {
+    /// Resolves the server: starts (or attaches to) the private cluster when no server was named.
+    pub fn start(settings: &Settings) -> Result<Self, StartError> {
+        match &settings.server {
+            ServerChoice::External(params) => Ok(Self {
+                params: params.clone(),
+                cluster: None,
+            }),
+            ServerChoice::Private { data_dir } => {
+                let cluster = PrivateCluster::ensure_running(data_dir)?;
+                let params = cluster.connect_params();
+                ensure_private_database(&params)?;
+                Ok(Self {
+                    params,
+                    cluster: Some(cluster),
+                })
+            }
+        }
+    }
+
+    /// Stops the private cluster if this process started it and no other Marquee is using it.
+    pub fn shutdown(self) {
+        let Some(cluster) = self.cluster else { return };
+        if !cluster.started_here() {
+            return;
+        }
+        match other_marquee_sessions(&self.params) {
+            Ok(0) => cluster.stop_if_started_here(),
+            Ok(n) => tracing::info!(
+                "Leaving the private PostgreSQL server running for {n} other Marquee connection(s); `marquee db stop` stops it"
+            ),
+            Err(err) => {
+                tracing::warn!(
+                    "could not check for other Marquee sessions ({err}); stopping the private server"
+                );
+                cluster.stop_if_started_here();
+            }
+        }
+    }
+}
+
+/// Creates the `marquee` database in a fresh private cluster (initdb only makes `postgres`).
+fn ensure_private_database(params: &ConnectParams) -> Result<(), DbError> {
+    let mut admin = params.clone();
+    admin.dbname = "postgres".to_owned();
+    let target = admin.display_target();
+    let mut client = connect_once(&admin)?;
+    let exists = client
+        .query_opt(
+            "SELECT 1 FROM pg_database WHERE datname = $1",
+            &[&PRIVATE_DATABASE],
+        )
+        .map_err(|e| DbError::from_postgres(&e, &target))?
+        .is_some();
+    if !exists {
+        // CREATE DATABASE cannot take parameters; both names are our own constants.
+        let sql = format!("CREATE DATABASE {PRIVATE_DATABASE} OWNER {PRIVATE_ROLE}");
+        if let Err(err) = client.batch_execute(&sql) {
+            // Another process may have created it between our check and our CREATE.
+            if err.code().map(|c| c.code()) != Some("42P04") {
+                return Err(DbError::from_postgres(&err, &target));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Connections from other Marquee processes (not this one's pool).
+fn other_marquee_sessions(params: &ConnectParams) -> Result<i64, DbError> {
+    let target = params.display_target();
+    let mut client = connect_once(params)?;
+    // Our own pool has just been dropped; its backends may take a moment to leave the view.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(500);
+    loop {
+        let row = client
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
+                &[&pool::APPLICATION_NAME],
+            )
+            .map_err(|e| DbError::from_postgres(&e, &target))?;
+        let count: i64 = row.get(0);
+        if count == 0 || std::time::Instant::now() >= deadline {
+            return Ok(count);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// One unpooled connection, for administration outside the pool (creating the database,
+/// checking for other sessions, benchmarks of a fresh connect).
+pub fn connect_once(params: &ConnectParams) -> Result<postgres::Client, DbError> {
+    let target = params.display_target();
+    let (tls, ssl_mode) = tls::connector(params)?;
+    let mut config = postgres::Config::new();
+    if params.host.starts_with('/') {
+        config.host_path(&params.host);
+    } else {
+        config.host(&params.host);
+    }
+    config
+        .port(params.port)
+        .dbname(&params.dbname)
+        .user(&params.user)
+        .application_name("marquee-admin")
+        .ssl_mode(ssl_mode)
+        .connect_timeout(std::time::Duration::from_secs(
+            params.connect_timeout_secs.max(1),
+        ));
+    if let Some(password) = &params.password {
+        config.password(password.expose());
+    }
+    config
+        .connect(tls)
+        .map_err(|e| DbError::from_postgres(&e, &target))
+}
+
+/// Builds the shared pool for `server` and migrates the schema on one of its connections.
+pub fn open_pool(server: &Server, settings: &Settings) -> Result<DatabasePool, DbError> {
+    let pool = DatabasePool::new(&server.params, &settings.pool)?;
+    let mut conn = pool.get("schema.migrate")?;
+    schema::migrate(&mut conn, pool.target())?;
+    drop(conn);
+    Ok(pool)
+}

@@ -1,0 +1,615 @@
+//! The one shared connection pool: r2d2 over r2d2_postgres, instrumented, with checkouts that
+//! say *why* they failed and connections that cannot be reused in a bad state.
+//!
+//! [`DatabasePool`] is a cheap-clone handle (like `r2d2::Pool`): every clone refers to the same
+//! pool. It is built once at launch and handed to each repository; a repository cannot exist
+//! without one, so the original's "DatabasePool not initialized" error cannot happen.
+//!
+//! A checkout ([`DatabasePool::get`]) returns a [`DbConn`] guard; dropping it returns the
+//! connection. A connection dropped while its thread panics is marked poisoned and discarded.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant, SystemTime};
+
+use parking_lot::Mutex;
+use postgres::{CancelToken, Client};
+use postgres_openssl::MakeTlsConnector;
+use r2d2::{CustomizeConnection, HandleEvent, ManageConnection};
+use r2d2_postgres::PostgresConnectionManager;
+use serde::Serialize;
+
+use crate::config::{ConnectParams, PoolSettings};
+use crate::db::error::{DbError, DbErrorKind};
+use crate::db::metrics::{CloseReason, PoolCounters, PoolMetrics};
+use crate::db::tls;
+
+/// The name every Marquee connection reports, so `pg_stat_activity` can tell ours apart.
+pub const APPLICATION_NAME: &str = "marquee";
+
+/// A pooled connection with the bookkeeping r2d2 does not keep.
+pub struct PgConn {
+    client: Client,
+    id: u64,
+    backend_pid: i32,
+    opened_at: Instant,
+    last_used: Instant,
+    close_reason: Option<CloseReason>,
+}
+
+/// What the stats panel shows per connection.
+#[derive(Clone, Debug, Serialize)]
+pub struct ConnectionInfo {
+    /// Marquee's id for the connection (stable for its life).
+    pub id: u64,
+    /// The server process serving it.
+    pub backend_pid: i32,
+    /// Seconds since it was opened.
+    #[serde(skip)]
+    pub opened_at: Instant,
+    /// How many checkouts it has served.
+    pub use_count: u64,
+    /// What it is doing now.
+    pub state: ConnectionState,
+    #[serde(skip)]
+    cancel: CancelHandle,
+}
+
+/// The driver's cancel token, which has no `Debug` of its own.
+#[derive(Clone)]
+struct CancelHandle(CancelToken);
+
+impl std::fmt::Debug for CancelHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CancelToken")
+    }
+}
+
+impl ConnectionInfo {
+    /// Seconds since the connection was opened.
+    pub fn age(&self) -> Duration {
+        self.opened_at.elapsed()
+    }
+}
+
+/// Idle in the pool, or checked out for a labelled piece of work.
+#[derive(Clone, Debug, Serialize)]
+pub enum ConnectionState {
+    /// In the pool.
+    Idle,
+    /// Checked out.
+    InUse {
+        /// What the holder said it was doing (e.g. `movies.page`).
+        label: String,
+        /// The worker job it serves, if any (see [`with_job`]).
+        job: Option<u64>,
+        /// When it was checked out.
+        #[serde(skip)]
+        since: Instant,
+    },
+}
+
+#[derive(Debug)]
+struct Shared {
+    metrics: PoolMetrics,
+    connections: Mutex<BTreeMap<u64, ConnectionInfo>>,
+    waiters: Mutex<BTreeMap<u64, Instant>>,
+    next_waiter: AtomicU64,
+    closing: AtomicBool,
+    last_error: Mutex<Option<(DbError, SystemTime)>>,
+    last_success: Mutex<Option<SystemTime>>,
+    settings: PoolSettings,
+    target: String,
+}
+
+impl Shared {
+    fn record_error(&self, error: &DbError) {
+        *self.last_error.lock() = Some((error.clone(), SystemTime::now()));
+    }
+}
+
+static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// The worker job the current thread is running, recorded on each checkout so that a
+    /// superseded job's query can be found and cancelled on the server.
+    static CURRENT_JOB: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+}
+
+/// Runs `f` with checkouts on this thread tagged as serving worker job `job`.
+pub fn with_job<T>(job: u64, f: impl FnOnce() -> T) -> T {
+    let previous = CURRENT_JOB.replace(Some(job));
+    let result = f();
+    CURRENT_JOB.set(previous);
+    result
+}
+
+/// Opens connections through r2d2_postgres and adds Marquee's bookkeeping.
+struct Manager {
+    inner: PostgresConnectionManager<MakeTlsConnector>,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Manager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Manager")
+            .field("target", &self.shared.target)
+            .finish()
+    }
+}
+
+impl ManageConnection for Manager {
+    type Connection = PgConn;
+    type Error = postgres::Error;
+
+    fn connect(&self) -> Result<PgConn, postgres::Error> {
+        let metrics = &self.shared.metrics;
+        metrics.opening.fetch_add(1, Relaxed);
+        let started = Instant::now();
+        let result = self.inner.connect().and_then(|mut client| {
+            let row = client.query_typed_one("SELECT pg_backend_pid()", &[])?;
+            Ok((client, row.get::<_, i32>(0)))
+        });
+        metrics.opening.fetch_sub(1, Relaxed);
+        let (client, backend_pid) = match result {
+            Ok(ok) => ok,
+            Err(err) => {
+                metrics.connect_errors.fetch_add(1, Relaxed);
+                let error = DbError::from_postgres(&err, &self.shared.target);
+                self.shared.record_error(&error);
+                return Err(err);
+            }
+        };
+        metrics.connect.record(started.elapsed());
+        metrics.opened.fetch_add(1, Relaxed);
+        let id = NEXT_CONNECTION_ID.fetch_add(1, Relaxed);
+        let now = Instant::now();
+        self.shared.connections.lock().insert(
+            id,
+            ConnectionInfo {
+                id,
+                backend_pid,
+                opened_at: now,
+                use_count: 0,
+                state: ConnectionState::Idle,
+                cancel: CancelHandle(client.cancel_token()),
+            },
+        );
+        Ok(PgConn {
+            client,
+            id,
+            backend_pid,
+            opened_at: now,
+            last_used: now,
+            close_reason: None,
+        })
+    }
+
+    fn is_valid(&self, conn: &mut PgConn) -> Result<(), postgres::Error> {
+        // A connection used moments ago is almost surely alive; skipping the round trip keeps
+        // checkout in the microseconds. Older ones are checked, with a deadline of their own so
+        // a dead socket cannot stall a checkout past its limit.
+        let bypass = Duration::from_millis(self.shared.settings.validation_bypass_ms);
+        if conn.last_used.elapsed() < bypass && !conn.client.is_closed() {
+            return Ok(());
+        }
+        self.shared.metrics.validations.fetch_add(1, Relaxed);
+        let timeout = Duration::from_millis(self.shared.settings.validation_timeout_ms);
+        conn.client.is_valid(timeout).inspect_err(|_| {
+            conn.close_reason = Some(CloseReason::FailedValidation);
+        })
+    }
+
+    fn has_broken(&self, conn: &mut PgConn) -> bool {
+        if conn.close_reason.is_some() {
+            return true;
+        }
+        if conn.client.is_closed() {
+            conn.close_reason = Some(CloseReason::Broken);
+            return true;
+        }
+        false
+    }
+}
+
+/// Counts closes by reason and forgets the connection, when r2d2 lets go of it.
+#[derive(Debug)]
+struct Customizer {
+    shared: Arc<Shared>,
+}
+
+impl CustomizeConnection<PgConn, postgres::Error> for Customizer {
+    fn on_release(&self, conn: PgConn) {
+        let reason = conn.close_reason.unwrap_or_else(|| {
+            let lifetime = Duration::from_secs(self.shared.settings.max_lifetime_secs);
+            if self.shared.closing.load(Relaxed) {
+                CloseReason::PoolClosed
+            } else if conn.opened_at.elapsed() >= lifetime {
+                CloseReason::MaxLifetime
+            } else {
+                CloseReason::IdleTimeout
+            }
+        });
+        self.shared.metrics.record_close(reason);
+        self.shared.connections.lock().remove(&conn.id);
+    }
+}
+
+/// Feeds r2d2's checkin and timeout events into the metrics.
+#[derive(Debug)]
+struct Events {
+    shared: Arc<Shared>,
+}
+
+impl HandleEvent for Events {
+    fn handle_checkin(&self, event: r2d2::event::CheckinEvent) {
+        self.shared.metrics.hold.record(event.duration());
+    }
+}
+
+/// The application's connection pool. Clones share one pool.
+#[derive(Clone, Debug)]
+pub struct DatabasePool {
+    pool: r2d2::Pool<Manager>,
+    shared: Arc<Shared>,
+    params: Arc<ConnectParams>,
+}
+
+impl DatabasePool {
+    /// Builds the pool without waiting for the server: if it is down, the pool starts empty and
+    /// keeps trying in the background, so the window can open and show that state.
+    pub fn new(params: &ConnectParams, settings: &PoolSettings) -> Result<Self, DbError> {
+        let target = params.display_target();
+        tracing::info!("Connecting to PostgreSQL at {target}");
+        let (tls, ssl_mode) = tls::connector(params)?;
+        let mut config = postgres::Config::new();
+        if params.host.starts_with('/') {
+            config.host_path(&params.host);
+        } else {
+            config.host(&params.host);
+        }
+        config
+            .port(params.port)
+            .dbname(&params.dbname)
+            .user(&params.user)
+            .application_name(APPLICATION_NAME)
+            .ssl_mode(ssl_mode)
+            .connect_timeout(Duration::from_secs(params.connect_timeout_secs.max(1)))
+            .keepalives(true)
+            .options(&format!(
+                "-c statement_timeout={}",
+                settings.statement_timeout_ms
+            ));
+        if let Some(password) = &params.password {
+            config.password(password.expose());
+        }
+        let shared = Arc::new(Shared {
+            metrics: PoolMetrics::default(),
+            connections: Mutex::new(BTreeMap::new()),
+            waiters: Mutex::new(BTreeMap::new()),
+            next_waiter: AtomicU64::new(0),
+            closing: AtomicBool::new(false),
+            last_error: Mutex::new(None),
+            last_success: Mutex::new(None),
+            settings: settings.clone(),
+            target: target.clone(),
+        });
+        let manager = Manager {
+            inner: PostgresConnectionManager::new(config, tls),
+            shared: Arc::clone(&shared),
+        };
+        let pool = r2d2::Pool::builder()
+            .max_size(settings.max_size)
+            .min_idle(Some(settings.min_idle))
+            .connection_timeout(settings.checkout_timeout())
+            .test_on_check_out(true)
+            .idle_timeout(Some(Duration::from_secs(settings.idle_timeout_secs)))
+            .max_lifetime(Some(Duration::from_secs(settings.max_lifetime_secs)))
+            .error_handler(Box::new(r2d2::NopErrorHandler))
+            .event_handler(Box::new(Events {
+                shared: Arc::clone(&shared),
+            }))
+            .connection_customizer(Box::new(Customizer {
+                shared: Arc::clone(&shared),
+            }))
+            .build_unchecked(manager);
+        tracing::info!(
+            "Initialized database connection pool ({}-{} connections)",
+            settings.min_idle,
+            settings.max_size
+        );
+        Ok(Self {
+            pool,
+            shared,
+            params: Arc::new(params.clone()),
+        })
+    }
+
+    /// Checks out a connection, waiting up to the checkout deadline. `label` names the work
+    /// (shown in the stats panel while the connection is held).
+    pub fn get(&self, label: &str) -> Result<DbConn, DbError> {
+        self.get_timeout(label, self.shared.settings.checkout_timeout())
+    }
+
+    /// Like [`DatabasePool::get`] with an explicit deadline.
+    pub fn get_timeout(&self, label: &str, timeout: Duration) -> Result<DbConn, DbError> {
+        let started = Instant::now();
+        let metrics = &self.shared.metrics;
+        let conn = match self.pool.try_get() {
+            Some(conn) => conn,
+            None => {
+                metrics.waited_checkouts.fetch_add(1, Relaxed);
+                metrics.waiting.fetch_add(1, Relaxed);
+                let ticket = self.shared.next_waiter.fetch_add(1, Relaxed);
+                self.shared.waiters.lock().insert(ticket, started);
+                let result = self.pool.get_timeout(timeout);
+                self.shared.waiters.lock().remove(&ticket);
+                metrics.waiting.fetch_sub(1, Relaxed);
+                match result {
+                    Ok(conn) => conn,
+                    Err(err) => {
+                        metrics.timeouts.fetch_add(1, Relaxed);
+                        let error = self.checkout_error(timeout, err);
+                        self.shared.record_error(&error);
+                        return Err(error);
+                    }
+                }
+            }
+        };
+        metrics.wait.record(started.elapsed());
+        metrics.checkouts.fetch_add(1, Relaxed);
+        let id = conn.id;
+        if let Some(info) = self.shared.connections.lock().get_mut(&id) {
+            info.use_count += 1;
+            info.state = ConnectionState::InUse {
+                label: label.to_owned(),
+                job: CURRENT_JOB.get(),
+                since: Instant::now(),
+            };
+        }
+        Ok(DbConn {
+            conn: Some(conn),
+            shared: Arc::clone(&self.shared),
+        })
+    }
+
+    /// Says whether the pool was full or the server unreachable.
+    fn checkout_error(&self, timeout: Duration, err: r2d2::Error) -> DbError {
+        let state = self.pool.state();
+        let max = self.shared.settings.max_size;
+        let secs = timeout.as_secs_f64();
+        if state.connections >= max && state.idle_connections == 0 {
+            return DbError::new(
+                DbErrorKind::PoolExhausted,
+                format!(
+                    "pool exhausted ({}/{max} in use) for {secs:.1} s; every connection is busy with other queries",
+                    state.connections
+                ),
+            );
+        }
+        if let Some((last, _)) = self.shared.last_error.lock().clone()
+            && matches!(
+                last.kind,
+                DbErrorKind::Unreachable | DbErrorKind::Rejected | DbErrorKind::ConnectionLost
+            )
+        {
+            return last;
+        }
+        let detail = err.to_string();
+        if detail.contains("timed out") || detail.is_empty() {
+            return DbError::new(
+                DbErrorKind::Unreachable,
+                format!(
+                    "no connection to {} within {secs:.1} s (opening or validating a connection timed out)",
+                    self.shared.target
+                ),
+            );
+        }
+        DbError::new(
+            DbErrorKind::Unreachable,
+            format!("cannot reach {}: {detail}", self.shared.target),
+        )
+    }
+
+    /// Connection parameters (the password stays redacted in `Debug`).
+    pub fn params(&self) -> &ConnectParams {
+        &self.params
+    }
+
+    /// `host:port/db` of the server.
+    pub fn target(&self) -> &str {
+        &self.shared.target
+    }
+
+    /// The pool's settings.
+    pub fn settings(&self) -> &PoolSettings {
+        &self.shared.settings
+    }
+
+    /// Counts a query and its outcome; called by the repositories' query helper.
+    pub fn record_query(&self, result: Result<(), &DbError>) {
+        self.shared.metrics.queries.fetch_add(1, Relaxed);
+        match result {
+            Ok(()) => *self.shared.last_success.lock() = Some(SystemTime::now()),
+            Err(error) => {
+                self.shared.metrics.query_errors.fetch_add(1, Relaxed);
+                self.shared.record_error(error);
+            }
+        }
+    }
+
+    /// Asks the server to cancel whatever the connection `id` is running. Blocks for one round
+    /// trip to the server; call it from a worker, not the UI thread.
+    pub fn cancel(&self, id: u64) -> Result<bool, DbError> {
+        let token = self
+            .shared
+            .connections
+            .lock()
+            .get(&id)
+            .map(|info| info.cancel.0.clone());
+        let Some(token) = token else { return Ok(false) };
+        let (tls, _) = tls::connector(&self.params)?;
+        token
+            .cancel_query(tls)
+            .map(|()| true)
+            .map_err(|err| DbError::from_postgres(&err, &self.shared.target))
+    }
+
+    /// Cancels the query of whichever connection is serving worker job `job` (see [`with_job`]).
+    /// Returns `false` when no connection serves it (it finished, or has not started).
+    pub fn cancel_job(&self, job: u64) -> Result<bool, DbError> {
+        let id = self
+            .shared
+            .connections
+            .lock()
+            .values()
+            .find_map(|info| match info.state {
+                ConnectionState::InUse { job: Some(j), .. } if j == job => Some(info.id),
+                _ => None,
+            });
+        match id {
+            Some(id) => self.cancel(id),
+            None => Ok(false),
+        }
+    }
+
+    /// A cheap copy of the pool's live state, for the stats panel and `marquee pool-stats`.
+    pub fn snapshot(&self) -> PoolSnapshot {
+        let state = self.pool.state();
+        let oldest_waiter = self
+            .shared
+            .waiters
+            .lock()
+            .values()
+            .min()
+            .map(Instant::elapsed);
+        let mut connections: Vec<ConnectionInfo> =
+            self.shared.connections.lock().values().cloned().collect();
+        connections.sort_by_key(|c| c.id);
+        let in_use = connections
+            .iter()
+            .filter(|c| matches!(c.state, ConnectionState::InUse { .. }))
+            .count() as u32;
+        PoolSnapshot {
+            target: self.shared.target.clone(),
+            settings: self.shared.settings.clone(),
+            total: state.connections,
+            idle: state.idle_connections,
+            in_use,
+            max: self.shared.settings.max_size,
+            oldest_waiter_micros: oldest_waiter.map(|d| d.as_micros() as u64),
+            counters: self.shared.metrics.snapshot(),
+            connections,
+            last_error: self.shared.last_error.lock().clone(),
+            last_success: *self.shared.last_success.lock(),
+        }
+    }
+
+    /// Logs the original's shutdown line and lets idle connections go. Clones still held keep
+    /// working until dropped; the pool closes when the last clone goes.
+    pub fn close(&self) {
+        self.shared.closing.store(true, Relaxed);
+        tracing::info!("Closed database connection pool");
+    }
+}
+
+/// The pool's state at one moment.
+#[derive(Clone, Debug, Serialize)]
+pub struct PoolSnapshot {
+    /// `host:port/db`.
+    pub target: String,
+    /// Configured settings, shown beside the live figures.
+    pub settings: PoolSettings,
+    /// Open connections.
+    pub total: u32,
+    /// Idle connections.
+    pub idle: u32,
+    /// Checked-out connections.
+    pub in_use: u32,
+    /// Configured maximum.
+    pub max: u32,
+    /// How long the longest-waiting checkout has waited, if any is waiting.
+    pub oldest_waiter_micros: Option<u64>,
+    /// Counters and histograms since the pool was built.
+    pub counters: PoolCounters,
+    /// Every open connection.
+    pub connections: Vec<ConnectionInfo>,
+    /// The last error and when it happened.
+    #[serde(skip)]
+    pub last_error: Option<(DbError, SystemTime)>,
+    /// When a query last succeeded.
+    #[serde(skip)]
+    pub last_success: Option<SystemTime>,
+}
+
+/// A checked-out connection. Derefs to `postgres::Client`; returned to the pool on drop.
+pub struct DbConn {
+    conn: Option<r2d2::PooledConnection<Manager>>,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for DbConn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DbConn")
+            .field("id", &self.id())
+            .field("backend_pid", &self.backend_pid())
+            .finish()
+    }
+}
+
+impl DbConn {
+    /// Marks the connection as not to be reused (e.g. a query left it in an unknown state).
+    pub fn discard(&mut self) {
+        if let Some(conn) = self.conn.as_mut() {
+            conn.close_reason = Some(CloseReason::Poisoned);
+        }
+    }
+
+    /// The server process serving this connection.
+    pub fn backend_pid(&self) -> i32 {
+        self.conn.as_ref().map_or(0, |c| c.backend_pid)
+    }
+
+    /// Marquee's id for this connection (as in the stats panel).
+    pub fn id(&self) -> u64 {
+        self.conn.as_ref().map_or(0, |c| c.id)
+    }
+}
+
+impl std::ops::Deref for DbConn {
+    type Target = Client;
+
+    fn deref(&self) -> &Client {
+        match &self.conn {
+            Some(conn) => &conn.client,
+            None => unreachable!("DbConn is only emptied in drop"),
+        }
+    }
+}
+
+impl std::ops::DerefMut for DbConn {
+    fn deref_mut(&mut self) -> &mut Client {
+        match &mut self.conn {
+            Some(conn) => &mut conn.client,
+            None => unreachable!("DbConn is only emptied in drop"),
+        }
+    }
+}
+
+impl Drop for DbConn {
+    fn drop(&mut self) {
+        let Some(mut conn) = self.conn.take() else {
+            return;
+        };
+        if std::thread::panicking() {
+            // The holder died mid-use: the session may be mid-transaction or mid-protocol.
+            conn.close_reason = Some(CloseReason::Poisoned);
+        }
+        conn.last_used = Instant::now();
+        if let Some(info) = self.shared.connections.lock().get_mut(&conn.id) {
+            info.state = ConnectionState::Idle;
+        }
+        drop(conn);
+    }
+}

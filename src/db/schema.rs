@@ -1,0 +1,94 @@
+//! Versioned schema migrations: numbered SQL files applied once each, in order, in one
+//! transaction, under an advisory lock so two Marquee processes never migrate at once.
+
+use postgres::GenericClient;
+
+use crate::db::error::{DbError, DbErrorKind};
+
+/// The migrations, in order. A migration is never edited once released; changes get a new file.
+pub const MIGRATIONS: &[(i32, &str, &str)] =
+    &[(1, "movies", include_str!("migrations/0001_movies.sql"))];
+
+/// The newest schema version this build knows.
+pub fn latest_version() -> i32 {
+    MIGRATIONS.last().map_or(0, |(v, _, _)| *v)
+}
+
+/// Arbitrary, fixed key for `pg_advisory_xact_lock`, so concurrent migrations queue.
+const MIGRATION_LOCK_KEY: i64 = 0x6d61_7271_7565_6501;
+
+/// What [`migrate`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MigrationReport {
+    /// Schema version before.
+    pub from_version: i32,
+    /// Schema version after.
+    pub to_version: i32,
+}
+
+fn schema_error(err: &postgres::Error, target: &str, step: &str) -> DbError {
+    let mut error = DbError::from_postgres(err, target);
+    if error.kind == DbErrorKind::Query {
+        error.kind = DbErrorKind::Schema;
+        error.message = format!("migrating the schema failed at {step}: {}", error.message);
+    }
+    error
+}
+
+/// Brings the database up to [`latest_version`]. Migrating an up-to-date database changes
+/// nothing; a database from a newer Marquee is refused rather than touched.
+pub fn migrate(client: &mut postgres::Client, target: &str) -> Result<MigrationReport, DbError> {
+    let mut tx = client
+        .transaction()
+        .map_err(|e| schema_error(&e, target, "BEGIN"))?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK_KEY])
+        .map_err(|e| schema_error(&e, target, "locking"))?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS marquee_schema (
+             version    integer PRIMARY KEY,
+             name       text NOT NULL,
+             applied_at timestamptz NOT NULL DEFAULT now()
+         )",
+    )
+    .map_err(|e| schema_error(&e, target, "the version table"))?;
+    let current =
+        current_version(&mut tx).map_err(|e| schema_error(&e, target, "reading the version"))?;
+    let latest = latest_version();
+    if current > latest {
+        return Err(DbError::new(
+            DbErrorKind::Schema,
+            format!(
+                "the database at {target} has schema version {current}, newer than this Marquee understands ({latest}); \
+                 upgrade Marquee or use another database"
+            ),
+        ));
+    }
+    for (version, name, sql) in MIGRATIONS.iter().filter(|(v, _, _)| *v > current) {
+        tx.batch_execute(sql)
+            .map_err(|e| schema_error(&e, target, &format!("migration {version} ({name})")))?;
+        tx.execute(
+            "INSERT INTO marquee_schema (version, name) VALUES ($1, $2)",
+            &[version, name],
+        )
+        .map_err(|e| schema_error(&e, target, "recording the version"))?;
+        tracing::info!("Applied schema migration {version} ({name})");
+    }
+    tx.commit()
+        .map_err(|e| schema_error(&e, target, "COMMIT"))?;
+    Ok(MigrationReport {
+        from_version: current,
+        to_version: latest.max(current),
+    })
+}
+
+/// The applied schema version (0 for an empty database).
+pub fn current_version(client: &mut impl GenericClient) -> Result<i32, postgres::Error> {
+    let exists: bool = client
+        .query_one("SELECT to_regclass('marquee_schema') IS NOT NULL", &[])?
+        .get(0);
+    if !exists {
+        return Ok(0);
+    }
+    let row = client.query_one("SELECT coalesce(max(version), 0) FROM marquee_schema", &[])?;
+    Ok(row.get(0))
+}

@@ -1,0 +1,57 @@
+//! TLS for connections to external servers, with libpq's `sslmode` semantics on top of
+//! rust-postgres (which itself only knows disable / prefer / require).
+
+use openssl::ssl::{SslConnector, SslMethod, SslVerifyMode};
+use postgres_openssl::MakeTlsConnector;
+
+use crate::config::{ConnectParams, SslMode};
+use crate::db::error::{DbError, DbErrorKind};
+
+/// Builds the connector for `params` and the driver-level mode to pair it with.
+///
+/// - `disable`: TLS never negotiated.
+/// - `prefer` / `require`: encrypt, but accept any certificate (as libpq does without a root cert).
+/// - `verify-ca`: the chain must lead to `sslrootcert` (or the system store); any host name.
+/// - `verify-full`: as `verify-ca`, and the certificate must name the host.
+pub fn connector(
+    params: &ConnectParams,
+) -> Result<(MakeTlsConnector, postgres::config::SslMode), DbError> {
+    let tls_error = |err: openssl::error::ErrorStack| {
+        DbError::new(
+            DbErrorKind::Rejected,
+            format!("could not set up TLS: {err}"),
+        )
+    };
+    let mut builder = SslConnector::builder(SslMethod::tls_client()).map_err(tls_error)?;
+    let verify = matches!(params.sslmode, SslMode::VerifyCa | SslMode::VerifyFull);
+    if verify {
+        builder.set_verify(SslVerifyMode::PEER);
+        if let Some(root) = &params.sslrootcert {
+            builder.set_ca_file(root).map_err(|err| {
+                DbError::new(
+                    DbErrorKind::Rejected,
+                    format!(
+                        "cannot read the CA certificate {} (sslrootcert): {err}",
+                        root.display()
+                    ),
+                )
+            })?;
+        }
+    } else {
+        builder.set_verify(SslVerifyMode::NONE);
+    }
+    let mut connector = MakeTlsConnector::new(builder.build());
+    let check_host = params.sslmode == SslMode::VerifyFull;
+    connector.set_callback(move |config, _domain| {
+        config.set_verify_hostname(check_host);
+        Ok(())
+    });
+    let mode = match params.sslmode {
+        SslMode::Disable => postgres::config::SslMode::Disable,
+        SslMode::Prefer => postgres::config::SslMode::Prefer,
+        SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => {
+            postgres::config::SslMode::Require
+        }
+    };
+    Ok((connector, mode))
+}

@@ -1,0 +1,406 @@
+//! Loads a collection (generated sample or MovieLens folder) into PostgreSQL with binary COPY, in
+//! one transaction: either the whole new collection is stored, or the previous one is untouched.
+//!
+//! Secondary indexes and foreign keys are dropped inside the transaction and rebuilt after the
+//! COPY (DDL is transactional in PostgreSQL), which is several times faster than maintaining them
+//! row by row and is rolled back with everything else if the load fails.
+
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use postgres::Transaction;
+use postgres::binary_copy::BinaryCopyInWriter;
+use postgres::types::Type;
+
+use crate::db::error::{DbError, DbErrorKind};
+use crate::import::movielens::{ImportError, MovieLensDir};
+use crate::import::records::{LinkRecord, MovieRecord, RatingRecord, TagRecord};
+use crate::import::sample::SampleSpec;
+
+/// How far a load has come; `total` is known for generated data and for files (in bytes).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Progress {
+    /// What is being loaded (`movies`, `ratings`, `tags`, `indexes`).
+    pub stage: &'static str,
+    /// Units done.
+    pub done: u64,
+    /// Units in all, when known.
+    pub total: Option<u64>,
+}
+
+/// Rows stored by a load.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct LoadReport {
+    /// Movies stored.
+    pub movies: u64,
+    /// Ratings stored.
+    pub ratings: u64,
+    /// Tags stored.
+    pub tags: u64,
+    /// Link rows applied (imdb/tmdb ids).
+    pub links: u64,
+    /// Wall time in milliseconds.
+    pub elapsed_ms: u64,
+}
+
+/// Why a load failed. Nothing was changed in the database in either case.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// A source file is missing or malformed.
+    #[error(transparent)]
+    Source(#[from] ImportError),
+    /// The database refused the data or failed.
+    #[error("{0}; nothing was changed")]
+    Database(DbError),
+}
+
+/// Reports progress every this many rows.
+const PROGRESS_EVERY: u64 = 20_000;
+
+fn db_err(target: &str) -> impl Fn(postgres::Error) -> LoadError + '_ {
+    move |err| {
+        let mut error = DbError::from_postgres(&err, target);
+        if let Some(db) = err.as_db_error()
+            && let Some(detail) = db.detail()
+        {
+            error.message = format!("{}: {detail}", error.message);
+        }
+        LoadError::Database(error)
+    }
+}
+
+/// Replaces the collection with the generated sample `spec`.
+pub fn load_sample(
+    client: &mut postgres::Client,
+    target: &str,
+    spec: &SampleSpec,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<LoadReport, LoadError> {
+    let started = Instant::now();
+    let mut tx = begin_replace(client, target)?;
+    let mut report = LoadReport {
+        movies: copy_movies(
+            &mut tx,
+            target,
+            spec.movies().map(Ok),
+            Some(u64::from(spec.movies)),
+            progress,
+        )?,
+        ..LoadReport::default()
+    };
+    report.ratings = copy_ratings(
+        &mut tx,
+        target,
+        spec.ratings().map(Ok),
+        Some(spec.ratings),
+        progress,
+    )?;
+    report.tags = copy_tags(&mut tx, target, spec.tags().map(Ok), None, progress)?;
+    let description = format!(
+        "generated sample ({} movies, {} ratings, seed {})",
+        spec.movies, spec.ratings, spec.seed
+    );
+    finish_replace(tx, target, &description, progress)?;
+    report.elapsed_ms = started.elapsed().as_millis() as u64;
+    Ok(report)
+}
+
+/// Replaces the collection with a MovieLens folder. A malformed row aborts with its file, line
+/// and reason, leaving the previous collection in place.
+pub fn load_movielens(
+    client: &mut postgres::Client,
+    target: &str,
+    dir: &MovieLensDir,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<LoadReport, LoadError> {
+    let started = Instant::now();
+    let mut tx = begin_replace(client, target)?;
+    let mut report = LoadReport {
+        movies: copy_movies(&mut tx, target, dir.movies()?, None, progress)?,
+        ..LoadReport::default()
+    };
+    if dir.has_links() {
+        report.links = apply_links(&mut tx, target, dir.links()?)?;
+    }
+    if dir.has_ratings() {
+        report.ratings = copy_ratings(&mut tx, target, dir.ratings()?, None, progress)?;
+    }
+    if dir.has_tags() {
+        report.tags = copy_tags(&mut tx, target, dir.tags()?, None, progress)?;
+    }
+    let description = format!("MovieLens import of {}", dir.dir().display());
+    finish_replace(tx, target, &description, progress)?;
+    report.elapsed_ms = started.elapsed().as_millis() as u64;
+    Ok(report)
+}
+
+/// Secondary indexes and foreign keys dropped for the load, to be rebuilt by [`finish_replace`].
+const DROPPED_TABLE: &str = "marquee_load_rebuild";
+
+fn begin_replace<'a>(
+    client: &'a mut postgres::Client,
+    target: &str,
+) -> Result<Transaction<'a>, LoadError> {
+    let mut tx = client.transaction().map_err(db_err(target))?;
+    // Bulk loading does not need to wait for the WAL flush of each commit; the transaction is
+    // still atomic.
+    tx.batch_execute(&format!(
+        "SET LOCAL synchronous_commit = off;
+         SET LOCAL maintenance_work_mem = '256MB';
+         SET LOCAL statement_timeout = 0;
+         CREATE TEMP TABLE {DROPPED_TABLE} (ord serial, ddl text) ON COMMIT DROP;
+         INSERT INTO {DROPPED_TABLE} (ddl)
+             SELECT format('ALTER TABLE %s ADD CONSTRAINT %I %s', conrelid::regclass, conname, pg_get_constraintdef(oid))
+               FROM pg_constraint
+              WHERE contype = 'f' AND conrelid IN ('ratings'::regclass, 'tags'::regclass);
+         INSERT INTO {DROPPED_TABLE} (ddl)
+             SELECT indexdef FROM pg_indexes
+              WHERE schemaname = current_schema()
+                AND tablename IN ('movies', 'ratings', 'tags')
+                AND indexname NOT IN (SELECT conname FROM pg_constraint WHERE contype IN ('p', 'u'));"
+    ))
+    .map_err(db_err(target))?;
+    let drops: Vec<String> = tx
+        .query(
+            "SELECT format('ALTER TABLE %s DROP CONSTRAINT %I', conrelid::regclass, conname)
+               FROM pg_constraint
+              WHERE contype = 'f' AND conrelid IN ('ratings'::regclass, 'tags'::regclass)
+             UNION ALL
+             SELECT format('DROP INDEX %I.%I', schemaname, indexname) FROM pg_indexes
+              WHERE schemaname = current_schema()
+                AND tablename IN ('movies', 'ratings', 'tags')
+                AND indexname NOT IN (SELECT conname FROM pg_constraint WHERE contype IN ('p', 'u'))",
+            &[],
+        )
+        .map_err(db_err(target))?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    for drop in drops {
+        tx.batch_execute(&drop).map_err(db_err(target))?;
+    }
+    tx.batch_execute("TRUNCATE movies, ratings, tags")
+        .map_err(db_err(target))?;
+    Ok(tx)
+}
+
+fn finish_replace(
+    mut tx: Transaction<'_>,
+    target: &str,
+    description: &str,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(), LoadError> {
+    let rebuild: Vec<String> = tx
+        .query(
+            &format!("SELECT ddl FROM {DROPPED_TABLE} ORDER BY ord DESC"),
+            &[],
+        )
+        .map_err(db_err(target))?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let total = rebuild.len() as u64 + 1;
+    progress(Progress {
+        stage: "ratings summary",
+        done: 0,
+        total: Some(total),
+    });
+    tx.batch_execute("SELECT refresh_movie_ratings()")
+        .map_err(db_err(target))?;
+    for (i, ddl) in rebuild.iter().enumerate() {
+        progress(Progress {
+            stage: "indexes",
+            done: i as u64 + 1,
+            total: Some(total),
+        });
+        tx.batch_execute(ddl).map_err(|err| {
+            let mut error = db_err(target)(err);
+            if let LoadError::Database(e) = &mut error
+                && ddl.contains("FOREIGN KEY")
+            {
+                e.message = format!(
+                    "a rating or tag refers to a movie that is not in the movies file ({})",
+                    e.message
+                );
+            }
+            error
+        })?;
+    }
+    tx.execute(
+        "INSERT INTO marquee_meta (key, value) VALUES ('collection', $1)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        &[&description],
+    )
+    .map_err(db_err(target))?;
+    tx.batch_execute("ANALYZE movies; ANALYZE ratings; ANALYZE tags;")
+        .map_err(db_err(target))?;
+    tx.commit().map_err(db_err(target))?;
+    Ok(())
+}
+
+fn epoch(secs: i64) -> SystemTime {
+    if secs >= 0 {
+        UNIX_EPOCH + std::time::Duration::from_secs(secs.unsigned_abs())
+    } else {
+        UNIX_EPOCH - std::time::Duration::from_secs(secs.unsigned_abs())
+    }
+}
+
+/// One COPY: where to, and what each row becomes.
+struct CopySpec<'s> {
+    stage: &'static str,
+    sql: &'s str,
+    types: &'s [Type],
+    /// What a duplicate key means in this table, for the error message.
+    duplicate: &'s str,
+}
+
+/// Streams `rows` through a binary COPY, reporting progress. A source error returns early, which
+/// drops the writer unfinished and so aborts the COPY on the server.
+fn copy_rows<T>(
+    tx: &mut Transaction<'_>,
+    target: &str,
+    spec: &CopySpec<'_>,
+    rows: impl Iterator<Item = Result<T, ImportError>>,
+    total: Option<u64>,
+    progress: &mut dyn FnMut(Progress),
+    write: impl Fn(&mut BinaryCopyInWriter<'_>, &T) -> Result<(), postgres::Error>,
+) -> Result<u64, LoadError> {
+    let sink = tx.copy_in(spec.sql).map_err(db_err(target))?;
+    let mut writer = BinaryCopyInWriter::new(sink, spec.types);
+    let stage = spec.stage;
+    let mut count = 0_u64;
+    progress(Progress {
+        stage,
+        done: 0,
+        total,
+    });
+    for row in rows {
+        write(&mut writer, &row?).map_err(db_err(target))?;
+        count += 1;
+        if count % PROGRESS_EVERY == 0 {
+            progress(Progress {
+                stage,
+                done: count,
+                total,
+            });
+        }
+    }
+    writer
+        .finish()
+        .map_err(|err| duplicate_hint(db_err(target)(err), spec.duplicate))?;
+    progress(Progress {
+        stage,
+        done: count,
+        total,
+    });
+    Ok(count)
+}
+
+fn copy_movies(
+    tx: &mut Transaction<'_>,
+    target: &str,
+    rows: impl Iterator<Item = Result<MovieRecord, ImportError>>,
+    total: Option<u64>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<u64, LoadError> {
+    let spec = CopySpec {
+        stage: "movies",
+        sql: "COPY movies (id, title, year, genres, imdb_id, tmdb_id) FROM STDIN (FORMAT binary)",
+        types: &[
+            Type::INT4,
+            Type::TEXT,
+            Type::INT2,
+            Type::TEXT_ARRAY,
+            Type::INT4,
+            Type::INT4,
+        ],
+        duplicate: "movie ids",
+    };
+    copy_rows(tx, target, &spec, rows, total, progress, |w, m| {
+        w.write(&[&m.id, &m.title, &m.year, &m.genres, &m.imdb_id, &m.tmdb_id])
+    })
+}
+
+fn copy_ratings(
+    tx: &mut Transaction<'_>,
+    target: &str,
+    rows: impl Iterator<Item = Result<RatingRecord, ImportError>>,
+    total: Option<u64>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<u64, LoadError> {
+    let spec = CopySpec {
+        stage: "ratings",
+        sql: "COPY ratings (user_id, movie_id, rating, rated_at) FROM STDIN (FORMAT binary)",
+        types: &[Type::INT4, Type::INT4, Type::FLOAT4, Type::TIMESTAMPTZ],
+        duplicate: "(user, movie) rating pairs",
+    };
+    copy_rows(tx, target, &spec, rows, total, progress, |w, r| {
+        w.write(&[&r.user_id, &r.movie_id, &r.rating, &epoch(r.timestamp_secs)])
+    })
+}
+
+fn copy_tags(
+    tx: &mut Transaction<'_>,
+    target: &str,
+    rows: impl Iterator<Item = Result<TagRecord, ImportError>>,
+    total: Option<u64>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<u64, LoadError> {
+    let spec = CopySpec {
+        stage: "tags",
+        sql: "COPY tags (user_id, movie_id, tag, tagged_at) FROM STDIN (FORMAT binary)",
+        types: &[Type::INT4, Type::INT4, Type::TEXT, Type::TIMESTAMPTZ],
+        duplicate: "tags",
+    };
+    copy_rows(tx, target, &spec, rows, total, progress, |w, t| {
+        w.write(&[&t.user_id, &t.movie_id, &t.tag, &epoch(t.timestamp_secs)])
+    })
+}
+
+/// Links arrive in their own file; they are applied to the already-copied movies in one UPDATE
+/// from a temporary table.
+fn apply_links(
+    tx: &mut Transaction<'_>,
+    target: &str,
+    rows: impl Iterator<Item = Result<LinkRecord, ImportError>>,
+) -> Result<u64, LoadError> {
+    tx.batch_execute("CREATE TEMP TABLE marquee_links (movie_id integer, imdb_id integer, tmdb_id integer) ON COMMIT DROP")
+        .map_err(db_err(target))?;
+    let spec = CopySpec {
+        stage: "links",
+        sql: "COPY marquee_links (movie_id, imdb_id, tmdb_id) FROM STDIN (FORMAT binary)",
+        types: &[Type::INT4, Type::INT4, Type::INT4],
+        duplicate: "links",
+    };
+    let count = copy_rows(tx, target, &spec, rows, None, &mut |_| {}, |w, l| {
+        w.write(&[&l.movie_id, &l.imdb_id, &l.tmdb_id])
+    })?;
+    tx.batch_execute(
+        "UPDATE movies m SET imdb_id = l.imdb_id, tmdb_id = l.tmdb_id FROM marquee_links l WHERE l.movie_id = m.id",
+    )
+    .map_err(db_err(target))?;
+    Ok(count)
+}
+
+fn duplicate_hint(error: LoadError, what: &str) -> LoadError {
+    match error {
+        LoadError::Database(mut e) if e.sqlstate.as_deref() == Some("23505") => {
+            e.kind = DbErrorKind::Query;
+            e.message = format!("the source has duplicate {what}: {}", e.message);
+            LoadError::Database(e)
+        }
+        other => other,
+    }
+}
+
+/// What collection the database holds, if any (`marquee_meta.collection`).
+pub fn collection_description(
+    client: &mut impl postgres::GenericClient,
+) -> Result<Option<String>, postgres::Error> {
+    Ok(client
+        .query_opt(
+            "SELECT value FROM marquee_meta WHERE key = 'collection'",
+            &[],
+        )?
+        .map(|row| row.get(0)))
+}

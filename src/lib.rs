@@ -1,0 +1,21 @@
+//! Marquee: a native desktop browser for PostgreSQL movie databases.
+//!
+//! The crate is a library with a thin binary (`main.rs`) so that integration tests and benchmarks
+//! drive the same code the window does:
+//!
+//! - [`config`]: settings from flags > environment > config file > defaults;
+//! - [`db`]: the private cluster, the one shared pool, the schema (no egui here);
+//! - [`import`]: the generated sample collection and MovieLens CSV import.
+#![warn(missing_docs)]
+
+pub mod app;
+pub mod browse;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod filter;
+pub mod import;
+pub mod logging;
+pub mod repo;
+pub mod ui;
+pub mod worker;

@@ -1,0 +1,383 @@
+//! `MoviesRepository`: pages of movies for a filter and sort, counts in tiers that never block
+//! browsing, facets, one movie's details, and the original's "load every movie".
+//!
+//! Paging is LIMIT/OFFSET over an index-ordered scan. Keyset paging ("after this key") is faster
+//! deep into a result, but a virtualized table jumps: dragging the scrollbar to row 6,000,000
+//! has no key to start from. Every sort has an index ending in `id` (see the migration), so
+//! PostgreSQL walks the index and the cost grows with the offset but not with the table; the
+//! benchmark (`marquee bench scroll`) measures it.
+
+use std::io::Write;
+
+use postgres::types::{ToSql, Type};
+use serde::Serialize;
+
+use crate::db::error::DbError;
+use crate::db::pool::DatabasePool;
+use crate::filter::Filter;
+use crate::repo::Repo;
+use crate::repo::movie_sql::{self, SqlParts};
+
+/// One row of the movie table.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MovieRow {
+    /// MovieLens id.
+    pub id: i32,
+    /// Title as written (with the year in parentheses, MovieLens style).
+    pub title: String,
+    /// Release year, when the title had one.
+    pub year: Option<i16>,
+    /// Genres (empty for "(no genres listed)").
+    pub genres: Vec<String>,
+    /// Average rating (0.5–5), `None` without ratings.
+    pub rating_avg: Option<f32>,
+    /// Number of ratings.
+    pub rating_count: i32,
+}
+
+/// The columns of [`MovieRow`], in order, for every SELECT here.
+const MOVIE_COLUMNS: &str = "m.id, m.title, m.year, m.genres, m.rating_avg, m.rating_count";
+
+impl MovieRow {
+    fn from_row(row: &postgres::Row) -> Self {
+        Self {
+            id: row.get(0),
+            title: row.get(1),
+            year: row.get(2),
+            genres: row.get(3),
+            rating_avg: row.get(4),
+            rating_count: row.get(5),
+        }
+    }
+}
+
+/// A movie with everything the detail pane shows about the movie itself.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MovieDetails {
+    /// The table row.
+    pub movie: MovieRow,
+    /// IMDb id (number of `tt0114709`).
+    pub imdb_id: Option<i32>,
+    /// TMDB id.
+    pub tmdb_id: Option<i32>,
+}
+
+impl MovieDetails {
+    /// `https://www.imdb.com/title/tt0114709/`
+    pub fn imdb_url(&self) -> Option<String> {
+        self.imdb_id
+            .map(|id| format!("https://www.imdb.com/title/tt{id:07}/"))
+    }
+
+    /// `https://www.themoviedb.org/movie/862`
+    pub fn tmdb_url(&self) -> Option<String> {
+        self.tmdb_id
+            .map(|id| format!("https://www.themoviedb.org/movie/{id}"))
+    }
+}
+
+/// How many movies match, as precisely as was affordable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum RowCount {
+    /// The planner's estimate (instant, may be off).
+    Estimate(u64),
+    /// At least this many (the capped count stopped there).
+    AtLeast(u64),
+    /// Exactly this many.
+    Exact(u64),
+}
+
+impl RowCount {
+    /// The number to size the table by.
+    pub fn rows(self) -> u64 {
+        match self {
+            RowCount::Estimate(n) | RowCount::AtLeast(n) | RowCount::Exact(n) => n,
+        }
+    }
+
+    /// `≈86,000`, `10,000+` or `86,537`.
+    pub fn label(self) -> String {
+        match self {
+            RowCount::Estimate(n) => format!("≈{}", thousands(n)),
+            RowCount::AtLeast(n) => format!("{}+", thousands(n)),
+            RowCount::Exact(n) => thousands(n),
+        }
+    }
+}
+
+/// `86537` → `86,537`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// Counts under the current filter, for the facet panel.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Facets {
+    /// Movies per genre, most first.
+    pub genres: Vec<(String, u64)>,
+    /// Movies per decade (1990 = 1990–1999), oldest first; `None` = no year.
+    pub decades: Vec<(Option<i16>, u64)>,
+    /// Movies per half-star bucket of the average (3.5 = 3.5 ≤ avg < 4.0); `None` = unrated.
+    pub ratings: Vec<(Option<f32>, u64)>,
+}
+
+/// The movies table.
+#[derive(Clone, Debug)]
+pub struct MoviesRepository {
+    repo: Repo,
+}
+
+fn typed(parts: &SqlParts) -> Vec<(&(dyn ToSql + Sync), Type)> {
+    parts.typed_params()
+}
+
+impl MoviesRepository {
+    /// Shares `pool`.
+    pub fn new(pool: DatabasePool) -> Self {
+        Self {
+            repo: Repo::new(pool),
+        }
+    }
+
+    /// The movies at `offset..offset + limit` of the filtered, sorted result.
+    pub fn page(&self, filter: &Filter, offset: u64, limit: u32) -> Result<Vec<MovieRow>, DbError> {
+        let parts = movie_sql::where_clause(filter, "m");
+        let sql = format!(
+            "SELECT {MOVIE_COLUMNS} FROM movies m WHERE {} ORDER BY {} LIMIT {limit} OFFSET {offset}",
+            parts.where_sql,
+            movie_sql::order_by(&filter.sort, "m")
+        );
+        self.repo.read("movies.page", |conn| {
+            Ok(conn
+                .query_typed(&sql, &typed(&parts))?
+                .iter()
+                .map(MovieRow::from_row)
+                .collect())
+        })
+    }
+
+    /// The planner's estimate of the number of matches: one planning round trip, no scan.
+    pub fn estimate_count(&self, filter: &Filter) -> Result<RowCount, DbError> {
+        let parts = movie_sql::where_clause(filter, "m");
+        let sql = format!("EXPLAIN SELECT 1 FROM movies m WHERE {}", parts.where_sql);
+        self.repo.read("movies.estimate", |conn| {
+            let rows = conn.query_typed(&sql, &typed(&parts))?;
+            let plan: String = rows.first().map(|r| r.get(0)).unwrap_or_default();
+            Ok(RowCount::Estimate(parse_plan_rows(&plan).unwrap_or(0)))
+        })
+    }
+
+    /// Counts matches but stops at `cap`, so a broad filter on 10M rows stays cheap.
+    pub fn capped_count(&self, filter: &Filter, cap: u64) -> Result<RowCount, DbError> {
+        let parts = movie_sql::where_clause(filter, "m");
+        let sql = format!(
+            "SELECT count(*) FROM (SELECT 1 FROM movies m WHERE {} LIMIT {cap}) capped",
+            parts.where_sql
+        );
+        self.repo.read("movies.count_capped", |conn| {
+            let n: i64 = conn.query_typed_one(&sql, &typed(&parts))?.get(0);
+            let n = n.max(0) as u64;
+            Ok(if n >= cap {
+                RowCount::AtLeast(cap)
+            } else {
+                RowCount::Exact(n)
+            })
+        })
+    }
+
+    /// The exact number of matches (a full scan for broad filters: ask for it explicitly).
+    pub fn exact_count(&self, filter: &Filter) -> Result<RowCount, DbError> {
+        let parts = movie_sql::where_clause(filter, "m");
+        let sql = format!("SELECT count(*) FROM movies m WHERE {}", parts.where_sql);
+        self.repo.read("movies.count_exact", |conn| {
+            let n: i64 = conn.query_typed_one(&sql, &typed(&parts))?.get(0);
+            Ok(RowCount::Exact(n.max(0) as u64))
+        })
+    }
+
+    /// Movies per genre, decade and rating bucket under `filter`.
+    pub fn facets(&self, filter: &Filter) -> Result<Facets, DbError> {
+        let parts = movie_sql::where_clause(filter, "m");
+        let genres_sql = format!(
+            "SELECT g, count(*) FROM movies m CROSS JOIN LATERAL unnest(m.genres) g WHERE {}
+             GROUP BY g ORDER BY count(*) DESC, g",
+            parts.where_sql
+        );
+        let decades_sql = format!(
+            "SELECT (m.year / 10 * 10)::smallint, count(*) FROM movies m WHERE {} GROUP BY 1 ORDER BY 1 NULLS LAST",
+            parts.where_sql
+        );
+        let ratings_sql = format!(
+            "SELECT (floor(m.rating_avg * 2) / 2)::real, count(*) FROM movies m WHERE {} GROUP BY 1 ORDER BY 1 NULLS FIRST",
+            parts.where_sql
+        );
+        self.repo.read("movies.facets", |conn| {
+            let params = typed(&parts);
+            let count = |row: &postgres::Row| row.get::<_, i64>(1).max(0) as u64;
+            Ok(Facets {
+                genres: conn
+                    .query_typed(&genres_sql, &params)?
+                    .iter()
+                    .map(|r| (r.get(0), count(r)))
+                    .collect(),
+                decades: conn
+                    .query_typed(&decades_sql, &params)?
+                    .iter()
+                    .map(|r| (r.get(0), count(r)))
+                    .collect(),
+                ratings: conn
+                    .query_typed(&ratings_sql, &params)?
+                    .iter()
+                    .map(|r| (r.get(0), count(r)))
+                    .collect(),
+            })
+        })
+    }
+
+    /// One movie, or `None` if the id does not exist.
+    pub fn details(&self, id: i32) -> Result<Option<MovieDetails>, DbError> {
+        let sql =
+            format!("SELECT {MOVIE_COLUMNS}, m.imdb_id, m.tmdb_id FROM movies m WHERE m.id = $1");
+        self.repo.read("movies.details", |conn| {
+            Ok(conn
+                .query_typed_opt(&sql, &[(&id, Type::INT4)])?
+                .map(|row| MovieDetails {
+                    movie: MovieRow::from_row(&row),
+                    imdb_id: row.get(6),
+                    tmdb_id: row.get(7),
+                }))
+        })
+    }
+
+    /// Every movie, in id order: the original design's startup load, kept for the benchmark.
+    pub fn load_all(&self) -> Result<Vec<MovieRow>, DbError> {
+        let sql = format!("SELECT {MOVIE_COLUMNS} FROM movies m ORDER BY m.id");
+        self.repo.read("movies.load_all", |conn| {
+            use postgres::fallible_iterator::FallibleIterator as _;
+            let mut movies = Vec::new();
+            let mut rows =
+                conn.query_typed_raw(&sql, std::iter::empty::<(&(dyn ToSql + Sync), Type)>())?;
+            while let Some(row) = rows.next()? {
+                movies.push(MovieRow::from_row(&row));
+            }
+            Ok(movies)
+        })
+    }
+
+    /// Streams every movie matching `filter` (in its sort order) as CSV into `out`, calling
+    /// `progress` with the row count every 10,000 rows. Memory stays constant: rows are written
+    /// as they arrive. (COPY cannot take bind parameters, and user text is never spliced into
+    /// SQL, so the rows come through the ordinary streaming protocol.)
+    pub fn export_csv(
+        &self,
+        filter: &Filter,
+        out: &mut dyn Write,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<u64, ExportError> {
+        let parts = movie_sql::where_clause(filter, "m");
+        let sql = format!(
+            "SELECT {MOVIE_COLUMNS} FROM movies m WHERE {} ORDER BY {}",
+            parts.where_sql,
+            movie_sql::order_by(&filter.sort, "m")
+        );
+        let mut conn = self.repo.pool().get("movies.export")?;
+        let mut writer = csv::Writer::from_writer(out);
+        writer.write_record([
+            "id",
+            "title",
+            "year",
+            "genres",
+            "rating_avg",
+            "rating_count",
+        ])?;
+        use postgres::fallible_iterator::FallibleIterator as _;
+        let target = self.repo.pool().target().to_owned();
+        let db_err =
+            |e: postgres::Error| ExportError::Database(DbError::from_postgres(&e, &target));
+        let mut rows = conn
+            .query_typed_raw(&sql, parts.typed_params())
+            .map_err(db_err)?;
+        let mut count = 0_u64;
+        while let Some(row) = rows.next().map_err(db_err)? {
+            let movie = MovieRow::from_row(&row);
+            writer.write_record([
+                movie.id.to_string(),
+                movie.title,
+                movie.year.map(|y| y.to_string()).unwrap_or_default(),
+                movie.genres.join("|"),
+                movie
+                    .rating_avg
+                    .map(|r| format!("{r:.3}"))
+                    .unwrap_or_default(),
+                movie.rating_count.to_string(),
+            ])?;
+            count += 1;
+            if count % 10_000 == 0 {
+                progress(count);
+            }
+        }
+        writer
+            .flush()
+            .map_err(|e| ExportError::Write(e.to_string()))?;
+        progress(count);
+        self.repo.pool().record_query(Ok(()));
+        Ok(count)
+    }
+}
+
+/// Why an export stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// The database failed.
+    #[error("{0}")]
+    Database(#[from] DbError),
+    /// Writing the file failed (disk full, permissions).
+    #[error("writing the export failed: {0}")]
+    Write(String),
+}
+
+impl From<csv::Error> for ExportError {
+    fn from(err: csv::Error) -> Self {
+        ExportError::Write(err.to_string())
+    }
+}
+
+/// The `rows=` figure of the top plan node in text EXPLAIN output.
+fn parse_plan_rows(plan: &str) -> Option<u64> {
+    let start = plan.find("rows=")? + "rows=".len();
+    let digits: String = plan[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_rows_are_read_from_the_top_node() {
+        let plan = "Seq Scan on movies m  (cost=0.00..2164.37 rows=86537 width=4)";
+        assert_eq!(parse_plan_rows(plan), Some(86_537));
+        assert_eq!(parse_plan_rows("Result"), None);
+    }
+
+    #[test]
+    fn counts_read_like_people_write_them() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(86_537), "86,537");
+        assert_eq!(thousands(10_000_000), "10,000,000");
+        assert_eq!(RowCount::AtLeast(10_000).label(), "10,000+");
+        assert_eq!(RowCount::Estimate(1_200).label(), "≈1,200");
+    }
+}
