@@ -2,7 +2,8 @@
 //! (`db`, `seed`, `import`, …). Every command that touches data resolves settings the same way
 //! and migrates the schema first.
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
@@ -10,9 +11,11 @@ use clap::{Args, Parser, Subcommand};
 use crate::config::{self, ConfigLayer, Secret, Settings};
 use crate::db::cluster::{ClusterStatus, PrivateCluster};
 use crate::db::{self, Server};
+use crate::filter::Filter;
 use crate::import::load::{self, LoadReport, Progress};
 use crate::import::movielens::MovieLensDir;
 use crate::import::sample::SampleSpec;
+use crate::repo::movies::{MovieRow, MoviesRepository};
 
 /// Marquee: a desktop browser for PostgreSQL movie databases.
 #[derive(Debug, Parser)]
@@ -124,12 +127,46 @@ pub enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Print the movies matching a filter.
+    Movies {
+        /// Filter text, e.g. 'title:"star wars" genre:Sci-Fi year:1977..1983 rating:>=4 sort:-rating'.
+        #[arg(long, short, default_value = "")]
+        filter: String,
+        /// At most this many rows.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Rows to skip first.
+        #[arg(long, default_value_t = 0)]
+        offset: u64,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+    },
+    /// Write every movie matching a filter to a CSV file (streamed, constant memory).
+    Export {
+        /// Filter text (same language as `movies --filter` and the window's filter field).
+        #[arg(long, short, default_value = "")]
+        filter: String,
+        /// The CSV file to write (`-` for standard output).
+        file: PathBuf,
+    },
     /// Import a dataset.
     Import {
         /// The source format.
         #[command(subcommand)]
         source: ImportSource,
     },
+}
+
+/// How `marquee movies` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// Aligned columns for people.
+    Table,
+    /// CSV with a header row.
+    Csv,
+    /// One JSON object per line.
+    Json,
 }
 
 /// `marquee db …`
@@ -166,7 +203,7 @@ pub fn run(connection: &ConnectionArgs, command: Command) -> anyhow::Result<()> 
             movies,
             ratings,
             seed,
-        } => with_database(&settings, |server, pool| {
+        } => with_database(&settings, |_, pool| {
             let spec = SampleSpec {
                 movies,
                 ratings,
@@ -177,9 +214,26 @@ pub fn run(connection: &ConnectionArgs, command: Command) -> anyhow::Result<()> 
                 load::load_sample(&mut conn, pool.target(), &spec, progress)
             })?;
             print_report(&report);
-            let _ = server;
             Ok(())
         }),
+        Command::Movies {
+            filter,
+            limit,
+            offset,
+            format,
+        } => {
+            let filter = parse_filter(&filter)?;
+            with_database(&settings, |_, pool| {
+                let movies = MoviesRepository::new(pool.clone()).page(&filter, offset, limit)?;
+                let stdout = std::io::stdout();
+                print_movies(&movies, format, &mut stdout.lock())?;
+                Ok(())
+            })
+        }
+        Command::Export { filter, file } => {
+            let filter = parse_filter(&filter)?;
+            with_database(&settings, |_, pool| export(pool, &filter, &file))
+        }
         Command::Import {
             source: ImportSource::Movielens { dir },
         } => with_database(&settings, |_, pool| {
@@ -191,6 +245,121 @@ pub fn run(connection: &ConnectionArgs, command: Command) -> anyhow::Result<()> 
             print_report(&report);
             Ok(())
         }),
+    }
+}
+
+/// Parses filter text, or explains what is wrong with which token.
+pub fn parse_filter(text: &str) -> anyhow::Result<Filter> {
+    Filter::parse(text).map_err(|err| anyhow::anyhow!("bad filter: {err}"))
+}
+
+/// Prints movies as a table, CSV or JSON lines.
+pub fn print_movies(
+    movies: &[MovieRow],
+    format: OutputFormat,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    match format {
+        OutputFormat::Table => {
+            let title_width = movies
+                .iter()
+                .map(|m| m.title.chars().count())
+                .max()
+                .unwrap_or(5)
+                .clamp(5, 60);
+            writeln!(
+                out,
+                "{:>7}  {:<title_width$}  {:>4}  {:<30}  {:>6}  {:>7}",
+                "id", "title", "year", "genres", "rating", "votes"
+            )?;
+            for m in movies {
+                let title: String = if m.title.chars().count() > title_width {
+                    m.title
+                        .chars()
+                        .take(title_width - 1)
+                        .chain(std::iter::once('…'))
+                        .collect()
+                } else {
+                    m.title.clone()
+                };
+                let pad = title_width.saturating_sub(title.chars().count());
+                writeln!(
+                    out,
+                    "{:>7}  {title}{:pad$}  {:>4}  {:<30}  {:>6}  {:>7}",
+                    m.id,
+                    "",
+                    m.year.map(|y| y.to_string()).unwrap_or_default(),
+                    m.genres.join("|"),
+                    m.rating_avg.map(|r| format!("{r:.2}")).unwrap_or_default(),
+                    m.rating_count,
+                )?;
+            }
+        }
+        OutputFormat::Csv => {
+            let mut writer = csv::Writer::from_writer(out);
+            writer.write_record([
+                "id",
+                "title",
+                "year",
+                "genres",
+                "rating_avg",
+                "rating_count",
+            ])?;
+            for m in movies {
+                writer.write_record([
+                    m.id.to_string(),
+                    m.title.clone(),
+                    m.year.map(|y| y.to_string()).unwrap_or_default(),
+                    m.genres.join("|"),
+                    m.rating_avg.map(|r| format!("{r:.3}")).unwrap_or_default(),
+                    m.rating_count.to_string(),
+                ])?;
+            }
+            writer.flush()?;
+        }
+        OutputFormat::Json => {
+            for m in movies {
+                serde_json::to_writer(&mut *out, m)?;
+                writeln!(out)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Streams the filtered movies to `file` (or stdout for `-`), with a progress bar. On failure a
+/// partially written file is removed, so an export is either whole or absent.
+fn export(pool: &db::pool::DatabasePool, filter: &Filter, file: &Path) -> anyhow::Result<()> {
+    let movies = MoviesRepository::new(pool.clone());
+    if file == Path::new("-") {
+        let stdout = std::io::stdout();
+        movies.export_csv(filter, &mut stdout.lock(), &mut |_| {})?;
+        return Ok(());
+    }
+    let partial = file.with_extension("csv.partial");
+    let out = std::fs::File::create(&partial)
+        .with_context(|| format!("cannot create {}", partial.display()))?;
+    let mut out = std::io::BufWriter::new(out);
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_message("exporting");
+    let result = movies.export_csv(filter, &mut out, &mut |n| bar.set_position(n));
+    bar.finish_and_clear();
+    let result = result.map_err(anyhow::Error::from).and_then(|n| {
+        out.flush()?;
+        drop(out);
+        std::fs::rename(&partial, file)
+            .with_context(|| format!("cannot write {}", file.display()))?;
+        Ok(n)
+    });
+    match result {
+        Ok(n) => {
+            eprintln!("Exported {n} movies to {}", file.display());
+            Ok(())
+        }
+        Err(err) => {
+            let _ = std::fs::remove_file(&partial);
+            Err(err)
+        }
     }
 }
 

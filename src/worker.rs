@@ -96,6 +96,24 @@ pub enum Request {
     CancelConnection(u64),
     /// Hold a connection for this long running `pg_sleep` (the stress drill, and tests).
     Sleep(Duration),
+    /// Any other unit of work on the shared pool, e.g. a one-off administrative query. It is
+    /// treated like every other job: prioritised, logged, superseded, isolated if it panics.
+    Custom {
+        /// Shown in the job log.
+        label: &'static str,
+        /// The work; its result is the number of rows (or items) it handled.
+        work: CustomWork,
+    },
+}
+
+/// The closure of a [`Request::Custom`] job.
+#[derive(Clone)]
+pub struct CustomWork(pub Arc<dyn Fn(&DatabasePool) -> Result<u64, DbError> + Send + Sync>);
+
+impl std::fmt::Debug for CustomWork {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CustomWork")
+    }
 }
 
 impl Request {
@@ -111,6 +129,7 @@ impl Request {
             Request::ServerBackends => "server_stats.backends",
             Request::CancelConnection(_) => "pool.cancel",
             Request::Sleep(_) => "drill.sleep",
+            Request::Custom { label, .. } => label,
         }
     }
 }
@@ -150,6 +169,8 @@ pub enum Answer {
     Cancelled(bool),
     /// The sleep finished.
     Slept,
+    /// A custom job finished, having handled this many rows.
+    Done(u64),
 }
 
 impl Answer {
@@ -159,6 +180,7 @@ impl Answer {
             Answer::Count(_) | Answer::Details(_) | Answer::Cancelled(_) | Answer::Slept => 1,
             Answer::Facets(f) => (f.genres.len() + f.decades.len() + f.ratings.len()) as u64,
             Answer::Backends(b) => b.len() as u64,
+            Answer::Done(n) => *n,
         }
     }
 }
@@ -577,5 +599,6 @@ fn execute(repos: &Repos, request: &Request) -> Result<Answer, DbError> {
             repos.pool.record_query(result.as_ref().map(|_| ()));
             result
         }
+        Request::Custom { work, .. } => Ok(Answer::Done((work.0)(&repos.pool)?)),
     }
 }

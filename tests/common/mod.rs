@@ -66,9 +66,10 @@ pub fn template(spec: &SampleSpec) -> String {
         .is_some();
     if !ready {
         admin
-            .batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}"
-            ))
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+            .expect("drop a half-made template");
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
             .expect("create template database");
         let mut client = db::connect_once(&params_for(&name)).expect("connect to template");
         let target = name.clone();

@@ -1,0 +1,237 @@
+//! Worker threads on a real pool: answers are tagged and delivered, superseded work is
+//! cancelled on the server and never delivered, a panicking job is isolated, shutdown joins.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::TestDb;
+use marquee::config::PoolSettings;
+use marquee::db::error::DbErrorKind;
+use marquee::filter::Filter;
+use marquee::worker::{Answer, CustomWork, Priority, Reply, Request, Topic, Workers};
+
+fn start(db: &TestDb, threads: usize) -> Workers {
+    let pool = db.pool(&PoolSettings {
+        min_idle: 1,
+        max_size: threads as u32,
+        ..PoolSettings::default()
+    });
+    Workers::start(pool, threads, Box::new(|| {}))
+}
+
+fn next_reply(workers: &Workers, within: Duration) -> Option<Reply> {
+    workers.replies().recv_timeout(within).ok()
+}
+
+/// Whether a backend of this database is running `pg_sleep` right now.
+fn sleeping_backends(db: &TestDb) -> i64 {
+    let mut client = db.client();
+    client
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity
+              WHERE datname = current_database() AND state = 'active' AND query LIKE '%pg_sleep%'
+                AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .unwrap()
+        .get(0)
+}
+
+#[test]
+fn answers_name_the_job_topic_and_generation_they_answer() {
+    let db = TestDb::migrated();
+    db.client()
+        .batch_execute(
+            "INSERT INTO movies (id, title) SELECT n, 'Movie ' || n FROM generate_series(1, 250) n",
+        )
+        .unwrap();
+    let workers = start(&db, 2);
+    let filter = Arc::new(Filter::default());
+    let job = workers.submit(
+        Topic::Browse,
+        7,
+        Priority::Urgent,
+        Request::Page {
+            filter,
+            offset: 200,
+            limit: 100,
+        },
+    );
+    let reply = next_reply(&workers, Duration::from_secs(10)).expect("a reply");
+    assert_eq!(
+        (reply.job, reply.topic, reply.generation),
+        (job, Topic::Browse, 7)
+    );
+    let Ok(Answer::Page { offset: 200, rows }) = reply.result else {
+        panic!("{:?}", reply.result)
+    };
+    assert_eq!(rows.len(), 50);
+    assert_eq!(rows[0].id, 201);
+    let log = workers.job_log();
+    assert_eq!(
+        log.last().map(|r| (r.label, r.rows)),
+        Some(("movies.page", 50))
+    );
+    assert!(workers.shutdown(Duration::from_secs(5)));
+}
+
+#[test]
+fn superseded_work_is_cancelled_on_the_server_and_never_delivered() {
+    let db = TestDb::migrated();
+    let workers = start(&db, 2);
+    // Generation 1 starts a long query...
+    workers.submit(
+        Topic::Browse,
+        1,
+        Priority::Urgent,
+        Request::Sleep(Duration::from_secs(20)),
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sleeping_backends(&db) == 0 {
+        assert!(Instant::now() < deadline, "the slow query never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // ...and queued work of generation 1 is waiting behind it.
+    workers.submit(
+        Topic::Browse,
+        1,
+        Priority::Background,
+        Request::Sleep(Duration::from_secs(20)),
+    );
+    workers.submit(
+        Topic::Browse,
+        1,
+        Priority::Background,
+        Request::Sleep(Duration::from_secs(20)),
+    );
+
+    // The user types: generation 2 supersedes everything older.
+    let superseded_at = Instant::now();
+    workers.supersede(Topic::Browse, 2);
+    while sleeping_backends(&db) > 0 {
+        assert!(
+            superseded_at.elapsed() < Duration::from_secs(5),
+            "the server never cancelled the query"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let cancel_latency = superseded_at.elapsed();
+    eprintln!("server-side cancel observed after {cancel_latency:?}");
+
+    let job = workers.submit(
+        Topic::Browse,
+        2,
+        Priority::Urgent,
+        Request::EstimateCount(Arc::new(Filter::default())),
+    );
+    let reply = next_reply(&workers, Duration::from_secs(10)).expect("the new answer");
+    assert_eq!(
+        (reply.job, reply.generation),
+        (job, 2),
+        "only the current generation is delivered"
+    );
+    assert!(
+        next_reply(&workers, Duration::from_millis(300)).is_none(),
+        "nothing of generation 1 arrives"
+    );
+    let log = workers.job_log();
+    assert!(
+        log.iter()
+            .any(|r| r.label == "drill.sleep" && r.error.as_deref() == Some("superseded"))
+    );
+    assert!(workers.shutdown(Duration::from_secs(5)));
+}
+
+#[test]
+fn a_panicking_job_becomes_an_error_and_its_connection_is_discarded() {
+    let db = TestDb::migrated();
+    let workers = start(&db, 1);
+    let panicking = CustomWork(Arc::new(|pool: &marquee::db::pool::DatabasePool| {
+        let mut conn = pool.get("test.panics")?;
+        conn.batch_execute("BEGIN").ok();
+        panic!("bug in a job");
+    }));
+    workers.submit(
+        Topic::Admin,
+        0,
+        Priority::Urgent,
+        Request::Custom {
+            label: "test.panics",
+            work: panicking,
+        },
+    );
+    let reply = next_reply(&workers, Duration::from_secs(10)).expect("reply");
+    let err = reply.result.unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::Panicked);
+    assert!(err.message.contains("bug in a job"), "{err}");
+
+    // The same (only) worker carries on, on a fresh connection.
+    workers.submit(
+        Topic::Admin,
+        0,
+        Priority::Urgent,
+        Request::EstimateCount(Arc::new(Filter::default())),
+    );
+    let reply = next_reply(&workers, Duration::from_secs(10)).expect("reply after panic");
+    assert!(reply.result.is_ok(), "{:?}", reply.result);
+    assert_eq!(workers.pool().snapshot().counters.closed_poisoned, 1);
+    assert!(workers.shutdown(Duration::from_secs(5)));
+}
+
+#[test]
+fn urgent_jobs_overtake_queued_background_work() {
+    let db = TestDb::migrated();
+    let workers = start(&db, 1);
+    // Occupy the single worker, then queue background work and one urgent job behind it.
+    workers.submit(
+        Topic::Admin,
+        0,
+        Priority::Urgent,
+        Request::Sleep(Duration::from_millis(300)),
+    );
+    std::thread::sleep(Duration::from_millis(50));
+    for _ in 0..3 {
+        workers.submit(
+            Topic::Admin,
+            0,
+            Priority::Background,
+            Request::Sleep(Duration::from_millis(1)),
+        );
+    }
+    let urgent = workers.submit(
+        Topic::Admin,
+        0,
+        Priority::Urgent,
+        Request::EstimateCount(Arc::new(Filter::default())),
+    );
+    let first = next_reply(&workers, Duration::from_secs(10)).unwrap();
+    assert_eq!(first.label, "drill.sleep");
+    let second = next_reply(&workers, Duration::from_secs(10)).unwrap();
+    assert_eq!(
+        second.job, urgent,
+        "the urgent job runs before the queued background ones"
+    );
+    assert!(workers.shutdown(Duration::from_secs(5)));
+}
+
+#[test]
+fn shutdown_joins_every_worker_within_the_deadline() {
+    let db = TestDb::migrated();
+    let workers = start(&db, 4);
+    for _ in 0..8 {
+        workers.submit(
+            Topic::Browse,
+            0,
+            Priority::Background,
+            Request::EstimateCount(Arc::new(Filter::default())),
+        );
+    }
+    let started = Instant::now();
+    assert!(
+        workers.shutdown(Duration::from_secs(5)),
+        "all threads ended"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
