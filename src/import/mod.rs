@@ -5,11 +5,9 @@
 //! - [`title`]: MovieLens title and genre conventions (year in parentheses, `|`-separated genres).
 //! - [`movielens`]: streaming, validating readers for a MovieLens folder.
 //! - [`sample`]: a deterministic, realistic generated collection of any size.
-//!
-//! The database loader (COPY into PostgreSQL) belongs here as `load.rs`
-//! (`pub mod load;`); it consumes the iterators of `movielens` and `sample`
-//! and is deliberately kept out of these modules so they stay free of I/O
-//! beyond reading files.
+//! - [`load`]: the database loader (COPY into PostgreSQL), which consumes the iterators of
+//!   `movielens` and `sample`; it is kept apart so the modules above stay free of database code
+//!   and of any I/O beyond reading files.
 
 pub mod load;
 pub mod movielens;

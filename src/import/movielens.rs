@@ -37,10 +37,15 @@ const MAX_QUOTED_CHARS: usize = 40;
 /// Why reading a MovieLens folder failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
+    /// The folder has no `movies.csv` (or does not exist).
     #[error(
         "{path}: not found — a MovieLens folder needs movies.csv (and optionally ratings.csv, tags.csv, links.csv)"
     )]
-    MissingMovies { path: PathBuf },
+    MissingMovies {
+        /// Where `movies.csv` was looked for.
+        path: PathBuf,
+    },
+    /// A row (or the header) is not what MovieLens writes.
     #[error("{file}, line {line}: {reason}")]
     Malformed {
         /// File name only, e.g. `ratings.csv`.
@@ -50,16 +55,26 @@ pub enum ImportError {
         /// What is wrong, written for a person.
         reason: String,
     },
+    /// A file could not be opened or read.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: io::Error },
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the operating system said.
+        source: io::Error,
+    },
 }
 
 /// The four files of a MovieLens folder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MovieLensFile {
+    /// `movies.csv`: `movieId,title,genres` (required).
     Movies,
+    /// `ratings.csv`: `userId,movieId,rating,timestamp`.
     Ratings,
+    /// `tags.csv`: `userId,movieId,tag,timestamp`.
     Tags,
+    /// `links.csv`: `movieId,imdbId,tmdbId`.
     Links,
 }
 
@@ -68,6 +83,7 @@ impl MovieLensFile {
     /// because the others refer to them).
     pub const ALL: [MovieLensFile; 4] = [Self::Movies, Self::Links, Self::Ratings, Self::Tags];
 
+    /// The file's name inside the folder, e.g. `ratings.csv`.
     pub fn file_name(self) -> &'static str {
         match self {
             Self::Movies => "movies.csv",
@@ -139,6 +155,7 @@ impl MovieLensDir {
         })
     }
 
+    /// The folder this was opened on.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -148,14 +165,17 @@ impl MovieLensDir {
         self.files[file.index()].is_some()
     }
 
+    /// Whether `ratings.csv` exists.
     pub fn has_ratings(&self) -> bool {
         self.has(MovieLensFile::Ratings)
     }
 
+    /// Whether `tags.csv` exists.
     pub fn has_tags(&self) -> bool {
         self.has(MovieLensFile::Tags)
     }
 
+    /// Whether `links.csv` exists.
     pub fn has_links(&self) -> bool {
         self.has(MovieLensFile::Links)
     }
@@ -258,6 +278,7 @@ pub struct Rows<T> {
 }
 
 impl<T> Rows<T> {
+    /// Which file these rows come from.
     pub fn file(&self) -> MovieLensFile {
         self.file
     }

@@ -27,7 +27,9 @@ pub struct MovieRecord {
 /// One row of `ratings.csv`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct RatingRecord {
+    /// MovieLens `userId`; users exist only through their ratings and tags.
     pub user_id: i32,
+    /// The rated movie's [`MovieRecord::id`].
     pub movie_id: i32,
     /// Stars in 0.5..=5.0 (half stars in MovieLens data).
     pub rating: f32,
@@ -38,7 +40,9 @@ pub struct RatingRecord {
 /// One row of `tags.csv`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TagRecord {
+    /// MovieLens `userId` of the person who tagged.
     pub user_id: i32,
+    /// The tagged movie's [`MovieRecord::id`].
     pub movie_id: i32,
     /// Free text as the user typed it; kept byte for byte.
     pub tag: String,
@@ -49,8 +53,10 @@ pub struct TagRecord {
 /// One row of `links.csv`: the external ids of a movie.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkRecord {
+    /// The movie's [`MovieRecord::id`].
     pub movie_id: i32,
     /// IMDb number without the `tt` prefix and leading zeros.
     pub imdb_id: Option<i32>,
+    /// TMDB number; empty for some movies.
     pub tmdb_id: Option<i32>,
 }

@@ -17,19 +17,30 @@
 //! - Each movie gets an integer popularity weight `w`. A first pass sums the
 //!   weights (`W`); movie `i` then gets `floor(R·C_i/W) − floor(R·C_{i−1}/W)`
 //!   ratings, where `C_i` is the running sum of weights. The sum telescopes to
-//!   exactly `R`. Weights are capped (found by binary search, only needed for
-//!   tiny collections) so that no movie needs more ratings than there are users.
+//!   exactly `R`. When the most popular movies would need more ratings than
+//!   half the users, weights get a soft cap (estimated from a histogram of the
+//!   weights, confirmed by an exact pass), so every share fits.
 //! - A movie with `k` ratings picks its users as `k` consecutive steps of an
 //!   affine walk `p, p+s, p+2s, … (mod M)` with `gcd(s, M) = 1` over a window
 //!   of `M ≥ k` user ranks, which never repeats a rank; ranks map to user ids
 //!   through a fixed bijection. Small windows favour low ranks, which makes
-//!   those users the heavy raters.
+//!   those users the heavy raters; a share of movies uses the whole range, so
+//!   every user rates something.
+//!
+//! Tags are split over movies the same way (a quarter as many tags as movies,
+//! at most one of each tag per movie).
 
 use super::records::{MovieRecord, RatingRecord, TagRecord};
 
+/// Movies in the default sample: as many as the full MovieLens "latest" set.
 pub const DEFAULT_MOVIES: u32 = 86_537;
+/// Ratings in the default sample: enough for realistic averages, quick to load.
 pub const DEFAULT_RATINGS: u64 = 1_000_000;
+/// Seed of the default sample.
 pub const DEFAULT_SEED: u64 = 1;
+/// Changes whenever the generator's output changes for the same spec, so caches of generated
+/// databases (test templates, benchmark databases) know to rebuild.
+pub const GENERATOR_VERSION: u32 = 2;
 
 /// Average ratings per user; MovieLens has roughly 150.
 const RATINGS_PER_USER: u64 = 150;
@@ -115,8 +126,9 @@ impl SampleSpec {
         (1..=self.movie_count()).map(move |id| generate_movie(&keys, id))
     }
 
-    /// Ratings grouped by movie (movie 1's ratings first), each `(user, movie)`
-    /// pair once. Creating the iterator makes one pass over the movie weights.
+    /// Exactly [`SampleSpec::rating_count`] ratings, grouped by movie (movie
+    /// 1's first), each `(user, movie)` pair once. Creating the iterator makes
+    /// one to three quick passes over the movie weights (about 35 ns a movie).
     pub fn ratings(&self) -> impl Iterator<Item = RatingRecord> + use<> {
         Ratings::new(self)
     }
@@ -173,6 +185,10 @@ impl SplitMix {
     /// True with probability `per_mille / 1000`.
     fn chance(&mut self, per_mille: u64) -> bool {
         self.below(1000) < per_mille
+    }
+
+    fn pick_str(&mut self, items: &[&'static str]) -> &'static str {
+        items[self.below(items.len() as u64) as usize]
     }
 
     fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
@@ -509,488 +525,79 @@ fn genres(keys: &Keys, id: u32) -> Vec<String> {
 // ---------------------------------------------------------------------------
 // Titles.
 
+#[rustfmt::skip]
 const ADJECTIVES: &[&str] = &[
-    "Last",
-    "Lost",
-    "Dark",
-    "Silent",
-    "Broken",
-    "Hidden",
-    "Golden",
-    "Secret",
-    "Final",
-    "Eternal",
-    "Forgotten",
-    "Crimson",
-    "Iron",
-    "Wild",
-    "Little",
-    "Big",
-    "Long",
-    "Cold",
-    "Burning",
-    "Endless",
-    "Savage",
-    "Sweet",
-    "Bitter",
-    "Deadly",
-    "Perfect",
-    "Strange",
-    "Invisible",
-    "Electric",
-    "Red",
-    "Blue",
-    "Black",
-    "White",
-    "Green",
-    "Frozen",
-    "Fallen",
-    "Rising",
-    "Shattered",
-    "Wicked",
-    "Lonely",
-    "Happy",
-    "Crazy",
-    "Fast",
-    "Naked",
-    "Holy",
-    "Royal",
-    "Brave",
-    "Quiet",
-    "Blind",
-    "Lucky",
-    "Midnight",
-    "Silver",
-    "Scarlet",
-    "Velvet",
-    "Hollow",
-    "Empty",
-    "Restless",
-    "Reckless",
-    "Dangerous",
-    "Beautiful",
-    "Innocent",
-    "Guilty",
-    "Young",
-    "Old",
-    "New",
-    "Grand",
-    "Great",
-    "Small",
-    "Bright",
-    "Distant",
-    "Northern",
-    "Southern",
-    "Eastern",
-    "Western",
-    "Wandering",
-    "Sleeping",
-    "Dying",
-    "Living",
-    "Dead",
-    "Mad",
-    "Bad",
-    "Good",
-    "True",
-    "False",
-    "Second",
-    "First",
-    "Magnificent",
-    "Fearless",
-    "Haunted",
-    "Secretive",
-    "Stolen",
-    "Borrowed",
-    "Painted",
-    "Paper",
-    "Glass",
-    "Stone",
-    "Steel",
-    "Neon",
-    "Atomic",
-    "Cosmic",
-    "Infinite",
-    "Invincible",
-    "Impossible",
-    "Unbreakable",
-    "Untamed",
-    "Unknown",
-    "Nameless",
-    "Shadow",
-    "Thunder",
-    "Winter",
-    "Summer",
-    "Autumn",
-    "Desert",
-    "Ocean",
-    "Mountain",
-    "Jungle",
-    "Urban",
-    "Suburban",
-    "Tender",
-    "Fierce",
-    "Gentle",
-    "Proud",
-    "Ordinary",
-    "Extraordinary",
-    "Wonderful",
-    "Terrible",
-    "Blood",
+    "Last", "Lost", "Dark", "Silent", "Broken", "Hidden", "Golden", "Secret", "Final", "Eternal",
+    "Forgotten", "Crimson", "Iron", "Wild", "Little", "Big", "Long", "Cold", "Burning", "Endless",
+    "Savage", "Sweet", "Bitter", "Deadly", "Perfect", "Strange", "Invisible", "Electric", "Red",
+    "Blue", "Black", "White", "Green", "Frozen", "Fallen", "Rising", "Shattered", "Wicked",
+    "Lonely", "Happy", "Crazy", "Fast", "Naked", "Holy", "Royal", "Brave", "Quiet", "Blind",
+    "Lucky", "Midnight", "Silver", "Scarlet", "Velvet", "Hollow", "Empty", "Restless", "Reckless",
+    "Dangerous", "Beautiful", "Innocent", "Guilty", "Young", "Old", "New", "Grand", "Great",
+    "Small", "Bright", "Distant", "Northern", "Southern", "Eastern", "Western", "Wandering",
+    "Sleeping", "Dying", "Living", "Dead", "Mad", "Bad", "Good", "True", "False", "Second", "First",
+    "Magnificent", "Fearless", "Haunted", "Secretive", "Stolen", "Borrowed", "Painted", "Paper",
+    "Glass", "Stone", "Steel", "Neon", "Atomic", "Cosmic", "Infinite", "Invincible", "Impossible",
+    "Unbreakable", "Untamed", "Unknown", "Nameless", "Shadow", "Thunder", "Winter", "Summer",
+    "Autumn", "Desert", "Ocean", "Mountain", "Jungle", "Urban", "Suburban", "Tender", "Fierce",
+    "Gentle", "Proud", "Ordinary", "Extraordinary", "Wonderful", "Terrible", "Blood",
 ];
 
+#[rustfmt::skip]
 const NOUNS: &[&str] = &[
-    "Garden",
-    "Wolf",
-    "River",
-    "Night",
-    "Road",
-    "House",
-    "City",
-    "Star",
-    "War",
-    "Heart",
-    "Dream",
-    "Shadow",
-    "King",
-    "Queen",
-    "Island",
-    "Storm",
-    "Fire",
-    "Sky",
-    "Sea",
-    "Moon",
-    "Sun",
-    "Game",
-    "Hunter",
-    "Empire",
-    "Kingdom",
-    "Mountain",
-    "Valley",
-    "Bridge",
-    "Train",
-    "Station",
-    "Letter",
-    "Promise",
-    "Mirror",
-    "Door",
-    "Window",
-    "Child",
-    "Soldier",
-    "Stranger",
-    "Ghost",
-    "Angel",
-    "Devil",
-    "Dragon",
-    "Tiger",
-    "Horse",
-    "Bird",
-    "Planet",
-    "Machine",
-    "Code",
-    "Affair",
-    "Story",
-    "Summer",
-    "Winter",
-    "Journey",
-    "Voyage",
-    "Escape",
-    "Return",
-    "Revenge",
-    "Legacy",
-    "Heist",
-    "Job",
-    "Party",
-    "Wedding",
-    "Funeral",
-    "Family",
-    "Brothers",
-    "Sisters",
-    "Daughter",
-    "Son",
-    "Father",
-    "Mother",
-    "Man",
-    "Woman",
-    "Girl",
-    "Boy",
-    "Detective",
-    "Doctor",
-    "Warrior",
-    "Knight",
-    "Pirate",
-    "Samurai",
-    "Cowboy",
-    "Outlaw",
-    "Spy",
-    "Agent",
-    "Thief",
-    "Killer",
-    "Witness",
-    "Lawyer",
-    "Teacher",
-    "Priest",
-    "Prince",
-    "Princess",
-    "Emperor",
-    "Witch",
-    "Vampire",
-    "Zombie",
-    "Monster",
-    "Robot",
-    "Alien",
-    "Invasion",
-    "Frontier",
-    "Border",
-    "Harbor",
-    "Lighthouse",
-    "Castle",
-    "Tower",
-    "Palace",
-    "Hotel",
-    "Motel",
-    "Diner",
-    "Casino",
-    "Circus",
-    "Carnival",
-    "Theater",
-    "Orchestra",
-    "Symphony",
-    "Song",
-    "Dance",
-    "Tango",
-    "Waltz",
-    "Blues",
-    "Jazz",
-    "Rhapsody",
-    "Silence",
-    "Echo",
-    "Whisper",
-    "Scream",
-    "Kiss",
-    "Embrace",
-    "Touch",
-    "Sin",
-    "Secret",
-    "Lie",
-    "Truth",
-    "Lies",
-    "Memory",
-    "Memories",
-    "Time",
-    "Hour",
-    "Day",
-    "Morning",
-    "Evening",
-    "Twilight",
-    "Dawn",
-    "Dusk",
-    "Rain",
-    "Snow",
-    "Wind",
-    "Thunder",
-    "Lightning",
-    "Ocean",
-    "Desert",
-    "Forest",
-    "Jungle",
-    "Field",
-    "Farm",
-    "Ranch",
-    "Street",
-    "Avenue",
-    "Alley",
-    "Highway",
-    "Crossing",
-    "Passage",
-    "Tunnel",
-    "Labyrinth",
-    "Maze",
-    "Key",
-    "Lock",
-    "Crown",
-    "Sword",
-    "Gun",
-    "Bullet",
-    "Badge",
-    "Ring",
-    "Diamond",
-    "Pearl",
-    "Rose",
-    "Lily",
-    "Orchid",
-    "Apple",
-    "Cherry",
-    "Wine",
-    "Whiskey",
-    "Coffee",
-    "Chocolate",
-    "Honey",
-    "Salt",
-    "Smoke",
-    "Ashes",
-    "Dust",
-    "Bones",
-    "Blood",
-    "Tears",
-    "Stars",
-    "Wars",
-    "Starlight",
-    "Horizon",
-    "Orbit",
-    "Galaxy",
-    "Comet",
-    "Nebula",
-    "Satellite",
-    "Signal",
-    "Frequency",
-    "Network",
-    "Protocol",
-    "Algorithm",
-    "Paradox",
-    "Equation",
-    "Theory",
-    "Experiment",
-    "Contagion",
-    "Outbreak",
-    "Quarantine",
-    "Exodus",
-    "Genesis",
-    "Reckoning",
-    "Redemption",
-    "Salvation",
-    "Judgment",
-    "Verdict",
-    "Trial",
-    "Jury",
-    "Alibi",
-    "Ransom",
-    "Hostage",
-    "Getaway",
-    "Chase",
-    "Pursuit",
-    "Showdown",
-    "Duel",
-    "Battle",
-    "Siege",
-    "Mission",
-    "Operation",
-    "Conspiracy",
-    "Betrayal",
-    "Deception",
-    "Obsession",
-    "Desire",
-    "Passion",
-    "Romance",
-    "Holiday",
-    "Vacation",
-    "Weekend",
-    "Birthday",
-    "Reunion",
-    "Homecoming",
-    "Graduation",
-    "Prom",
-    "School",
-    "College",
-    "Academy",
-    "Club",
-    "Gang",
-    "Crew",
-    "Squad",
-    "Team",
-    "Band",
-    "Legend",
-    "Myth",
-    "Fable",
-    "Saga",
-    "Chronicle",
-    "Diary",
-    "Notebook",
-    "Album",
-    "Portrait",
-    "Painting",
-    "Photograph",
-    "Film",
-    "Movie",
-    "Show",
-    "Comedy",
-    "Tragedy",
-    "Miracle",
-    "Wonder",
+    "Garden", "Wolf", "River", "Night", "Road", "House", "City", "Star", "War", "Heart", "Dream",
+    "Shadow", "King", "Queen", "Island", "Storm", "Fire", "Sky", "Sea", "Moon", "Sun", "Game",
+    "Hunter", "Empire", "Kingdom", "Mountain", "Valley", "Bridge", "Train", "Station", "Letter",
+    "Promise", "Mirror", "Door", "Window", "Child", "Soldier", "Stranger", "Ghost", "Angel",
+    "Devil", "Dragon", "Tiger", "Horse", "Bird", "Planet", "Machine", "Code", "Affair", "Story",
+    "Summer", "Winter", "Journey", "Voyage", "Escape", "Return", "Revenge", "Legacy", "Heist",
+    "Job", "Party", "Wedding", "Funeral", "Family", "Brothers", "Sisters", "Daughter", "Son",
+    "Father", "Mother", "Man", "Woman", "Girl", "Boy", "Detective", "Doctor", "Warrior", "Knight",
+    "Pirate", "Samurai", "Cowboy", "Outlaw", "Spy", "Agent", "Thief", "Killer", "Witness", "Lawyer",
+    "Teacher", "Priest", "Prince", "Princess", "Emperor", "Witch", "Vampire", "Zombie", "Monster",
+    "Robot", "Alien", "Invasion", "Frontier", "Border", "Harbor", "Lighthouse", "Castle", "Tower",
+    "Palace", "Hotel", "Motel", "Diner", "Casino", "Circus", "Carnival", "Theater", "Orchestra",
+    "Symphony", "Song", "Dance", "Tango", "Waltz", "Blues", "Jazz", "Rhapsody", "Silence", "Echo",
+    "Whisper", "Scream", "Kiss", "Embrace", "Touch", "Sin", "Secret", "Lie", "Truth", "Lies",
+    "Memory", "Memories", "Time", "Hour", "Day", "Morning", "Evening", "Twilight", "Dawn", "Dusk",
+    "Rain", "Snow", "Wind", "Thunder", "Lightning", "Ocean", "Desert", "Forest", "Jungle", "Field",
+    "Farm", "Ranch", "Street", "Avenue", "Alley", "Highway", "Crossing", "Passage", "Tunnel",
+    "Labyrinth", "Maze", "Key", "Lock", "Crown", "Sword", "Gun", "Bullet", "Badge", "Ring",
+    "Diamond", "Pearl", "Rose", "Lily", "Orchid", "Apple", "Cherry", "Wine", "Whiskey", "Coffee",
+    "Chocolate", "Honey", "Salt", "Smoke", "Ashes", "Dust", "Bones", "Blood", "Tears", "Stars",
+    "Starlight", "Horizon", "Orbit", "Galaxy", "Comet", "Nebula", "Satellite", "Signal",
+    "Frequency", "Network", "Protocol", "Algorithm", "Paradox", "Equation", "Theory", "Experiment",
+    "Contagion", "Outbreak", "Quarantine", "Exodus", "Genesis", "Reckoning", "Redemption",
+    "Salvation", "Judgment", "Verdict", "Trial", "Jury", "Alibi", "Ransom", "Hostage", "Getaway",
+    "Chase", "Pursuit", "Showdown", "Duel", "Battle", "Siege", "Mission", "Operation", "Conspiracy",
+    "Betrayal", "Deception", "Obsession", "Desire", "Passion", "Romance", "Holiday", "Vacation",
+    "Weekend", "Birthday", "Reunion", "Homecoming", "Graduation", "Prom", "School", "College",
+    "Academy", "Club", "Gang", "Crew", "Squad", "Team", "Band", "Legend", "Myth", "Fable", "Saga",
+    "Chronicle", "Diary", "Notebook", "Album", "Portrait", "Painting", "Photograph", "Film",
+    "Movie", "Show", "Comedy", "Tragedy", "Miracle", "Wonder",
 ];
 
 /// Nouns that can follow "of the" in "Return of the …".
+#[rustfmt::skip]
 const LEADS: &[&str] = &[
-    "Return",
-    "Rise",
-    "Revenge",
-    "Curse",
-    "Night",
-    "Attack",
-    "Legend",
-    "Secret",
-    "Dawn",
-    "Fall",
-    "Call",
-    "Heart",
-    "Song",
-    "Ballad",
-    "Tale",
-    "Lord",
-    "Bride",
-    "Daughter",
-    "Son",
-    "Island",
-    "Planet",
-    "Invasion",
-    "Last Days",
-    "Mystery",
-    "Shadow",
-    "Ghost",
-    "Voice",
-    "Day",
-    "Edge",
-    "Age",
-    "Year",
-    "Sign",
-    "Mark",
-    "Hour",
-    "Law",
-    "Way",
-    "Battle",
-    "Guardians",
-    "Children",
+    "Return", "Rise", "Revenge", "Curse", "Night", "Attack", "Legend", "Secret", "Dawn", "Fall",
+    "Call", "Heart", "Song", "Ballad", "Tale", "Lord", "Bride", "Daughter", "Son", "Island",
+    "Planet", "Invasion", "Last Days", "Mystery", "Shadow", "Ghost", "Voice", "Day", "Edge", "Age",
+    "Year", "Sign", "Mark", "Hour", "Law", "Way", "Battle", "Guardians", "Children",
 ];
 
+#[rustfmt::skip]
 const GERUNDS: &[&str] = &[
-    "Chasing",
-    "Finding",
-    "Saving",
-    "Hunting",
-    "Killing",
-    "Loving",
-    "Becoming",
-    "Waiting for",
-    "Searching for",
-    "Dancing with",
-    "Running from",
-    "Escaping",
-    "Remembering",
-    "Leaving",
-    "Meeting",
-    "Kissing",
-    "Burying",
-    "Stealing",
-    "Breaking",
-    "Crossing",
-    "Raising",
-    "Catching",
-    "Following",
-    "Watching",
-    "Missing",
-    "Driving",
-    "Surviving",
-    "Dreaming of",
-    "Living with",
+    "Chasing", "Finding", "Saving", "Hunting", "Killing", "Loving", "Becoming", "Waiting for",
+    "Searching for", "Dancing with", "Running from", "Escaping", "Remembering", "Leaving",
+    "Meeting", "Kissing", "Burying", "Stealing", "Breaking", "Crossing", "Raising", "Catching",
+    "Following", "Watching", "Missing", "Driving", "Surviving", "Dreaming of", "Living with",
+];
+
+#[rustfmt::skip]
+const GERUND_OBJECTS: &[&str] = &[
+    "Midnight", "Summer", "Christmas", "Shadows", "Ghosts", "Stars", "Dragons", "Heaven", "Home",
+    "Love", "Time", "Trouble", "Tomorrow", "Yesterday", "Paradise", "Freedom",
 ];
 
 const VERBS: &[&str] = &[
@@ -998,352 +605,241 @@ const VERBS: &[&str] = &[
     "Look at",
 ];
 
+#[rustfmt::skip]
 const TIMES: &[&str] = &[
-    "Midnight",
-    "Summer",
-    "Winter",
-    "Autumn",
-    "Spring",
-    "Murder",
-    "Love",
-    "Death",
-    "Lost",
-    "Trouble",
-    "Nights",
-    "Days",
-    "Christmas",
-    "Sunday",
-    "Weekend",
-    "Strangers",
-    "Alone",
-    "Snow",
-    "Rain",
-    "Last Tango",
-    "Breakfast",
-    "Romance",
-    "Dinner",
-    "Blood",
+    "Midnight", "Summer", "Winter", "Autumn", "Spring", "Murder", "Love", "Death", "Lost",
+    "Trouble", "Nights", "Days", "Christmas", "Sunday", "Weekend", "Strangers", "Alone", "Snow",
+    "Rain", "Last Tango", "Breakfast", "Romance", "Dinner", "Blood",
 ];
 
 const FIRST_NAMES: &[&str] = &[
     "Anna", "Max", "Lucy", "Jack", "Maria", "Sam", "Eva", "Oscar", "Rosa", "Hugo", "Emma", "Leo",
     "Nina", "Paul", "Clara", "Tom", "Julia", "Frank", "Alice", "Henry", "Laura", "Victor", "Sarah",
     "Daniel", "Grace", "Walter", "Ruby", "Harry", "Molly", "George", "Kate", "Charlie", "Ellie",
-    "Howard", "Edward", "Stella", "Vincent", "Iris", "Arthur", "Hazel", "Billy", "Dolores",
-    "Marcus", "Vera", "Simon", "Lola", "Felix", "Ada", "Johnny", "Joe", "Annie", "Martin", "Helen",
-    "Nikolai", "Yuki", "Mei", "Kenji", "Ingrid", "Frida", "Marcel", "Pablo", "Lars", "Olga",
-    "Aiko", "Raj", "Priya",
+    "Edward", "Stella", "Vincent", "Iris", "Arthur", "Hazel", "Billy", "Dolores", "Marcus", "Vera",
+    "Simon", "Lola", "Felix", "Ada", "Johnny", "Joe", "Annie", "Martin", "Helen", "Nikolai",
+    "Yuki", "Mei", "Kenji", "Ingrid", "Frida", "Marcel", "Pablo", "Lars", "Olga", "Aiko", "Raj",
+    "Priya",
 ];
 
 /// Names with accents, picked now and then so that about 5% of all titles
 /// (with the foreign ones) are not plain ASCII.
+#[rustfmt::skip]
 const FIRST_NAMES_ACCENTED: &[&str] = &[
-    "Amélie",
-    "Léon",
-    "Zoé",
-    "Björn",
-    "José",
-    "Inés",
-    "Jürgen",
-    "Renée",
-    "Chloé",
-    "Søren",
-    "Łukasz",
-    "François",
-    "Agnès",
-    "Mónica",
-    "Günther",
-    "Ångström",
+    "Amélie", "Léon", "Zoé", "Björn", "José", "Inés", "Jürgen", "Renée", "Chloé", "Søren", "Łukasz",
+    "François", "Agnès", "Mónica", "Günther", "Ångström",
 ];
 
 const SURNAMES: &[&str] = &[
     "Kowalski", "Hartmann", "Miller", "Stone", "Black", "Gray", "Carter", "Brooks", "Fisher",
     "Monroe", "Dillon", "Marlowe", "Spade", "Holmes", "Bishop", "Walker", "Crane", "Fox", "Hunt",
     "Wolf", "Lang", "Moreau", "Dupont", "Tanaka", "Kim", "Petrov", "Rossi", "Bianchi", "Silva",
-    "Santos", "O'Brien", "O'Hara", "McKenna", "Baxter", "Starling", "Stewart",
+    "Santos", "O'Brien", "O'Hara", "McKenna", "Baxter", "Starling",
 ];
 
+#[rustfmt::skip]
 const SURNAMES_ACCENTED: &[&str] = &[
-    "García",
-    "Müller",
-    "Nováková",
-    "Sørensen",
-    "Schröder",
-    "Ibáñez",
-    "Çelik",
+    "García", "Müller", "Nováková", "Sørensen", "Schröder", "Ibáñez", "Çelik",
 ];
 
+#[rustfmt::skip]
 const PLACES: &[&str] = &[
-    "Lisbon",
-    "Paris",
-    "Tokyo",
-    "Berlin",
-    "Rome",
-    "Vienna",
-    "Cairo",
-    "Havana",
-    "Chicago",
-    "Texas",
-    "Brooklyn",
-    "Harlem",
-    "Manhattan",
-    "Casablanca",
-    "Istanbul",
-    "Mumbai",
-    "Shanghai",
-    "Moscow",
-    "Prague",
-    "Budapest",
-    "Dublin",
-    "Marseille",
-    "Naples",
-    "Venice",
-    "Oslo",
-    "Stockholm",
-    "Alaska",
-    "Montana",
-    "Mexico",
-    "Rio",
-    "Sahara",
-    "Siberia",
-    "Tangier",
-    "Bombay",
-    "Hollywood",
-    "Vegas",
-    "Memphis",
-    "Nashville",
-    "Dallas",
-    "Boston",
-    "Seattle",
-    "Miami",
-    "Hong Kong",
-    "Seoul",
-    "Bangkok",
-    "Saigon",
-    "Sydney",
-    "Tibet",
-    "Athens",
-    "Sicily",
-    "Tuscany",
-    "Provence",
-    "Manchester",
-    "Glasgow",
-    "Amsterdam",
-    "Brussels",
-    "Madrid",
-    "Barcelona",
-    "Buenos Aires",
+    "Lisbon", "Paris", "Tokyo", "Berlin", "Rome", "Vienna", "Cairo", "Havana", "Chicago", "Texas",
+    "Brooklyn", "Harlem", "Manhattan", "Casablanca", "Istanbul", "Mumbai", "Shanghai", "Moscow",
+    "Prague", "Budapest", "Dublin", "Marseille", "Naples", "Venice", "Oslo", "Stockholm", "Alaska",
+    "Montana", "Mexico", "Rio", "Sahara", "Siberia", "Tangier", "Bombay", "Hollywood", "Vegas",
+    "Memphis", "Nashville", "Dallas", "Boston", "Seattle", "Miami", "Hong Kong", "Seoul", "Bangkok",
+    "Saigon", "Sydney", "Tibet", "Athens", "Sicily", "Tuscany", "Provence", "Manchester", "Glasgow",
+    "Amsterdam", "Brussels", "Madrid", "Barcelona", "Buenos Aires",
 ];
 
+#[rustfmt::skip]
 const PLACES_ACCENTED: &[&str] = &[
-    "São Paulo",
-    "Zürich",
-    "Bogotá",
-    "Kraków",
-    "Malmö",
-    "Reykjavík",
-    "Montréal",
-    "Göteborg",
-    "Düsseldorf",
-    "Córdoba",
-    "Curaçao",
-    "Nîmes",
-    "Québec",
-    "Medellín",
-    "Łódź",
+    "São Paulo", "Zürich", "Bogotá", "Kraków", "Malmö", "Reykjavík", "Montréal", "Göteborg",
+    "Düsseldorf", "Córdoba", "Curaçao", "Nîmes", "Québec", "Medellín", "Łódź",
 ];
 
 fn first_name(rng: &mut SplitMix) -> &'static str {
     if rng.chance(60) {
-        *rng.pick(FIRST_NAMES_ACCENTED)
+        rng.pick_str(FIRST_NAMES_ACCENTED)
     } else {
-        *rng.pick(FIRST_NAMES)
+        rng.pick_str(FIRST_NAMES)
     }
 }
 
 fn surname(rng: &mut SplitMix) -> &'static str {
     if rng.chance(60) {
-        *rng.pick(SURNAMES_ACCENTED)
+        rng.pick_str(SURNAMES_ACCENTED)
     } else {
-        *rng.pick(SURNAMES)
+        rng.pick_str(SURNAMES)
     }
 }
 
 fn place(rng: &mut SplitMix) -> &'static str {
     if rng.chance(80) {
-        *rng.pick(PLACES_ACCENTED)
+        rng.pick_str(PLACES_ACCENTED)
     } else {
-        *rng.pick(PLACES)
+        rng.pick_str(PLACES)
     }
 }
 
 /// English articles MovieLens moves to the end (`Garden, The`).
 const THE: &str = "The";
 
-/// Foreign noun phrases with the article MovieLens moves to the end
-/// (`Cité des enfants perdus, La`), for alternative and original titles.
-const FOREIGN_HEADS: &[(&str, &str)] = &[
-    ("Le", "Jardin"),
-    ("La", "Nuit"),
-    ("L'", "Été"),
-    ("La", "Mémoire"),
-    ("Le", "Château"),
-    ("L'", "Étoile"),
-    ("La", "Fenêtre"),
-    ("La", "Forêt"),
-    ("L'", "Île"),
-    ("Le", "Rêve"),
-    ("Le", "Cœur"),
-    ("La", "Rivière"),
-    ("Les", "Enfants"),
-    ("Les", "Amants"),
-    ("La", "Chambre"),
-    ("Le", "Fantôme"),
-    ("La", "Bête"),
-    ("El", "Secreto"),
-    ("La", "Canción"),
-    ("El", "Corazón"),
-    ("La", "Mañana"),
-    ("Los", "Niños"),
-    ("Las", "Hermanas"),
-    ("El", "Camión"),
-    ("La", "Ciudad"),
-    ("El", "Sueño"),
-    ("El", "Laberinto"),
-    ("Der", "Himmel"),
-    ("Die", "Brücke"),
-    ("Das", "Mädchen"),
-    ("Die", "Straße"),
-    ("Der", "Fluss"),
-    ("Das", "Leben"),
-    ("Die", "Nächte"),
-    ("Der", "König"),
-    ("Il", "Giardino"),
-    ("La", "Città"),
-    ("Il", "Segreto"),
-    ("La", "Notte"),
-    ("L'", "Uomo"),
-    ("Il", "Ritorno"),
-    ("A", "Cidade"),
-    ("O", "Coração"),
-    ("Os", "Irmãos"),
-    ("A", "Estação"),
-    ("O", "Céu"),
-];
+/// Foreign noun phrases for alternative and original titles, per language:
+/// heads with the article MovieLens moves to the end (`Cité des enfants
+/// perdus, La`) and tails that fit any head of that language.
+struct Language {
+    heads: &'static [(&'static str, &'static str)],
+    tails: &'static [&'static str],
+}
 
-const FOREIGN_TAILS: &[&str] = &[
-    "de la peur",
-    "du désir",
-    "d'automne",
-    "de Marseille",
-    "sans fin",
-    "d'été",
-    "des rêves",
-    "du passé",
-    "de minuit",
-    "à Paris",
-    "de l'aube",
-    "sous la pluie",
-    "du silence",
-    "del mar",
-    "sin nombre",
-    "de Bogotá",
-    "de mi madre",
-    "en Córdoba",
-    "de invierno",
-    "del olvido",
-    "de sus ojos",
-    "über Berlin",
-    "der anderen",
-    "von Düsseldorf",
-    "im Nebel",
-    "ohne Namen",
-    "aus Zürich",
-    "der Träume",
-    "di Napoli",
-    "senza fine",
-    "del mare",
-    "di mezzanotte",
-    "de São Paulo",
-    "do sertão",
-    "sem fim",
-    "de Lisboa",
-    "da noite",
+const LANGUAGES: &[Language] = &[
+    Language {
+        heads: &[
+            ("Le", "Jardin"),
+            ("La", "Nuit"),
+            ("L'", "Été"),
+            ("La", "Mémoire"),
+            ("Le", "Château"),
+            ("L'", "Étoile"),
+            ("La", "Fenêtre"),
+            ("La", "Forêt"),
+            ("L'", "Île"),
+            ("Le", "Rêve"),
+            ("Le", "Cœur"),
+            ("La", "Rivière"),
+            ("Les", "Enfants"),
+            ("Les", "Amants"),
+            ("La", "Chambre"),
+            ("Le", "Fantôme"),
+            ("La", "Bête"),
+        ],
+        tails: &[
+            "de la peur",
+            "du désir",
+            "d'automne",
+            "de Marseille",
+            "sans fin",
+            "d'été",
+            "des rêves",
+            "du passé",
+            "de minuit",
+            "à Paris",
+            "de l'aube",
+            "sous la pluie",
+            "du silence",
+        ],
+    },
+    Language {
+        heads: &[
+            ("El", "Secreto"),
+            ("La", "Canción"),
+            ("El", "Corazón"),
+            ("La", "Mañana"),
+            ("Los", "Niños"),
+            ("Las", "Hermanas"),
+            ("El", "Camión"),
+            ("La", "Ciudad"),
+            ("El", "Sueño"),
+            ("El", "Laberinto"),
+        ],
+        tails: &[
+            "del mar",
+            "sin nombre",
+            "de Bogotá",
+            "de mi madre",
+            "en Córdoba",
+            "de invierno",
+            "del olvido",
+            "de sus ojos",
+        ],
+    },
+    Language {
+        heads: &[
+            ("Der", "Himmel"),
+            ("Die", "Brücke"),
+            ("Das", "Mädchen"),
+            ("Die", "Straße"),
+            ("Der", "Fluss"),
+            ("Das", "Leben"),
+            ("Die", "Nächte"),
+            ("Der", "König"),
+        ],
+        tails: &[
+            "über Berlin",
+            "der anderen",
+            "von Düsseldorf",
+            "im Nebel",
+            "ohne Namen",
+            "aus Zürich",
+            "der Träume",
+        ],
+    },
+    Language {
+        heads: &[
+            ("Il", "Giardino"),
+            ("La", "Città"),
+            ("Il", "Segreto"),
+            ("La", "Notte"),
+            ("L'", "Uomo"),
+            ("Il", "Ritorno"),
+        ],
+        tails: &[
+            "di Napoli",
+            "senza fine",
+            "del mare",
+            "di mezzanotte",
+            "più lungo",
+        ],
+    },
+    Language {
+        heads: &[
+            ("A", "Cidade"),
+            ("O", "Coração"),
+            ("Os", "Irmãos"),
+            ("A", "Estação"),
+            ("O", "Céu"),
+        ],
+        tails: &[
+            "de São Paulo",
+            "do sertão",
+            "sem fim",
+            "de Lisboa",
+            "da noite",
+        ],
+    },
 ];
 
 /// Foreign titles without an article.
+#[rustfmt::skip]
 const FOREIGN_PLAIN: &[&str] = &[
-    "Smultronstället",
-    "Jägarna",
-    "Fårö",
-    "Ødeland",
-    "Kärlek",
-    "Äppelkriget",
-    "Żywot",
-    "Sólo",
-    "Ostře sledované vlaky",
-    "Mélodie en sous-sol",
-    "Büyük adam",
-    "Pájaros de verano",
-    "Tystnaden",
-    "Festen",
-    "Amores perros",
-    "Cidade de Deus",
-    "Todo sobre mi madre",
-    "Himmel über Berlin",
-    "Ladri di biciclette",
-    "Roma, città aperta",
-    "Pépé le Moko",
+    "Smultronstället", "Jägarna", "Fårö", "Ødeland", "Kärlek", "Äppelkriget", "Żywot", "Sólo",
+    "Ostře sledované vlaky", "Mélodie en sous-sol", "Büyük adam", "Pájaros de verano", "Tystnaden",
+    "Festen", "Amores perros", "Cidade de Deus", "Todo sobre mi madre", "Himmel über Berlin",
+    "Ladri di biciclette", "Roma, città aperta", "Pépé le Moko",
 ];
 
 const JAPANESE_A: &[&str] = &[
     "東京", "夏", "風", "海", "星", "月", "森", "京都", "少年", "侍", "猫", "花",
 ];
+#[rustfmt::skip]
 const JAPANESE_B: &[&str] = &[
-    "物語",
-    "夜",
-    "記憶",
-    "歌",
-    "約束",
-    "王国",
-    "旅",
-    "庭",
-    "秘密",
-    "神隠し",
+    "物語", "夜", "記憶", "歌", "約束", "王国", "旅", "庭", "秘密", "神隠し",
 ];
 const CHINESE_A: &[&str] = &[
     "英雄", "红", "卧虎", "花样", "霸王", "春光", "无间", "大红", "重庆", "天堂",
 ];
+#[rustfmt::skip]
 const CHINESE_B: &[&str] = &[
-    "年华",
-    "别姬",
-    "乍泄",
-    "道",
-    "灯笼",
-    "森林",
-    "高粱",
-    "之路",
-    "电影院",
+    "年华", "别姬", "乍泄", "道", "灯笼", "森林", "高粱", "之路", "电影院",
 ];
 const KOREAN_A: &[&str] = &["살인", "봄", "사랑", "밤", "바람", "도시", "여름"];
 const KOREAN_B: &[&str] = &["추억", "노래", "기억", "비밀", "끝"];
+#[rustfmt::skip]
 const RUSSIAN: &[&str] = &[
-    "Брат",
-    "Сталкер",
-    "Зеркало",
-    "Солнце",
-    "Звезда",
-    "Война",
-    "Город",
-    "Дом",
-    "Путь",
-    "Ночь",
-    "Зима",
-    "Море",
-    "Левиафан",
-    "Возвращение",
-    "Мир",
-    "Утомлённые",
+    "Брат", "Сталкер", "Зеркало", "Солнце", "Звезда", "Война", "Город", "Дом", "Путь", "Ночь",
+    "Зима", "Море", "Левиафан", "Возвращение", "Мир", "Утомлённые",
 ];
 
 const SEQUELS: &[(&str, u32)] = &[
@@ -1525,7 +1021,7 @@ fn english_phrase(rng: &mut SplitMix) -> Phrase {
             match rng.below(3) {
                 0 => Phrase::bare(format!("{gerund} {}", name(rng))),
                 1 => Phrase::bare(format!("{gerund} the {}", noun(rng))),
-                _ => Phrase::bare(format!("{gerund} {}", rng.pick(TIMES))),
+                _ => Phrase::bare(format!("{gerund} {}", rng.pick(GERUND_OBJECTS))),
             }
         }
         Shape::Warning => {
@@ -1559,8 +1055,9 @@ fn foreign_phrase(rng: &mut SplitMix) -> Phrase {
     if rng.chance(200) {
         return Phrase::bare((*rng.pick(FOREIGN_PLAIN)).to_owned());
     }
-    let (article, head) = *rng.pick(FOREIGN_HEADS);
-    Phrase::with(article, format!("{head} {}", rng.pick(FOREIGN_TAILS)))
+    let language = rng.pick(LANGUAGES);
+    let (article, head) = *rng.pick(language.heads);
+    Phrase::with(article, format!("{head} {}", rng.pick(language.tails)))
 }
 
 /// A title in Japanese, Chinese, Korean or Russian.
@@ -1642,8 +1139,8 @@ fn popularity_weight(keys: &Keys, id: u32) -> u64 {
 /// with no item getting more than `per_item_max`, in one streaming pass after
 /// a planning pass (or a few dozen, when a cap is needed).
 ///
-/// The cap is soft (`w·c/(w+c)`, always below `c`) so that the most popular
-/// items keep distinct, ordered shares instead of a flat top.
+/// The cap is soft (see [`soften`]) so that the most popular items keep
+/// distinct, ordered shares instead of a flat top.
 #[derive(Debug, Clone)]
 struct Splitter {
     total: u64,
@@ -1656,8 +1153,6 @@ struct Splitter {
 impl Splitter {
     /// Requires `total <= n * (per_item_max - 1)` (callers clamp `total`).
     fn new(n: u32, total: u64, per_item_max: u64, weight: impl Fn(u32) -> u64) -> Self {
-        let pass =
-            |cap: u64| -> u128 { (1..=n).map(|id| u128::from(soften(weight(id), cap))).sum() };
         let mut splitter = Self {
             total,
             weight_total: 1,
@@ -1669,34 +1164,50 @@ impl Splitter {
             splitter.total = 0;
             return splitter;
         }
-        // Item `i` gets at most ⌈total·soften(w_i, cap)/W(cap)⌉ < ⌈total·cap/W(cap)⌉; keeping
-        // total·cap ≤ (per_item_max − 1)·W(cap) bounds that by per_item_max.
+        // Item `i` gets at most ⌈total·soften(w_i, cap)/W(cap)⌉ < ⌈total·cap/W(cap)⌉;
+        // keeping total·cap ≤ (per_item_max − 1)·W(cap) bounds that by per_item_max.
         let room = u128::from(per_item_max.saturating_sub(1));
         let fits = |cap: u64, weight_total: u128| {
             u128::from(total) * u128::from(cap) <= room * weight_total
         };
-        let max_weight = (1..=n).map(&weight).max().unwrap_or(1);
-        let uncapped = pass(u64::MAX);
+        let mut histogram = WeightHistogram::new();
+        let mut uncapped = 0u128;
+        let mut max_weight = 1;
+        for id in 1..=n {
+            let w = weight(id);
+            uncapped += u128::from(w);
+            max_weight = max_weight.max(w);
+            histogram.add(w);
+        }
+        splitter.weight_total = uncapped;
         if fits(max_weight, uncapped) {
-            splitter.weight_total = uncapped;
             return splitter;
         }
-        // total·cap/W(cap) = total/Σ w_i/(w_i+cap) grows with cap, so the caps
-        // that fit form a prefix 1..=c.
+        // soften(w, cap)/cap only depends on w/cap and falls as cap grows, so
+        // total·cap/W(cap) grows with cap and the caps that fit form a prefix 1..=c. The histogram estimates c without
+        // passes over the items; exact passes then confirm it, backing off
+        // until it fits (cap 1 always does: W(1) = n since weights are ≥ 1).
         let (mut lo, mut hi) = (1, max_weight);
-        let mut lo_total = pass(1);
         while hi - lo > 1 {
             let mid = lo + (hi - lo) / 2;
-            let mid_total = pass(mid);
-            if fits(mid, mid_total) {
-                (lo, lo_total) = (mid, mid_total);
+            // 3% margin for the estimate's error.
+            let estimate = histogram.capped_total(mid) * 97 / 100;
+            if fits(mid, estimate) {
+                lo = mid;
             } else {
                 hi = mid;
             }
         }
-        splitter.cap = lo;
-        splitter.weight_total = lo_total;
-        splitter
+        let mut cap = lo;
+        loop {
+            let exact: u128 = (1..=n).map(|id| u128::from(soften(weight(id), cap))).sum();
+            if cap == 1 || fits(cap, exact) {
+                splitter.cap = cap;
+                splitter.weight_total = exact;
+                return splitter;
+            }
+            cap = (cap - cap / 8 - 1).max(1);
+        }
     }
 
     /// The share of the next item, given its weight; call once per item in id order.
@@ -1709,13 +1220,57 @@ impl Splitter {
     }
 }
 
-/// `weight` squeezed below `cap` (`u64::MAX` means no cap): `w·c/(w+c)`.
+/// Counts and sums of weights in logarithmic buckets (8 per power of two),
+/// enough to estimate `Σ soften(w, cap)` for any cap within a few percent.
+struct WeightHistogram {
+    count: [u64; Self::BUCKETS],
+    sum: [u128; Self::BUCKETS],
+}
+
+impl WeightHistogram {
+    const BUCKETS: usize = 64 * 8;
+
+    fn new() -> Self {
+        Self {
+            count: [0; Self::BUCKETS],
+            sum: [0; Self::BUCKETS],
+        }
+    }
+
+    fn add(&mut self, weight: u64) {
+        let weight = weight.max(1);
+        let octave = weight.ilog2();
+        let eighth = ((u128::from(weight) << 3) >> octave) as usize & 7;
+        let bucket = octave as usize * 8 + eighth;
+        self.count[bucket] += 1;
+        self.sum[bucket] += u128::from(weight);
+    }
+
+    fn capped_total(&self, cap: u64) -> u128 {
+        self.count
+            .iter()
+            .zip(&self.sum)
+            .filter(|&(&count, _)| count > 0)
+            .map(|(&count, &sum)| {
+                let mean = (sum / u128::from(count)) as u64;
+                u128::from(count) * u128::from(soften(mean, cap))
+            })
+            .sum()
+    }
+}
+
+/// `weight` squeezed below `cap` (`u64::MAX` means no cap): unchanged up to
+/// `cap/2`, then `h + (w − h)·h/w` with `h = cap/2`, which rises towards `cap`
+/// without reaching it. Weights keep their order, so the most popular movies
+/// keep distinct counts instead of a flat top.
 fn soften(weight: u64, cap: u64) -> u64 {
-    if cap == u64::MAX {
+    let half = cap / 2;
+    if weight <= half {
         return weight;
     }
-    let (w, c) = (u128::from(weight), u128::from(cap));
-    ((w * c / (w + c)) as u64).max(1)
+    let (w, h) = (u128::from(weight), u128::from(half));
+    // At least 1, so a total of softened weights is never zero.
+    ((h + (w - h) * h / w) as u64).max(1)
 }
 
 /// Visits `count` distinct values of `0..window` (`count <= window`): an
@@ -1790,12 +1345,12 @@ impl UserIds {
 // ---------------------------------------------------------------------------
 // Ratings.
 
-/// The most ratings one movie may get: about a third of all users (the most
-/// watched MovieLens movies reach that), but always enough room for the total.
+/// The most ratings one movie may get: half of all users (the most watched
+/// MovieLens movies come close to that), but always enough room for the total.
 fn max_raters(spec: &SampleSpec) -> u64 {
     let users = u64::from(spec.user_count());
     let movies = u64::from(spec.movie_count().max(1));
-    (users / 3)
+    (users / 2)
         .max(spec.rating_count().div_ceil(movies) + 1)
         .min(users)
 }
@@ -1887,9 +1442,14 @@ impl Ratings {
                 continue;
             }
             let mut rng = SplitMix::new(hash(self.keys.ratings, u64::from(id)));
-            // The window of user ranks: small windows pull in the most active users.
+            // The window of user ranks: small windows pull in the most active
+            // users; some movies draw from everyone, so every user rates something.
             let spare = self.users - count;
-            let window = count + ((spare * rng.cubed_fraction()) >> 32);
+            let window = if rng.chance(150) {
+                self.users
+            } else {
+                count + ((spare * rng.cubed_fraction()) >> 32)
+            };
             let users = Walk::new(&mut rng, window);
             let mut quality = SplitMix::new(hash(self.keys.quality, u64::from(id)));
             // Popular movies are rated a little higher, as in MovieLens.
@@ -1948,210 +1508,38 @@ impl Iterator for Ratings {
 // Tags.
 
 /// Tag vocabulary, most common first (the walk over it favours the front).
+#[rustfmt::skip]
 const TAG_WORDS: &[&str] = &[
-    "atmospheric",
-    "funny",
-    "visually appealing",
-    "twist ending",
-    "based on a book",
-    "dark comedy",
-    "sci-fi",
-    "thought-provoking",
-    "classic",
-    "action",
-    "surreal",
-    "comedy",
-    "psychology",
-    "dystopia",
-    "quirky",
-    "romance",
-    "predictable",
-    "violence",
-    "philosophical",
-    "great soundtrack",
-    "Oscar (Best Picture)",
-    "pixar",
-    "animation",
-    "Disney",
-    "nonlinear",
-    "time travel",
-    "mindfuck",
-    "cult film",
-    "stylized",
-    "beautiful",
-    "inspirational",
-    "emotional",
-    "disturbing",
-    "social commentary",
-    "satire",
-    "boring",
-    "overrated",
-    "underrated",
-    "masterpiece",
-    "based on a true story",
-    "true story",
-    "World War II",
-    "space",
-    "aliens",
-    "superhero",
-    "Marvel",
-    "DC Comics",
-    "zombies",
-    "vampires",
-    "witches",
-    "magic",
-    "fantasy world",
-    "dragons",
-    "heist",
-    "crime",
-    "mafia",
-    "gangsters",
-    "serial killer",
-    "detective",
-    "mystery",
-    "suspense",
-    "thriller",
-    "horror",
-    "gore",
-    "slasher",
-    "ghosts",
-    "haunted house",
-    "post-apocalyptic",
-    "artificial intelligence",
-    "robots",
-    "cyberpunk",
-    "virtual reality",
-    "dreamlike",
-    "dreams",
-    "memory",
-    "mental illness",
-    "drugs",
-    "addiction",
-    "coming of age",
-    "high school",
-    "teen",
-    "family",
-    "friendship",
-    "love story",
-    "relationships",
-    "marriage",
-    "divorce",
-    "betrayal",
-    "revenge",
-    "redemption",
-    "survival",
-    "road trip",
-    "travel",
-    "New York City",
-    "Paris",
-    "London",
-    "Los Angeles",
-    "Japan",
-    "France",
-    "Italy",
-    "Germany",
-    "India",
-    "Korea",
-    "Mexico",
-    "Brazil",
-    "Africa",
-    "Cold War",
-    "Vietnam",
-    "politics",
-    "history",
-    "biography",
-    "music",
-    "musical",
-    "dance",
-    "jazz",
-    "rock and roll",
-    "sports",
-    "boxing",
-    "baseball",
-    "football",
-    "martial arts",
-    "kung fu",
-    "samurai",
-    "western",
-    "cowboys",
-    "war",
-    "military",
-    "espionage",
-    "spy",
-    "James Bond",
-    "car chase",
-    "explosions",
-    "special effects",
-    "CGI",
-    "stop motion",
-    "hand-drawn",
-    "black and white",
-    "silent film",
-    "noir",
-    "neo-noir",
-    "low budget",
-    "independent film",
-    "foreign",
-    "subtitles",
-    "remake",
-    "sequel",
-    "franchise",
-    "trilogy",
-    "book was better",
-    "long",
-    "slow",
-    "fast-paced",
-    "witty",
-    "dialogue",
-    "quotable",
-    "cheesy",
-    "so bad it's good",
-    "guilty pleasure",
-    "feel-good",
-    "tearjerker",
-    "heartwarming",
-    "sad",
-    "bittersweet",
-    "melancholic",
-    "nostalgic",
-    "dark",
-    "bleak",
-    "gritty",
-    "realistic",
-    "cinematography",
-    "great acting",
-    "ensemble cast",
-    "strong female lead",
-    "anti-hero",
-    "morally ambiguous",
-    "open ending",
-    "plot twist",
-    "unreliable narrator",
-    "flashbacks",
-    "Christopher Nolan",
-    "Quentin Tarantino",
-    "Stanley Kubrick",
-    "Alfred Hitchcock",
-    "Steven Spielberg",
-    "Wes Anderson",
-    "Hayao Miyazaki",
-    "Studio Ghibli",
-    "Akira Kurosawa",
-    "Pedro Almodóvar",
-    "Krzysztof Kieślowski",
-    "François Truffaut",
-    "Jean-Luc Godard",
-    "Ingmar Bergman",
-    "Björk",
-    "Amélie-esque",
-    "Zürich",
-    "film noir à la française",
-    "宮崎駿",
-    "アニメ",
-    "кино",
-    "funny, but sad",
-    "Tom Hanks",
-    "Meryl Streep",
+    "atmospheric", "funny", "visually appealing", "twist ending", "based on a book", "dark comedy",
+    "sci-fi", "thought-provoking", "classic", "action", "surreal", "comedy", "psychology",
+    "dystopia", "quirky", "romance", "predictable", "violence", "philosophical", "great soundtrack",
+    "Oscar (Best Picture)", "pixar", "animation", "Disney", "nonlinear", "time travel", "mindfuck",
+    "cult film", "stylized", "beautiful", "inspirational", "emotional", "disturbing",
+    "social commentary", "satire", "boring", "overrated", "underrated", "masterpiece",
+    "based on a true story", "true story", "World War II", "space", "aliens", "superhero", "Marvel",
+    "DC Comics", "zombies", "vampires", "witches", "magic", "fantasy world", "dragons", "heist",
+    "crime", "mafia", "gangsters", "serial killer", "detective", "mystery", "suspense", "thriller",
+    "horror", "gore", "slasher", "ghosts", "haunted house", "post-apocalyptic",
+    "artificial intelligence", "robots", "cyberpunk", "virtual reality", "dreamlike", "dreams",
+    "memory", "mental illness", "drugs", "addiction", "coming of age", "high school", "teen",
+    "family", "friendship", "love story", "relationships", "marriage", "divorce", "betrayal",
+    "revenge", "redemption", "survival", "road trip", "travel", "New York City", "Paris", "London",
+    "Los Angeles", "Japan", "France", "Italy", "Germany", "India", "Korea", "Mexico", "Brazil",
+    "Africa", "Cold War", "Vietnam", "politics", "history", "biography", "music", "musical",
+    "dance", "jazz", "rock and roll", "sports", "boxing", "baseball", "football", "martial arts",
+    "kung fu", "samurai", "western", "cowboys", "war", "military", "espionage", "spy", "James Bond",
+    "car chase", "explosions", "special effects", "CGI", "stop motion", "hand-drawn",
+    "black and white", "silent film", "noir", "neo-noir", "low budget", "independent film",
+    "foreign", "subtitles", "remake", "sequel", "franchise", "trilogy", "book was better", "long",
+    "slow", "fast-paced", "witty", "dialogue", "quotable", "cheesy", "so bad it's good",
+    "guilty pleasure", "feel-good", "tearjerker", "heartwarming", "sad", "bittersweet",
+    "melancholic", "nostalgic", "dark", "bleak", "gritty", "realistic", "cinematography",
+    "great acting", "ensemble cast", "strong female lead", "anti-hero", "morally ambiguous",
+    "open ending", "plot twist", "unreliable narrator", "flashbacks", "Christopher Nolan",
+    "Quentin Tarantino", "Stanley Kubrick", "Alfred Hitchcock", "Steven Spielberg", "Wes Anderson",
+    "Hayao Miyazaki", "Studio Ghibli", "Akira Kurosawa", "Pedro Almodóvar", "Krzysztof Kieślowski",
+    "François Truffaut", "Jean-Luc Godard", "Ingmar Bergman", "Björk", "Amélie-esque", "Zürich",
+    "film noir à la française", "宮崎駿", "アニメ", "кино", "funny, but sad", "Tom Hanks", "Meryl Streep",
     "Morgan Freeman",
 ];
 
@@ -2252,7 +1640,7 @@ impl Iterator for Tags {
 mod tests {
     use super::*;
     use crate::import::title::parse_year;
-    use std::collections::HashSet;
+    use std::collections::{BTreeMap, HashSet};
 
     fn spec(movies: u32, ratings: u64) -> SampleSpec {
         SampleSpec {
@@ -2262,87 +1650,455 @@ mod tests {
         }
     }
 
-    #[test]
-    fn exploration() {
-        let s = SampleSpec {
-            movies: 20_000,
-            ratings: 231_000,
-            seed: 1,
-        };
-        let movies: Vec<_> = s.movies().collect();
-        for m in movies.iter().take(40) {
-            println!("{:?}", m);
+    /// Same movies-to-ratings ratio as the default collection, a quarter of the size.
+    fn default_shape() -> SampleSpec {
+        SampleSpec {
+            movies: 21_634,
+            ratings: 250_000,
+            seed: DEFAULT_SEED,
         }
-        let n = movies.len() as f64;
-        let no_year = movies.iter().filter(|m| m.year.is_none()).count() as f64 / n;
-        let non_ascii = movies.iter().filter(|m| !m.title.is_ascii()).count() as f64 / n;
-        let star = movies
-            .iter()
-            .filter(|m| m.title.to_lowercase().contains("star"))
-            .count();
-        let war = movies
-            .iter()
-            .filter(|m| m.title.to_lowercase().contains("war"))
-            .count();
-        let no_genre = movies.iter().filter(|m| m.genres.is_empty()).count() as f64 / n;
-        println!(
-            "no_year {no_year} non_ascii {non_ascii} star {star} war {war} nogenre {no_genre}"
+    }
+
+    #[test]
+    fn default_spec() {
+        let spec = SampleSpec::default();
+        assert_eq!(spec.movies, 86_537);
+        assert_eq!(spec.ratings, 1_000_000);
+        assert_eq!(spec.user_count(), 6_667);
+        assert_eq!(spec.rating_count(), 1_000_000);
+        assert_eq!(spec.tag_count(), 21_634);
+    }
+
+    #[test]
+    fn same_seed_same_collection() {
+        let a = spec(3_000, 60_000);
+        let b = spec(3_000, 60_000);
+        assert!(a.movies().eq(b.movies()));
+        assert!(a.ratings().eq(b.ratings()));
+        assert!(a.tags().eq(b.tags()));
+        let other = SampleSpec { seed: 8, ..a };
+        assert!(!a.movies().eq(other.movies()));
+        assert!(!a.ratings().eq(other.ratings()));
+    }
+
+    #[test]
+    fn first_rows_are_pinned() {
+        // These values must never change between runs or platforms; update
+        // them only on purpose, when the generator itself changes.
+        let spec = SampleSpec::default();
+        let titles: Vec<(i32, String, Option<i16>)> = spec
+            .movies()
+            .take(5)
+            .map(|m| (m.id, m.title, m.year))
+            .collect();
+        assert_eq!(
+            titles,
+            [
+                (
+                    1,
+                    "Kissing Tomorrow (天堂森林) (1936)".to_owned(),
+                    Some(1936)
+                ),
+                (2, "Lucky Queen, A (2021)".to_owned(), Some(2021)),
+                (3, "Silence of Priya, The (1980)".to_owned(), Some(1980)),
+                (4, "Outlaw, The (2019)".to_owned(), Some(2019)),
+                (5, "Lucy's Farm III (2022)".to_owned(), Some(2022)),
+            ]
         );
-        let after1990 = movies
-            .iter()
-            .filter(|m| m.year.is_some_and(|y| y > 1990))
-            .count() as f64
-            / n;
-        println!("after1990 {after1990}");
-        let mut gcount = std::collections::BTreeMap::new();
-        for m in &movies {
-            for g in &m.genres {
-                *gcount.entry(g.clone()).or_insert(0) += 1;
+        let first = spec.movies().next().expect("a movie");
+        assert_eq!(first.genres, ["Action", "Crime", "Thriller"]);
+        assert_eq!((first.imdb_id, first.tmdb_id), (Some(29_285), Some(9_529)));
+
+        let ratings: Vec<RatingRecord> = spec.ratings().take(4).collect();
+        let expected = [
+            (4859, 1, 3.0, 1_598_408_242),
+            (5742, 1, 4.5, 1_032_177_998),
+            (6625, 1, 5.0, 1_244_847_514),
+            (5919, 2, 3.5, 1_621_850_611),
+        ]
+        .map(|(user_id, movie_id, rating, timestamp_secs)| RatingRecord {
+            user_id,
+            movie_id,
+            rating,
+            timestamp_secs,
+        });
+        assert_eq!(ratings, expected);
+
+        let tag = spec.tags().next().expect("a tag");
+        assert_eq!(
+            tag,
+            TagRecord {
+                user_id: 4275,
+                movie_id: 5,
+                tag: "post-apocalyptic".to_owned(),
+                timestamp_secs: 1_677_841_603,
+            }
+        );
+    }
+
+    #[test]
+    fn rating_count_is_exact() {
+        for (movies, ratings) in [
+            (2_000, 50_000),
+            (10, 1_000),
+            (1, 5),
+            (3, 1),
+            (5_000, 1),
+            (50_000, 20_000),
+            (100, 0),
+        ] {
+            let spec = spec(movies, ratings);
+            assert_eq!(spec.rating_count(), ratings, "{spec:?}");
+            assert_eq!(spec.ratings().count() as u64, ratings, "{spec:?}");
+        }
+        let empty = spec(0, 1_000);
+        assert_eq!(empty.rating_count(), 0);
+        assert_eq!(empty.ratings().count(), 0);
+        assert_eq!(empty.movies().count(), 0);
+        assert_eq!(empty.tags().count(), 0);
+    }
+
+    #[test]
+    fn user_movie_pairs_are_unique() {
+        for spec in [
+            spec(2_000, 50_000),
+            spec(10, 1_000),
+            spec(1, 5),
+            spec(300, 44_000),
+        ] {
+            let users = spec.user_count() as i32;
+            let mut seen = HashSet::new();
+            for r in spec.ratings() {
+                assert!((1..=users).contains(&r.user_id), "{r:?} in {spec:?}");
+                assert!((1..=spec.movies as i32).contains(&r.movie_id), "{r:?}");
+                assert!(
+                    seen.insert((r.user_id, r.movie_id)),
+                    "{r:?} twice in {spec:?}"
+                );
+            }
+            assert_eq!(seen.len() as u64, spec.ratings);
+        }
+    }
+
+    #[test]
+    fn ratings_are_half_stars_in_time() {
+        let spec = spec(2_000, 50_000);
+        let release: BTreeMap<i32, i64> = spec
+            .movies()
+            .map(|m| (m.id, m.year.map_or(FIRST_RATING_SECS, year_start_secs)))
+            .collect();
+        for r in spec.ratings() {
+            assert!((0.5..=5.0).contains(&r.rating), "{r:?}");
+            assert_eq!((r.rating * 2.0).fract(), 0.0, "{r:?}");
+            assert!(
+                (FIRST_RATING_SECS..=LAST_SECS).contains(&r.timestamp_secs),
+                "{r:?}"
+            );
+            assert!(
+                r.timestamp_secs >= release[&r.movie_id],
+                "{r:?} before release"
+            );
+        }
+    }
+
+    #[test]
+    fn tags_reference_movies_and_users_once() {
+        let spec = spec(4_000, 80_000);
+        let tags: Vec<TagRecord> = spec.tags().collect();
+        assert_eq!(tags.len() as u64, spec.tag_count());
+        assert_eq!(tags.len(), 1_000);
+        let mut seen = HashSet::new();
+        for t in &tags {
+            assert!((1..=spec.user_count() as i32).contains(&t.user_id), "{t:?}");
+            assert!((1..=4_000).contains(&t.movie_id), "{t:?}");
+            assert!(
+                (FIRST_TAG_SECS..=LAST_SECS).contains(&t.timestamp_secs),
+                "{t:?}"
+            );
+            assert!(seen.insert((t.movie_id, t.tag.as_str())), "{t:?} twice");
+        }
+        // Tiny collections still get their quarter.
+        assert_eq!(super::tests::spec(3, 0).tags().count(), 1);
+        assert_eq!(super::tests::spec(1, 0).tags().count(), 0);
+    }
+
+    #[test]
+    fn tag_vocabulary_is_varied() {
+        let distinct: HashSet<&str> = TAG_WORDS.iter().copied().collect();
+        assert_eq!(distinct.len(), TAG_WORDS.len(), "no duplicate tags");
+        assert!((180..=260).contains(&TAG_WORDS.len()));
+        for wanted in [
+            "pixar",
+            "atmospheric",
+            "twist ending",
+            "based on a book",
+            "dark comedy",
+        ] {
+            assert!(distinct.contains(wanted), "{wanted}");
+        }
+        assert!(distinct.contains("Oscar (Best Picture)"));
+        assert!(TAG_WORDS.iter().filter(|t| !t.is_ascii()).count() >= 5);
+    }
+
+    #[test]
+    fn titles_follow_movielens_conventions() {
+        let spec = default_shape();
+        let genre_names: HashSet<&str> = GENRES.iter().map(|(name, _)| *name).collect();
+        for m in spec.movies() {
+            assert_eq!(parse_year(&m.title), m.year, "{m:?}");
+            assert_eq!(m.title.trim(), m.title, "{m:?}");
+            for article in ["The ", "A ", "An "] {
+                assert!(!m.title.starts_with(article), "article not moved: {m:?}");
+            }
+            assert!(m.genres.len() <= 6, "{m:?}");
+            assert!(
+                m.genres.iter().all(|g| genre_names.contains(g.as_str())),
+                "{m:?}"
+            );
+            assert!(!m.title.contains(['\n', '\r', '\0']), "{m:?}");
+            if let Some(year) = m.year {
+                assert!((1900..=2023).contains(&year), "{m:?}");
             }
         }
-        println!("{gcount:?}");
-        let mut per_movie = vec![0u32; s.movies as usize + 1];
-        let mut per_user = vec![0u32; s.user_count() as usize + 1];
-        let mut hist = [0u32; 11];
-        let mut sum = 0.0;
-        let mut cnt = 0;
-        for r in s.ratings() {
-            per_movie[r.movie_id as usize] += 1;
+    }
+
+    #[test]
+    fn star_wars_is_where_movielens_has_it() {
+        let spec = SampleSpec::default();
+        let saga: Vec<(i32, String)> = spec
+            .movies()
+            .filter(|m| m.title.starts_with("Star Wars: Episode"))
+            .map(|m| (m.id, m.title))
+            .collect();
+        assert_eq!(
+            saga.len(),
+            6,
+            "episode VII has id 122886, beyond the default"
+        );
+        assert_eq!(
+            saga[0],
+            (260, "Star Wars: Episode IV - A New Hope (1977)".to_owned())
+        );
+    }
+
+    #[test]
+    fn titles_are_realistic() {
+        let movies: Vec<MovieRecord> = default_shape().movies().collect();
+        let share = |pred: &dyn Fn(&MovieRecord) -> bool| {
+            movies.iter().filter(|m| pred(m)).count() as f64 / movies.len() as f64
+        };
+        let no_year = share(&|m| m.year.is_none());
+        assert!((0.006..=0.015).contains(&no_year), "no year {no_year}");
+        let non_ascii = share(&|m| !m.title.is_ascii());
+        assert!(
+            (0.035..=0.065).contains(&non_ascii),
+            "non-ASCII {non_ascii}"
+        );
+        let cjk = share(&|m| {
+            m.title
+                .chars()
+                .any(|c| ('\u{3040}'..='\u{9fff}').contains(&c))
+        });
+        assert!(cjk > 0.002, "CJK {cjk}");
+        let cyrillic = share(&|m| {
+            m.title
+                .chars()
+                .any(|c| ('\u{400}'..='\u{4ff}').contains(&c))
+        });
+        assert!(cyrillic > 0.001, "Cyrillic {cyrillic}");
+        let alternative = share(&|m| m.title.matches(" (").count() >= 2);
+        assert!(
+            (0.02..=0.05).contains(&alternative),
+            "alternative {alternative}"
+        );
+        let moved = share(&|m| m.title.contains(", The") || m.title.contains(", A"));
+        assert!(moved > 0.15, "moved articles {moved}");
+        assert!(share(&|m| m.title.contains('"')) > 0.001);
+        assert!(share(&|m| m.title.contains('\'')) > 0.02);
+        let recent = share(&|m| m.year.is_some_and(|y| y > 1990));
+        assert!((0.55..=0.75).contains(&recent), "after 1990 {recent}");
+        let old = share(&|m| m.year.is_some_and(|y| y < 1930));
+        assert!(old > 0.02, "before 1930 {old}");
+        // A substring search finds a realistic number of hits (hundreds in the
+        // default collection, four times this one).
+        let star = share(&|m| m.title.to_lowercase().contains("star"));
+        let war = share(&|m| m.title.to_lowercase().contains("war"));
+        assert!((0.003..=0.02).contains(&star), "star {star}");
+        assert!((0.003..=0.02).contains(&war), "war {war}");
+        let distinct: HashSet<&str> = movies.iter().map(|m| m.title.as_str()).collect();
+        assert!(
+            distinct.len() as f64 > 0.97 * movies.len() as f64,
+            "titles mostly distinct"
+        );
+        let links = share(&|m| m.imdb_id.is_some() && m.tmdb_id.is_some());
+        assert!((0.97..1.0).contains(&links), "links {links}");
+        assert!(movies.iter().any(|m| m.tmdb_id.is_none()));
+    }
+
+    #[test]
+    fn genres_have_movielens_frequencies() {
+        let movies: Vec<MovieRecord> = default_shape().movies().collect();
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for m in &movies {
+            for g in &m.genres {
+                *counts.entry(g.as_str()).or_default() += 1;
+            }
+        }
+        let share = |g: &str| counts.get(g).copied().unwrap_or(0) as f64 / movies.len() as f64;
+        assert_eq!(counts.len(), 19, "{counts:?}");
+        let none = movies.iter().filter(|m| m.genres.is_empty()).count() as f64;
+        let none = none / movies.len() as f64;
+        assert!((0.01..=0.03).contains(&none), "no genres {none}");
+        assert!(share("Drama") > share("Comedy") && share("Comedy") > share("Thriller"));
+        assert!((0.3..=0.5).contains(&share("Drama")), "{counts:?}");
+        assert!(
+            share("Film-Noir") < 0.01 && share("IMAX") < 0.01,
+            "{counts:?}"
+        );
+        assert!(movies.iter().all(|m| m.genres.len() <= 6));
+        // Film-Noir only where it belongs.
+        assert!(
+            movies
+                .iter()
+                .filter(|m| m.genres.iter().any(|g| g == "Film-Noir"))
+                .all(|m| m.year.is_some_and(|y| (1940..=1959).contains(&y)))
+        );
+    }
+
+    #[test]
+    fn ratings_are_realistic() {
+        let spec = default_shape();
+        let movies = spec.movie_count() as usize;
+        let mut per_movie = vec![(0u32, 0.0f64); movies + 1];
+        let mut per_user = vec![0u32; spec.user_count() as usize + 1];
+        let mut histogram = [0u64; 11];
+        for r in spec.ratings() {
+            let entry = &mut per_movie[r.movie_id as usize];
+            entry.0 += 1;
+            entry.1 += f64::from(r.rating);
             per_user[r.user_id as usize] += 1;
-            hist[(r.rating * 2.0) as usize] += 1;
-            sum += r.rating as f64;
-            cnt += 1;
+            histogram[(r.rating * 2.0) as usize] += 1;
         }
-        println!("count {cnt} mean {}", sum / cnt as f64);
-        println!(
-            "hist {:?}",
-            hist.iter()
-                .map(|h| *h as f64 / cnt as f64)
-                .collect::<Vec<_>>()
+        let total: u64 = histogram.iter().sum();
+        assert_eq!(total, 250_000);
+        let mean = histogram
+            .iter()
+            .enumerate()
+            .map(|(half, n)| half as f64 * 0.5 * *n as f64)
+            .sum::<f64>()
+            / total as f64;
+        assert!((3.2..=3.8).contains(&mean), "mean {mean}");
+        let most_common = (0..11).max_by_key(|&i| histogram[i]).expect("ratings");
+        assert_eq!(
+            most_common, 8,
+            "4.0 is the most common rating: {histogram:?}"
         );
-        let mut pm: Vec<u32> = per_movie[1..].to_vec();
-        pm.sort_unstable();
-        let zeros = pm.iter().filter(|c| **c == 0).count();
-        println!(
-            "zeros {} median {} p90 {} p99 {} max {:?}",
-            zeros as f64 / n,
-            pm[pm.len() / 2],
-            pm[pm.len() * 9 / 10],
-            pm[pm.len() * 99 / 100],
-            &pm[pm.len() - 5..]
+        assert!(histogram[10] > histogram[9], "5.0 beats 4.5: {histogram:?}");
+        assert!(
+            histogram[1] > 0 && histogram[2] > histogram[1],
+            "{histogram:?}"
         );
-        let mut pu: Vec<u32> = per_user[1..].to_vec();
-        pu.sort_unstable();
-        println!(
-            "users {} zeros {} median {} p90 {} max {:?}",
-            pu.len(),
-            pu.iter().filter(|c| **c == 0).count(),
-            pu[pu.len() / 2],
-            pu[pu.len() * 9 / 10],
-            &pu[pu.len() - 5..]
+
+        let mut counts: Vec<u32> = per_movie[1..].iter().map(|(n, _)| *n).collect();
+        counts.sort_unstable();
+        let unrated = counts.iter().filter(|&&n| n == 0).count() as f64 / movies as f64;
+        assert!((0.08..=0.2).contains(&unrated), "unrated {unrated}");
+        let median = counts[movies / 2];
+        let top = counts[movies - 1];
+        assert!((2..=10).contains(&median), "median {median}");
+        assert!(top > 500 && top > 50 * median, "top {top}, median {median}");
+
+        // Movie averages differ.
+        let averages: Vec<f64> = per_movie
+            .iter()
+            .filter(|(n, _)| *n >= 30)
+            .map(|(n, sum)| sum / f64::from(*n))
+            .collect();
+        let low = averages.iter().copied().fold(f64::MAX, f64::min);
+        let high = averages.iter().copied().fold(f64::MIN, f64::max);
+        assert!(low < 3.0 && high > 4.0, "averages {low}..{high}");
+
+        // Long-tailed users, and everybody rated something.
+        let mut users: Vec<u32> = per_user[1..].to_vec();
+        users.sort_unstable();
+        let median_user = users[users.len() / 2];
+        let top_user = users[users.len() - 1];
+        assert!(users[0] > 0, "a user without ratings");
+        assert!(
+            top_user > 10 * median_user,
+            "top user {top_user}, median {median_user}"
         );
-        for t in s.tags().take(20) {
-            println!("{t:?}");
+    }
+
+    #[test]
+    fn huge_collections_stream() {
+        let spec = SampleSpec {
+            movies: 10_000_000,
+            ratings: 100_000_000,
+            seed: 3,
+        };
+        assert_eq!(spec.movies().take(1_000).count(), 1_000);
+        let last = generate_movie(&Keys::new(spec.seed), spec.movies);
+        assert_eq!(last.id, 10_000_000);
+        assert_eq!(spec.ratings().take(1_000).count(), 1_000);
+        assert_eq!(spec.tags().take(10).count(), 10);
+        assert_eq!(spec.user_count(), 666_667);
+    }
+
+    #[test]
+    fn splitter_is_exact_and_respects_the_cap() {
+        let weights = |id: u32| u64::from(id % 7 + 1) * u64::from(id % 13 + 1) * 1_000 + 1;
+        for (n, total, max) in [(50, 1_000, 30), (50, 1_450, 30), (1, 9, 10), (500, 7, 2)] {
+            let mut split = Splitter::new(n, total, max, weights);
+            let shares: Vec<u64> = (1..=n).map(|id| split.next_share(weights(id))).collect();
+            assert_eq!(shares.iter().sum::<u64>(), total, "n {n} total {total}");
+            assert!(shares.iter().all(|&s| s <= max), "{shares:?}");
         }
+        // Without a binding cap, shares follow the weights.
+        let mut split = Splitter::new(3, 60, 1_000, u64::from);
+        let shares: Vec<u64> = (1..=3u32)
+            .map(|id| split.next_share(u64::from(id)))
+            .collect();
+        assert_eq!(shares, [10, 20, 30]);
+    }
+
+    #[test]
+    fn soften_keeps_order_below_the_cap() {
+        assert_eq!(soften(40, u64::MAX), 40);
+        assert_eq!(soften(50, 100), 50);
+        let softened: Vec<u64> = [60, 100, 1_000, 1_000_000].map(|w| soften(w, 100)).to_vec();
+        assert!(softened.windows(2).all(|w| w[0] < w[1]), "{softened:?}");
+        assert!(softened.iter().all(|&w| w < 100), "{softened:?}");
+    }
+
+    #[test]
+    fn walks_never_repeat_within_a_lap() {
+        let mut rng = SplitMix::new(42);
+        for window in 1..300 {
+            let mut walk = Walk::new(&mut rng, window);
+            let seen: HashSet<u64> = (0..window).map(|_| walk.next_value()).collect();
+            assert_eq!(seen.len() as u64, window);
+            assert!(seen.iter().all(|&v| v < window));
+        }
+    }
+
+    #[test]
+    fn user_ids_are_a_bijection() {
+        let keys = Keys::new(5);
+        for users in [1, 2, 3, 10, 97, 1_000] {
+            let ids = UserIds::new(&keys, users);
+            let seen: HashSet<i32> = (0..u64::from(users)).map(|rank| ids.id(rank)).collect();
+            assert_eq!(seen.len() as u32, users);
+            assert!(seen.iter().all(|&id| (1..=users as i32).contains(&id)));
+        }
+    }
+
+    #[test]
+    fn year_starts_are_utc_midnights() {
+        assert_eq!(year_start_secs(1970), 0);
+        assert_eq!(year_start_secs(1996), FIRST_RATING_SECS);
+        assert_eq!(year_start_secs(2006), FIRST_TAG_SECS);
+        assert_eq!(year_start_secs(2024), LAST_SECS + 1);
+        assert_eq!(year_start_secs(1900), -2_208_988_800);
     }
 }

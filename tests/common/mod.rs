@@ -52,7 +52,13 @@ fn admin() -> postgres::Client {
 /// Seeded template databases, by spec: created once per cluster, guarded by an advisory lock so
 /// parallel test binaries do not race.
 pub fn template(spec: &SampleSpec) -> String {
-    let name = format!("tpl_{}_{}_{}", spec.movies, spec.ratings, spec.seed);
+    let name = format!(
+        "tpl_v{}_{}_{}_{}",
+        marquee::import::sample::GENERATOR_VERSION,
+        spec.movies,
+        spec.ratings,
+        spec.seed
+    );
     let mut admin = admin();
     admin
         .execute("SELECT pg_advisory_lock(hashtext($1))", &[&name])

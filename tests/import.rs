@@ -1,0 +1,333 @@
+//! Loading collections into a real server: the generated sample's counts and derived columns,
+//! the MovieLens fixture with every quirk, and failed imports that leave the earlier data intact.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::TestDb;
+use marquee::import::load::{self, LoadError};
+use marquee::import::movielens::MovieLensDir;
+use marquee::import::sample::SampleSpec;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn count(client: &mut postgres::Client, sql: &str) -> i64 {
+    client.query_one(sql, &[]).unwrap().get(0)
+}
+
+fn import(db: &TestDb, dir: &Path) -> Result<load::LoadReport, LoadError> {
+    let folder = MovieLensDir::open(dir)?;
+    let mut client = db.client();
+    load::load_movielens(&mut client, &db.name, &folder, &mut |_| {})
+}
+
+#[test]
+fn the_default_sample_has_the_original_size_and_consistent_derived_columns() {
+    let db = TestDb::default_sample();
+    let mut client = db.client();
+    assert_eq!(count(&mut client, "SELECT count(*) FROM movies"), 86_537);
+    assert_eq!(
+        count(&mut client, "SELECT count(*) FROM ratings"),
+        1_000_000
+    );
+    let spec = SampleSpec::default();
+    assert_eq!(
+        count(&mut client, "SELECT count(*) FROM tags") as u64,
+        spec.tag_count()
+    );
+    // rating_count / rating_avg are derived from ratings for every movie.
+    assert_eq!(
+        count(
+            &mut client,
+            "SELECT count(*) FROM movies m
+               LEFT JOIN (SELECT movie_id, count(*) n, avg(rating)::real a FROM ratings GROUP BY movie_id) r
+                 ON r.movie_id = m.id
+              WHERE m.rating_count <> coalesce(r.n, 0) OR m.rating_avg IS DISTINCT FROM r.a"
+        ),
+        0
+    );
+    assert_eq!(
+        count(
+            &mut client,
+            "SELECT count(*) FROM movies WHERE year IS NULL"
+        ) > 0,
+        true
+    );
+    let description: String = client
+        .query_one(
+            "SELECT value FROM marquee_meta WHERE key = 'collection'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(description.contains("86537 movies"), "{description}");
+    // Every index and foreign key dropped for the load is back.
+    assert!(
+        count(
+            &mut client,
+            "SELECT count(*) FROM pg_indexes WHERE tablename = 'movies'"
+        ) >= 7
+    );
+    assert_eq!(
+        count(
+            &mut client,
+            "SELECT count(*) FROM pg_constraint WHERE contype = 'f'"
+        ),
+        2
+    );
+}
+
+#[test]
+fn seeding_a_chosen_size_gives_exactly_that_many_rows() {
+    let db = TestDb::migrated();
+    let mut client = db.client();
+    let spec = SampleSpec {
+        movies: 3_000,
+        ratings: 45_000,
+        seed: 11,
+    };
+    let report = load::load_sample(&mut client, &db.name, &spec, &mut |_| {}).unwrap();
+    assert_eq!((report.movies, report.ratings), (3_000, 45_000));
+    assert_eq!(count(&mut client, "SELECT count(*) FROM movies"), 3_000);
+    assert_eq!(count(&mut client, "SELECT count(*) FROM ratings"), 45_000);
+}
+
+#[test]
+fn the_movielens_fixture_imports_with_every_quirk_intact() {
+    let db = TestDb::migrated();
+    let report = import(&db, &fixture("movielens-quirks")).unwrap();
+    assert_eq!((report.movies, report.ratings, report.tags), (16, 40, 10));
+    let mut client = db.client();
+    let title_year =
+        |client: &mut postgres::Client, id: i32| -> (String, Option<i16>, Vec<String>) {
+            let row = client
+                .query_one(
+                    "SELECT title, year, genres FROM movies WHERE id = $1",
+                    &[&id],
+                )
+                .unwrap();
+            (row.get(0), row.get(1), row.get(2))
+        };
+    assert_eq!(
+        title_year(&mut client, 29),
+        (
+            "City of Lost Children, The (Cité des enfants perdus, La) (1995)".to_owned(),
+            Some(1995),
+            vec!["Adventure", "Drama", "Fantasy", "Mystery", "Sci-Fi"]
+                .into_iter()
+                .map(String::from)
+                .collect()
+        )
+    );
+    assert_eq!(
+        title_year(&mut client, 2157).0,
+        "\"Great Performances\" Cats (1998)"
+    );
+    assert_eq!(title_year(&mut client, 5618).1, Some(2001));
+    assert_eq!(title_year(&mut client, 171495).1, None, "no year");
+    assert_eq!(
+        title_year(&mut client, 147250).1,
+        Some(1975),
+        "a year range starts the range"
+    );
+    assert_eq!(
+        title_year(&mut client, 164179).0,
+        "Paterson (2016) ",
+        "kept byte for byte, trailing space too"
+    );
+    assert_eq!(title_year(&mut client, 164179).1, Some(2016));
+    assert_eq!(
+        title_year(&mut client, 167570).2,
+        Vec::<String>::new(),
+        "(no genres listed)"
+    );
+    assert_eq!(title_year(&mut client, 1984).1, Some(1984));
+    let (imdb, tmdb): (Option<i32>, Option<i32>) = {
+        let row = client
+            .query_one("SELECT imdb_id, tmdb_id FROM movies WHERE id = 1", &[])
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+    assert_eq!((imdb, tmdb), (Some(114_709), Some(862)));
+    assert_eq!(
+        count(
+            &mut client,
+            "SELECT count(*) FROM movies WHERE tmdb_id IS NULL AND imdb_id IS NOT NULL"
+        ) >= 1,
+        true
+    );
+    assert_eq!(
+        count(
+            &mut client,
+            "SELECT count(*) FROM tags WHERE tag = 'funny, but sad'"
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            &mut client,
+            "SELECT count(*) FROM tags WHERE tag = '宮崎駿'"
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            &mut client,
+            "SELECT count(*) FROM tags WHERE tag = '\"classic\"'"
+        ),
+        1
+    );
+    let toy_story: (i32, f32) = {
+        let row = client
+            .query_one(
+                "SELECT rating_count, rating_avg FROM movies WHERE id = 1",
+                &[],
+            )
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+    let expected: (i64, f64) = {
+        let row = client
+            .query_one(
+                "SELECT count(*), avg(rating)::float8 FROM ratings WHERE movie_id = 1",
+                &[],
+            )
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+    assert_eq!(i64::from(toy_story.0), expected.0);
+    assert!((f64::from(toy_story.1) - expected.1).abs() < 1e-5);
+}
+
+#[test]
+fn a_malformed_file_stops_the_import_and_leaves_the_earlier_collection_untouched() {
+    let db = TestDb::migrated();
+    import(&db, &fixture("movielens-quirks")).unwrap();
+    let err = import(&db, &fixture("movielens-malformed"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("ratings.csv, line 7"), "{err}");
+    assert!(err.contains("abc"), "{err}");
+    let mut client = db.client();
+    assert_eq!(
+        count(&mut client, "SELECT count(*) FROM movies"),
+        16,
+        "the previous movies are still there"
+    );
+    assert_eq!(count(&mut client, "SELECT count(*) FROM ratings"), 40);
+    assert_eq!(
+        count(&mut client, "SELECT count(*) FROM movies WHERE id = 260"),
+        1
+    );
+    assert!(
+        count(
+            &mut client,
+            "SELECT count(*) FROM pg_indexes WHERE tablename = 'movies'"
+        ) >= 7,
+        "indexes intact"
+    );
+}
+
+#[test]
+fn ratings_for_unknown_movies_are_refused_with_a_reason_and_nothing_changes() {
+    let db = TestDb::migrated();
+    import(&db, &fixture("movielens-quirks")).unwrap();
+    let dir = common::scratch_dir("import-orphans");
+    std::fs::write(
+        dir.join("movies.csv"),
+        "movieId,title,genres\n1,Alone (2000),Drama\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("ratings.csv"),
+        "userId,movieId,rating,timestamp\n1,1,4.0,964982703\n1,999,3.0,964982703\n",
+    )
+    .unwrap();
+    let err = import(&db, &dir).unwrap_err().to_string();
+    assert!(
+        err.contains("refers to a movie that is not in the movies file"),
+        "{err}"
+    );
+    assert!(err.contains("999"), "{err}");
+    assert!(err.contains("nothing was changed"), "{err}");
+    let mut client = db.client();
+    assert_eq!(count(&mut client, "SELECT count(*) FROM movies"), 16);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn re_running_an_import_replaces_the_collection() {
+    let db = TestDb::migrated();
+    let mut client = db.client();
+    load::load_sample(
+        &mut client,
+        &db.name,
+        &SampleSpec {
+            movies: 500,
+            ratings: 2_000,
+            seed: 3,
+        },
+        &mut |_| {},
+    )
+    .unwrap();
+    import(&db, &fixture("movielens-quirks")).unwrap();
+    import(&db, &fixture("movielens-quirks")).unwrap();
+    assert_eq!(count(&mut client, "SELECT count(*) FROM movies"), 16);
+    assert_eq!(count(&mut client, "SELECT count(*) FROM ratings"), 40);
+    let description: String = client
+        .query_one(
+            "SELECT value FROM marquee_meta WHERE key = 'collection'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(
+        description.starts_with("MovieLens import of"),
+        "{description}"
+    );
+}
+
+#[test]
+fn duplicate_movie_ids_are_named() {
+    let db = TestDb::migrated();
+    let dir = common::scratch_dir("import-duplicates");
+    std::fs::write(
+        dir.join("movies.csv"),
+        "movieId,title,genres\n1,A (2000),Drama\n1,B (2001),Comedy\n",
+    )
+    .unwrap();
+    let err = import(&db, &dir).unwrap_err().to_string();
+    assert!(err.contains("duplicate movie ids"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_cli_import_reports_counts_and_fails_clearly() {
+    let db = TestDb::migrated();
+    let url = db.params.to_url();
+    let run = |dir: &Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_marquee"))
+            .args(["--url", &url, "import", "movielens", dir.to_str().unwrap()])
+            .env("XDG_CONFIG_HOME", env!("CARGO_TARGET_TMPDIR"))
+            .output()
+            .unwrap()
+    };
+    let ok = run(&fixture("movielens-quirks"));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("Loaded 16 movies, 40 ratings, 10 tags"));
+    let bad = run(&fixture("movielens-malformed"));
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("ratings.csv, line 7"));
+    let missing = run(Path::new("/nonexistent/ml"));
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("movies.csv"));
+}
