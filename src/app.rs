@@ -55,6 +55,8 @@ pub struct Backend {
     pub pool: DatabasePool,
     /// The collection loaded (`marquee_meta.collection`), for the status bar.
     pub collection: Option<String>,
+    /// `SHOW server_version`, for the status bar.
+    pub server_version: Option<String>,
 }
 
 /// Where the connection stands.
@@ -143,7 +145,7 @@ pub fn spawn_startup(
                     return send(StartupEvent::Failed(StartError::from(err).into()));
                 }
             };
-            let seeded = (|| -> Result<Option<String>, DbError> {
+            let seeded = (|| -> Result<(Option<String>, Option<String>), DbError> {
                 let mut conn = pool.get("startup.seed")?;
                 let target = pool.target().to_owned();
                 let count: i64 = conn
@@ -168,14 +170,20 @@ pub fn spawn_startup(
                     .map_err(|e| DbError::from_postgres(&e, &target))?
                     .get(0);
                 tracing::info!("Loaded {movies} movies");
-                crate::import::load::collection_description(&mut *conn)
-                    .map_err(|e| DbError::from_postgres(&e, &target))
+                let version = conn
+                    .query_one("SHOW server_version", &[])
+                    .ok()
+                    .and_then(|row| row.try_get::<_, String>(0).ok());
+                let collection = crate::import::load::collection_description(&mut *conn)
+                    .map_err(|e| DbError::from_postgres(&e, &target))?;
+                Ok((collection, version))
             })();
             match seeded {
-                Ok(collection) => send(StartupEvent::Ready(Box::new(Backend {
+                Ok((collection, server_version)) => send(StartupEvent::Ready(Box::new(Backend {
                     server,
                     pool,
                     collection,
+                    server_version,
                 }))),
                 Err(err) => {
                     pool.close();

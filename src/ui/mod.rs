@@ -1,15 +1,109 @@
 //! The window: `MarqueeApp` wires the connection lifecycle and the browse model to the views.
-//! Views draw and return commands; they never touch the database.
+//!
+//! Views draw and push [`Command`]s; the app applies them after drawing (egui demo style), so no
+//! view touches the database, the pool or the workers, and each can be tested on its own.
+//! `App::logic` drains worker answers and runs timers (debounce, pool snapshot); `App::ui` only
+//! draws and collects commands.
 
-use std::sync::Arc;
+pub mod connection_dialog;
+pub mod connection_state;
+pub mod detail_pane;
+pub mod filter_bar;
+pub mod movie_table;
+pub mod status_bar;
 
-use crate::app::Connection;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::app::{Connection, StartFailure};
 use crate::browse::Browse;
-use crate::config::Settings;
+use crate::config::{ConnectParams, PoolSettings, ServerChoice, Settings};
+use crate::db::error::DbErrorKind;
+use crate::db::pool::PoolSnapshot;
+use crate::filter::{Filter, SortColumn};
+use crate::worker::{Answer, Priority, Reply, Request, Topic};
+
+use connection_dialog::ConnectionDialog;
+use connection_state::ConnectionState;
+use detail_pane::{DetailPane, DetailState};
+use filter_bar::FilterBar;
+use movie_table::{MovieTable, TableLayout};
+use status_bar::{StatusBar, StatusInfo};
+
+/// Typing is applied once it pauses this long; older queries are superseded and cancelled.
+pub const FILTER_DEBOUNCE: Duration = Duration::from_millis(150);
+/// How often the status bar refreshes its pool figures (a snapshot takes locks; not per frame).
+const POOL_SNAPSHOT_EVERY: Duration = Duration::from_millis(500);
 
 /// The app icon, from `assets/icon.png`.
 pub fn icon() -> egui::IconData {
     eframe::icon_data::from_png_bytes(include_bytes!("../../assets/icon.png")).unwrap_or_default()
+}
+
+/// What a view asks the app to do; applied after drawing.
+#[derive(Debug)]
+pub enum Command {
+    /// The filter was edited; apply it once editing pauses ([`FILTER_DEBOUNCE`]).
+    EditFilter(Filter),
+    /// Header click: sort by this column (shift = add a secondary key).
+    Sort(SortColumn, bool),
+    /// Rows `first..=last` are on screen.
+    ShowRows(u64, u64),
+    /// The selected movie changed.
+    Select(Option<i32>),
+    /// Put this text on the clipboard.
+    Copy(String),
+    /// Count exactly (status bar).
+    RequestExactCount,
+    /// Try connecting again now.
+    Retry,
+    /// Open the connection settings dialog.
+    OpenSettings,
+    /// Reconnect with these settings (rebuilds the pool without restarting).
+    ApplySettings(Box<Settings>),
+    /// Switch theme.
+    SetTheme(ThemeChoice),
+}
+
+/// Dark or light.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ThemeChoice {
+    /// Dark (the default).
+    #[default]
+    Dark,
+    /// Light.
+    Light,
+}
+
+impl ThemeChoice {
+    fn apply(self, ctx: &egui::Context) {
+        ctx.set_theme(match self {
+            ThemeChoice::Dark => egui::Theme::Dark,
+            ThemeChoice::Light => egui::Theme::Light,
+        });
+    }
+}
+
+/// What survives a restart (eframe persistence). Never holds the password: `ConnectParams`
+/// skips it when serialized.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct State {
+    /// The filter's text form (the same spelling the CLI takes).
+    pub filter: String,
+    /// Theme.
+    pub theme: ThemeChoice,
+    /// Column widths and visibility.
+    pub table: TableLayout,
+    /// The movie whose details were shown.
+    pub selected_id: Option<i32>,
+    /// A server chosen in the connection dialog (password not included).
+    pub server: Option<ConnectParams>,
+    /// Pool settings chosen in the connection dialog.
+    pub pool: Option<PoolSettings>,
+    /// Detail pane width.
+    pub detail_width: Option<f32>,
 }
 
 /// The eframe application.
@@ -17,78 +111,428 @@ pub struct MarqueeApp {
     settings: Settings,
     connection: Connection,
     browse: Browse,
+    theme: ThemeChoice,
+    filter_bar: FilterBar,
+    table: MovieTable,
+    detail_pane: DetailPane,
+    detail: DetailState,
+    detail_generation: u64,
+    selected_id: Option<i32>,
+    status_bar: StatusBar,
+    connection_state: ConnectionState,
+    dialog: ConnectionDialog,
+    /// An edited filter waiting for typing to pause.
+    pending_filter: Option<(Filter, Instant)>,
+    pool_snapshot: Option<(PoolSnapshot, Instant)>,
+    commands: Vec<Command>,
+    /// The last error of a detail request, for the status bar.
+    detail_error: Option<String>,
 }
 
 impl MarqueeApp {
-    /// Creates the app and starts connecting in the background.
+    /// Creates the app, restores the saved state and starts connecting in the background.
+    /// `settings` come from flags > environment > config file; a server chosen in the dialog
+    /// and saved last time is used only when none of those named one.
     pub fn new(cc: &eframe::CreationContext<'_>, settings: Settings) -> Self {
+        let state: State = cc
+            .storage
+            .and_then(|storage| eframe::get_value(storage, eframe::APP_KEY))
+            .unwrap_or_default();
+        let mut settings = settings;
+        if matches!(settings.server, ServerChoice::Private { .. })
+            && let Some(server) = &state.server
+        {
+            settings.server = ServerChoice::External(server.clone());
+        }
+        if let Some(pool) = &state.pool {
+            settings.pool = pool.clone();
+        }
+        state.theme.apply(&cc.egui_ctx);
+        let filter = Filter::parse(&state.filter).unwrap_or_default();
+        let mut browse = Browse::default();
+        // No workers yet: the filter is recorded and run once connected.
+        browse.set_filter(filter.clone(), &NoWorkers);
         let connection = Connection::start(&settings, &cc.egui_ctx);
         Self {
+            dialog: ConnectionDialog::new(&settings),
             settings,
             connection,
-            browse: Browse::default(),
+            browse,
+            theme: state.theme,
+            filter_bar: FilterBar::new(&filter),
+            table: MovieTable::new(state.table),
+            detail_pane: DetailPane,
+            detail: DetailState::Nothing,
+            detail_generation: 0,
+            selected_id: state.selected_id,
+            status_bar: StatusBar,
+            connection_state: ConnectionState,
+            pending_filter: None,
+            pool_snapshot: None,
+            commands: Vec::new(),
+            detail_error: None,
         }
     }
 
-    /// For tests: an app on an already resolved connection state.
-    pub fn with_context(ctx: &egui::Context, settings: Settings) -> Self {
-        let connection = Connection::start(&settings, ctx);
-        Self {
-            settings,
-            connection,
-            browse: Browse::default(),
+    /// The browse model (tests and benchmarks read counts and rows from it).
+    pub fn browse(&self) -> &Browse {
+        &self.browse
+    }
+
+    /// The connection state.
+    pub fn connection(&self) -> &Connection {
+        &self.connection
+    }
+
+    /// The state that [`eframe::App::save`] writes.
+    pub fn state(&self) -> State {
+        let (server, pool) = match &self.settings.server {
+            ServerChoice::External(params) => {
+                (Some(params.clone()), Some(self.settings.pool.clone()))
+            }
+            ServerChoice::Private { .. } => (None, Some(self.settings.pool.clone())),
+        };
+        State {
+            filter: self.browse.filter().to_text(),
+            theme: self.theme,
+            table: self.table.layout.clone(),
+            selected_id: self.selected_id,
+            server,
+            pool,
+            detail_width: None,
         }
     }
+
+    fn apply_filter_now(&mut self, filter: Filter) {
+        self.pending_filter = None;
+        if filter == *self.browse.filter() {
+            return;
+        }
+        match self.connection.workers() {
+            Some(workers) => self.browse.set_filter(filter, workers),
+            None => self.browse.set_filter(filter, &NoWorkers),
+        }
+    }
+
+    fn request_details(&mut self, id: i32) {
+        self.selected_id = Some(id);
+        self.detail_generation += 1;
+        let Some(workers) = self.connection.workers() else {
+            self.detail = DetailState::Loading(id);
+            return;
+        };
+        workers.supersede(Topic::Detail, self.detail_generation);
+        workers.submit(
+            Topic::Detail,
+            self.detail_generation,
+            Priority::Urgent,
+            Request::Details(id),
+        );
+        // Keep showing the previous movie until the new one arrives, unless nothing was shown.
+        if !matches!(self.detail, DetailState::Loaded(_)) {
+            self.detail = DetailState::Loading(id);
+        }
+    }
+
+    fn apply_reply(&mut self, reply: Reply) {
+        match reply.topic {
+            Topic::Browse => {
+                self.browse.apply(&reply);
+            }
+            Topic::Detail if reply.generation == self.detail_generation => match reply.result {
+                Ok(Answer::Details(Some(bundle))) => {
+                    self.detail_error = None;
+                    self.detail = DetailState::Loaded(bundle);
+                }
+                Ok(Answer::Details(None)) => {
+                    if let Some(id) = self.selected_id {
+                        self.detail = DetailState::Missing(id);
+                    }
+                }
+                Ok(_) => {}
+                Err(err) => {
+                    self.detail_error = Some(err.to_string());
+                    self.detail = DetailState::Failed(err.to_string());
+                }
+            },
+            Topic::Detail | Topic::Admin => {}
+        }
+    }
+
+    fn apply_commands(&mut self, ctx: &egui::Context) {
+        for command in std::mem::take(&mut self.commands) {
+            match command {
+                Command::EditFilter(filter) => {
+                    self.pending_filter = Some((filter, Instant::now() + FILTER_DEBOUNCE));
+                    ctx.request_repaint_after(FILTER_DEBOUNCE);
+                }
+                Command::Sort(column, additive) => {
+                    let mut filter = self
+                        .pending_filter
+                        .take()
+                        .map_or_else(|| self.browse.filter().clone(), |(f, _)| f);
+                    filter.toggle_sort(column, additive);
+                    filter.normalize();
+                    self.filter_bar.set(&filter);
+                    self.apply_filter_now(filter);
+                }
+                Command::ShowRows(first, last) => {
+                    if let Some(workers) = self.connection.workers() {
+                        self.browse.show_rows(first, last, workers);
+                    }
+                }
+                Command::Select(Some(id)) => self.request_details(id),
+                Command::Select(None) => {
+                    self.selected_id = None;
+                    self.detail = DetailState::Nothing;
+                }
+                Command::Copy(text) => ctx.copy_text(text),
+                Command::RequestExactCount => {
+                    if let Some(workers) = self.connection.workers() {
+                        self.browse.request_exact_count(workers);
+                    }
+                }
+                Command::Retry => self.reconnect(ctx),
+                Command::OpenSettings => {
+                    self.dialog.load(&self.settings);
+                    self.dialog.open = true;
+                }
+                Command::ApplySettings(settings) => {
+                    self.settings = *settings;
+                    self.reconnect(ctx);
+                }
+                Command::SetTheme(theme) => {
+                    self.theme = theme;
+                    theme.apply(ctx);
+                }
+            }
+        }
+    }
+
+    /// Replaces the connection (Retry, Apply): the old one closes on a background thread.
+    fn reconnect(&mut self, ctx: &egui::Context) {
+        let next = Connection::start(&self.settings, ctx);
+        std::mem::replace(&mut self.connection, next).close_in_background();
+        self.pool_snapshot = None;
+    }
+
+    /// Keyboard shortcuts that belong to no single view: `/` focuses search, Esc clears.
+    fn shortcuts(&mut self, ctx: &egui::Context) {
+        let typing = ctx
+            .memory(|m| m.focused())
+            .is_some_and(|id| egui::TextEdit::load_state(ctx, id).is_some());
+        if typing {
+            return;
+        }
+        let (slash, escape) = ctx.input_mut(|i| {
+            let slash = i.consume_key(egui::Modifiers::NONE, egui::Key::Slash);
+            if slash {
+                // The same keystroke also arrives as text; it must not land in the field.
+                i.events
+                    .retain(|e| !matches!(e, egui::Event::Text(t) if t == "/"));
+            }
+            (
+                slash,
+                i.consume_key(egui::Modifiers::NONE, egui::Key::Escape),
+            )
+        });
+        if slash {
+            self.filter_bar.focus_search();
+        }
+        if escape && self.browse.filter().has_conditions() && !self.dialog.open {
+            self.filter_bar.clear_conditions();
+            let filter = self.filter_bar.draft().clone();
+            self.apply_filter_now(filter);
+        }
+    }
+
+    fn status_info(&self) -> StatusInfo {
+        let (state, state_is_error, target, server_version) = match &self.connection {
+            Connection::Starting { step, .. } => (step.clone(), false, None, None),
+            Connection::Failed {
+                failure,
+                next_retry,
+                ..
+            } => {
+                let mut text = connection_state::explain(failure.kind).0.to_owned();
+                if let Some(at) = next_retry {
+                    let secs = at.saturating_duration_since(Instant::now()).as_secs();
+                    text.push_str(&format!(" — retrying in {secs} s"));
+                }
+                (text, true, None, None)
+            }
+            Connection::Ready { backend, .. } => (
+                "Connected".to_owned(),
+                false,
+                Some(backend.server.params.display_target()),
+                backend.server_version.clone(),
+            ),
+        };
+        let target = target.or_else(|| match &self.settings.server {
+            ServerChoice::External(params) => Some(params.display_target()),
+            ServerChoice::Private { .. } => Some("private server".to_owned()),
+        });
+        let pool_error = self
+            .pool_snapshot
+            .as_ref()
+            .and_then(|(s, _)| s.last_error.as_ref())
+            .map(|(e, _)| e.to_string());
+        StatusInfo {
+            target,
+            server_version,
+            state,
+            state_is_error,
+            count: self.browse.count(),
+            counting: false,
+            last_query: self.browse.last_query,
+            pool: self
+                .pool_snapshot
+                .as_ref()
+                .map(|(s, _)| (s.in_use, s.idle, s.max)),
+            last_error: self
+                .browse
+                .last_error
+                .as_ref()
+                .map(ToString::to_string)
+                .or_else(|| self.detail_error.clone())
+                .or(pool_error),
+        }
+    }
+
+    fn top_bar_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.label(egui::RichText::new("🎬 Marquee").strong().size(16.0));
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                let (label, next) = match self.theme {
+                    ThemeChoice::Dark => ("☀ Light", ThemeChoice::Light),
+                    ThemeChoice::Light => ("🌙 Dark", ThemeChoice::Dark),
+                };
+                if ui.button(label).on_hover_text("Switch theme").clicked() {
+                    self.commands.push(Command::SetTheme(next));
+                }
+                if ui.button("⚙ Connection…").clicked() {
+                    self.commands.push(Command::OpenSettings);
+                }
+            });
+        });
+    }
+}
+
+/// Stands in for the workers while not connected: `Browse` records the filter, and the
+/// requests are made again by `refresh` once connected.
+struct NoWorkers;
+
+impl crate::browse::Submit for NoWorkers {
+    fn submit(&self, _topic: Topic, _generation: u64, _priority: Priority, _request: Request) {}
+    fn supersede(&self, _topic: Topic, _generation: u64) {}
 }
 
 impl eframe::App for MarqueeApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
-        if self.connection.poll(&self.settings, ctx)
-            && let Some(workers) = self.connection.workers()
-        {
-            self.browse.refresh(workers);
+        if self.connection.poll(&self.settings, ctx) {
+            if let Some(workers) = self.connection.workers() {
+                self.browse.refresh(workers);
+            }
+            if let Some(id) = self.selected_id {
+                self.request_details(id);
+            }
         }
-        let browse = &mut self.browse;
-        self.connection.drain_replies(|reply| {
-            browse.apply(&reply);
-        });
+        let mut replies = Vec::new();
+        self.connection.drain_replies(|reply| replies.push(reply));
+        for reply in replies {
+            self.apply_reply(reply);
+        }
+        if let Some((_, at)) = &self.pending_filter {
+            let now = Instant::now();
+            if now >= *at {
+                if let Some((filter, _)) = self.pending_filter.take() {
+                    self.apply_filter_now(filter);
+                }
+            } else {
+                ctx.request_repaint_after(*at - now);
+            }
+        }
+        let stale = self
+            .pool_snapshot
+            .as_ref()
+            .is_none_or(|(_, at)| at.elapsed() >= POOL_SNAPSHOT_EVERY);
+        if stale && let Some(pool) = self.connection.pool() {
+            self.pool_snapshot = Some((pool.snapshot(), Instant::now()));
+            // Keep the figures moving while something is in flight.
+            if self.browse.is_loading() {
+                ctx.request_repaint_after(POOL_SNAPSHOT_EVERY);
+            }
+        }
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let ctx = ui.ctx().clone();
+        self.shortcuts(&ctx);
+        let mut commands = std::mem::take(&mut self.commands);
+
+        egui::Panel::top("top_bar").show(ui, |ui| {
+            self.top_bar_ui(ui);
+            ui.add_space(2.0);
+            self.filter_bar.ui(ui, self.browse.facets(), &mut commands);
+            ui.add_space(2.0);
+        });
+        let info = self.status_info();
+        egui::Panel::bottom("status_bar").show(ui, |ui| {
+            self.status_bar.ui(ui, &info, &mut commands);
+        });
+        if matches!(self.connection, Connection::Ready { .. }) {
+            egui::Panel::right("detail_pane")
+                .resizable(true)
+                .default_size(340.0)
+                .min_size(220.0)
+                .show(ui, |ui| {
+                    ui.add_space(6.0);
+                    self.detail_pane.ui(ui, &self.detail);
+                });
+        }
         egui::CentralPanel::default().show(ui, |ui| match &self.connection {
-            Connection::Starting { step, .. } => {
-                ui.label(step.as_str());
+            Connection::Starting {
+                step,
+                progress,
+                since,
+                attempt,
+                ..
+            } => {
+                self.connection_state
+                    .starting_ui(ui, step, progress.as_ref(), *since, *attempt);
             }
-            Connection::Failed { failure, .. } => {
-                ui.label(failure.message.as_str());
+            Connection::Failed {
+                failure,
+                next_retry,
+                ..
+            } => {
+                self.connection_state
+                    .failed_ui(ui, failure, *next_retry, &mut commands);
             }
-            Connection::Ready { workers, .. } => {
-                let count = self.browse.row_count();
-                ui.label(format!("{count} movies"));
-                let last = count.min(40).saturating_sub(1);
-                self.browse.show_rows(0, last, workers);
-                for i in 0..=last {
-                    if let Some(row) = self.browse.row(i) {
-                        ui.label(row.title.as_str());
-                    }
-                }
+            Connection::Ready { .. } => {
+                self.table.ui(ui, &self.browse, &mut commands);
             }
         });
-        let _ = Arc::clone(&Arc::new(()));
+        self.dialog.ui(&ctx, &mut commands);
+
+        commands.append(&mut self.commands);
+        self.commands = commands;
+        self.apply_commands(&ctx);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, eframe::APP_KEY, &self.state());
     }
 
     fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
-        std::mem::replace(
-            &mut self.connection,
-            Connection::Failed {
-                failure: crate::app::StartFailure {
-                    kind: crate::db::error::DbErrorKind::Unreachable,
-                    message: "closed".into(),
-                },
-                attempt: 0,
-                next_retry: None,
+        let closed = Connection::Failed {
+            failure: StartFailure {
+                kind: DbErrorKind::Unreachable,
+                message: "Marquee is closing".into(),
             },
-        )
-        .close();
+            attempt: 0,
+            next_retry: None,
+        };
+        std::mem::replace(&mut self.connection, closed).close();
     }
 }

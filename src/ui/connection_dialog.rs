@@ -1,0 +1,267 @@
+//! The connection settings dialog: server (private or host/port/database/user/password/sslmode),
+//! pool min/max, "Test connection" on a background thread, and Apply, which hands new
+//! [`Settings`] to the app so it rebuilds the pool without restarting.
+//!
+//! The password lives only in memory for this session; it is never written to the saved state.
+
+use std::path::PathBuf;
+
+use crossbeam_channel::Receiver;
+use egui::{RichText, Ui};
+
+use crate::config::{ConnectParams, PoolSettings, Secret, ServerChoice, Settings, SslMode};
+use crate::ui::Command;
+
+/// The dialog's form and the running test, if any.
+#[derive(Debug)]
+pub struct ConnectionDialog {
+    /// Shown or not.
+    pub open: bool,
+    private: bool,
+    data_dir: PathBuf,
+    host: String,
+    port: u16,
+    dbname: String,
+    user: String,
+    password: String,
+    sslmode: SslMode,
+    pool_min: u32,
+    pool_max: u32,
+    base_pool: PoolSettings,
+    base_params: ConnectParams,
+    test: Option<Receiver<Result<String, String>>>,
+    test_result: Option<Result<String, String>>,
+}
+
+impl ConnectionDialog {
+    /// A closed dialog whose form shows `settings`.
+    pub fn new(settings: &Settings) -> Self {
+        let mut dialog = Self {
+            open: false,
+            private: true,
+            data_dir: crate::config::default_data_dir(),
+            host: String::new(),
+            port: 5432,
+            dbname: String::new(),
+            user: String::new(),
+            password: String::new(),
+            sslmode: SslMode::Prefer,
+            pool_min: 0,
+            pool_max: 0,
+            base_pool: PoolSettings::default(),
+            base_params: ConnectParams::default(),
+            test: None,
+            test_result: None,
+        };
+        dialog.load(settings);
+        dialog
+    }
+
+    /// Refills the form from `settings` (when opening, so Cancel forgets edits).
+    pub fn load(&mut self, settings: &Settings) {
+        let params = match &settings.server {
+            ServerChoice::Private { data_dir } => {
+                self.private = true;
+                self.data_dir = data_dir.clone();
+                ConnectParams::default()
+            }
+            ServerChoice::External(params) => {
+                self.private = false;
+                params.clone()
+            }
+        };
+        self.host = params.host.clone();
+        self.port = params.port;
+        self.dbname = params.dbname.clone();
+        self.user = params.user.clone();
+        self.password = params
+            .password
+            .as_ref()
+            .map(|p| p.expose().to_owned())
+            .unwrap_or_default();
+        self.sslmode = params.sslmode;
+        self.base_params = params;
+        self.pool_min = settings.pool.min_idle;
+        self.pool_max = settings.pool.max_size;
+        self.base_pool = settings.pool.clone();
+        self.test_result = None;
+    }
+
+    /// The settings the form describes.
+    pub fn settings(&self) -> Settings {
+        let server = if self.private {
+            ServerChoice::Private {
+                data_dir: self.data_dir.clone(),
+            }
+        } else {
+            ServerChoice::External(ConnectParams {
+                host: self.host.trim().to_owned(),
+                port: self.port,
+                dbname: self.dbname.trim().to_owned(),
+                user: self.user.trim().to_owned(),
+                password: (!self.password.is_empty()).then(|| Secret::new(self.password.clone())),
+                sslmode: self.sslmode,
+                ..self.base_params.clone()
+            })
+        };
+        Settings {
+            server,
+            pool: PoolSettings {
+                min_idle: self.pool_min.min(self.pool_max),
+                max_size: self.pool_max.max(1),
+                ..self.base_pool.clone()
+            },
+        }
+    }
+
+    /// Draws the dialog when open.
+    pub fn ui(&mut self, ctx: &egui::Context, commands: &mut Vec<Command>) {
+        if !self.open {
+            return;
+        }
+        if let Some(rx) = &self.test
+            && let Ok(result) = rx.try_recv()
+        {
+            self.test_result = Some(result);
+            self.test = None;
+        }
+        let mut open = self.open;
+        let mut close = false;
+        egui::Window::new("Connection settings")
+            .open(&mut open)
+            .collapsible(false)
+            .resizable(false)
+            .default_width(380.0)
+            .show(ctx, |ui| {
+                close = self.form_ui(ui, commands);
+            });
+        self.open = open && !close;
+    }
+
+    fn form_ui(&mut self, ui: &mut Ui, commands: &mut Vec<Command>) -> bool {
+        ui.horizontal(|ui| {
+            ui.radio_value(&mut self.private, true, "Private server")
+                .on_hover_text("Marquee runs its own PostgreSQL in its data folder");
+            ui.radio_value(&mut self.private, false, "PostgreSQL server");
+        });
+        ui.add_space(4.0);
+        if self.private {
+            ui.label(format!("Data folder: {}", self.data_dir.display()));
+        } else {
+            egui::Grid::new("connection_form")
+                .num_columns(2)
+                .spacing([8.0, 6.0])
+                .show(ui, |ui| {
+                    ui.label("Host");
+                    ui.text_edit_singleline(&mut self.host);
+                    ui.end_row();
+                    ui.label("Port");
+                    ui.add(egui::DragValue::new(&mut self.port).range(1..=65_535));
+                    ui.end_row();
+                    ui.label("Database");
+                    ui.text_edit_singleline(&mut self.dbname);
+                    ui.end_row();
+                    ui.label("User");
+                    ui.text_edit_singleline(&mut self.user);
+                    ui.end_row();
+                    ui.label("Password");
+                    ui.add(egui::TextEdit::singleline(&mut self.password).password(true));
+                    ui.end_row();
+                    ui.label("");
+                    ui.weak("not saved; use PGPASSWORD or the config file");
+                    ui.end_row();
+                    ui.label("SSL mode");
+                    egui::ComboBox::from_id_salt("sslmode")
+                        .selected_text(self.sslmode.as_str())
+                        .show_ui(ui, |ui| {
+                            for mode in SslMode::ALL {
+                                ui.selectable_value(&mut self.sslmode, mode, mode.as_str());
+                            }
+                        });
+                    ui.end_row();
+                });
+        }
+        ui.add_space(4.0);
+        ui.horizontal(|ui| {
+            ui.label("Pool min");
+            ui.add(egui::DragValue::new(&mut self.pool_min).range(0..=100));
+            ui.label("max");
+            ui.add(egui::DragValue::new(&mut self.pool_max).range(1..=100));
+        });
+        ui.add_space(6.0);
+        if let Some(result) = &self.test_result {
+            match result {
+                Ok(text) => ui.label(
+                    RichText::new(format!("✔ {text}")).color(egui::Color32::from_rgb(80, 170, 90)),
+                ),
+                Err(text) => ui.colored_label(ui.visuals().error_fg_color, format!("✖ {text}")),
+            };
+        }
+        let mut close = false;
+        ui.horizontal(|ui| {
+            let testing = self.test.is_some();
+            if ui
+                .add_enabled(
+                    !testing && !self.private,
+                    egui::Button::new("Test connection"),
+                )
+                .clicked()
+            {
+                self.start_test(ui.ctx());
+            }
+            if testing {
+                ui.spinner();
+            }
+            if ui.button("Apply").clicked() {
+                commands.push(Command::ApplySettings(Box::new(self.settings())));
+                close = true;
+            }
+            if ui.button("Cancel").clicked() {
+                close = true;
+            }
+        });
+        close
+    }
+
+    /// Connects once on a background thread; the UI keeps drawing and shows the answer.
+    fn start_test(&mut self, ctx: &egui::Context) {
+        let ServerChoice::External(params) = self.settings().server else {
+            return;
+        };
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let ctx = ctx.clone();
+        let spawned = std::thread::Builder::new()
+            .name("marquee-test-connection".into())
+            .spawn(move || {
+                let started = std::time::Instant::now();
+                let result = crate::db::connect_once(&params)
+                    .and_then(|mut client| {
+                        client
+                            .query_one("SHOW server_version", &[])
+                            .map(|row| row.get::<_, String>(0))
+                            .map_err(|e| {
+                                crate::db::error::DbError::from_postgres(
+                                    &e,
+                                    &params.display_target(),
+                                )
+                            })
+                    })
+                    .map(|version| {
+                        format!(
+                            "Connected to PostgreSQL {version} in {} ms",
+                            started.elapsed().as_millis()
+                        )
+                    })
+                    .map_err(|e| e.to_string());
+                let _ = tx.send(result);
+                ctx.request_repaint();
+            });
+        match spawned {
+            Ok(_) => {
+                self.test = Some(rx);
+                self.test_result = None;
+            }
+            Err(err) => self.test_result = Some(Err(format!("could not start the test: {err}"))),
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! The filter bar: title search, genre chips, year range, minimum rating and votes, and the
+//! filter's text form in an editable field, all kept in sync through one draft [`Filter`].
+//!
+//! The text form (`Filter::to_text` / `Filter::parse`) is the single source of truth shared with
+//! the CLI: widgets edit the draft and rewrite the text; a valid edit of the text rewrites the
+//! widgets. Every change is sent as [`Command::EditFilter`] and the app debounces it.
+
+use egui::{Color32, Key, RichText, Ui};
+
+use crate::filter::{Filter, KNOWN_GENRES, MAX_YEAR, MIN_YEAR};
+use crate::repo::movies::{Facets, thousands};
+use crate::ui::Command;
+
+/// Id of the search field, so `/` can focus it and tests can find it.
+pub const SEARCH_ID: &str = "marquee.search";
+
+/// The filter bar's state.
+#[derive(Debug, Default)]
+pub struct FilterBar {
+    /// The filter as edited; may be ahead of the applied one while the app debounces.
+    draft: Filter,
+    /// The search field exactly as typed (the filter keeps it trimmed).
+    search: String,
+    year_min: String,
+    year_max: String,
+    /// The text form as shown and edited.
+    text: String,
+    /// Why the text form was rejected, if it was.
+    text_error: Option<String>,
+    /// Set by `/`: focus the search field on the next draw.
+    focus_search: bool,
+}
+
+impl FilterBar {
+    /// A bar showing `filter`.
+    pub fn new(filter: &Filter) -> Self {
+        let mut bar = Self::default();
+        bar.set(filter);
+        bar
+    }
+
+    /// The draft filter.
+    pub fn draft(&self) -> &Filter {
+        &self.draft
+    }
+
+    /// Shows `filter` in every widget (after a header click, a restore, or Esc).
+    pub fn set(&mut self, filter: &Filter) {
+        self.draft = filter.clone();
+        self.search = filter.title.clone();
+        self.year_min = filter.year.min.map(|y| y.to_string()).unwrap_or_default();
+        self.year_max = filter.year.max.map(|y| y.to_string()).unwrap_or_default();
+        self.text = filter.to_text();
+        self.text_error = None;
+    }
+
+    /// Asks for the search field to take keyboard focus (the `/` shortcut).
+    pub fn focus_search(&mut self) {
+        self.focus_search = true;
+    }
+
+    /// Draws the bar.
+    pub fn ui(&mut self, ui: &mut Ui, facets: Option<&Facets>, commands: &mut Vec<Command>) {
+        let mut changed = false;
+        ui.horizontal(|ui| {
+            ui.label("🔍");
+            let search = ui.add(
+                egui::TextEdit::singleline(&mut self.search)
+                    .id(egui::Id::unique(SEARCH_ID))
+                    .hint_text("Search titles   ( / )")
+                    .desired_width(260.0),
+            );
+            if std::mem::take(&mut self.focus_search) {
+                search.request_focus();
+            }
+            if search.lost_focus() && ui.input(|i| i.key_pressed(Key::Escape)) {
+                self.search.clear();
+            }
+            if self.search.trim() != self.draft.title {
+                self.draft.title = self.search.trim().to_owned();
+                changed = true;
+            }
+
+            ui.separator();
+            ui.label("Year");
+            changed |= year_field(ui, &mut self.year_min, &mut self.draft.year.min, "from");
+            ui.label("–");
+            changed |= year_field(ui, &mut self.year_max, &mut self.draft.year.max, "to");
+
+            ui.separator();
+            ui.label("Avg ≥");
+            let mut min_rating = self.draft.rating.min.unwrap_or(0.0);
+            let slider = ui.add(
+                egui::Slider::new(&mut min_rating, 0.0..=5.0)
+                    .step_by(0.5)
+                    .fixed_decimals(1),
+            );
+            if slider.changed() {
+                self.draft.rating.min = (min_rating > 0.0).then_some(min_rating);
+                changed = true;
+            }
+
+            ui.separator();
+            ui.label("Ratings ≥");
+            let mut min_votes = self.draft.min_votes.unwrap_or(0);
+            let votes = ui.add(
+                egui::DragValue::new(&mut min_votes)
+                    .range(0..=10_000_000)
+                    .speed(5.0),
+            );
+            if votes.changed() {
+                self.draft.min_votes = (min_votes > 0).then_some(min_votes);
+                changed = true;
+            }
+
+            ui.separator();
+            if ui
+                .add_enabled(self.draft.has_conditions(), egui::Button::new("Clear"))
+                .on_hover_text("Clear every condition (keeps the sort); Esc does the same")
+                .clicked()
+            {
+                self.clear_conditions();
+                changed = true;
+            }
+        });
+
+        ui.horizontal_wrapped(|ui| {
+            ui.spacing_mut().item_spacing.x = 4.0;
+            ui.label("Genres");
+            for genre in KNOWN_GENRES {
+                let on = self.draft.genres.any_of.iter().any(|g| g == genre);
+                let count = facets
+                    .and_then(|f| f.genres.iter().find(|(g, _)| g == genre))
+                    .map(|(_, n)| *n);
+                let chip = ui.selectable_label(on, *genre).on_hover_text(match count {
+                    Some(n) => format!("{} movies under the current filter", thousands(n)),
+                    None => "any of the selected genres".to_owned(),
+                });
+                if chip.clicked() {
+                    if on {
+                        self.draft.genres.any_of.retain(|g| g != genre);
+                    } else {
+                        self.draft.genres.any_of.push((*genre).to_owned());
+                    }
+                    changed = true;
+                }
+            }
+        });
+
+        ui.horizontal(|ui| {
+            ui.label("Filter");
+            let edit = ui.add(
+                egui::TextEdit::singleline(&mut self.text)
+                    .id(egui::Id::unique("marquee.filter_text"))
+                    .font(egui::TextStyle::Monospace)
+                    .hint_text("genre:Drama year:1990..1999 rating:>=4 sort:-rating")
+                    .desired_width(f32::INFINITY),
+            );
+            if edit.changed() {
+                match Filter::parse(&self.text) {
+                    Ok(parsed) => {
+                        self.text_error = None;
+                        let text = std::mem::take(&mut self.text);
+                        self.set(&parsed);
+                        // Keep what the user is typing; only the widgets follow.
+                        self.text = text;
+                        commands.push(Command::EditFilter(parsed));
+                    }
+                    Err(err) => self.text_error = Some(err.to_string()),
+                }
+            }
+            if edit.lost_focus() {
+                // Leaving the field tidies it into the canonical spelling.
+                if self.text_error.is_none() {
+                    self.text = self.draft.to_text();
+                }
+            }
+        });
+        if let Some(error) = &self.text_error {
+            ui.label(RichText::new(error).color(ui.visuals().error_fg_color));
+        }
+
+        if changed {
+            self.draft.normalize();
+            if !ui.memory(|m| m.has_focus(egui::Id::unique("marquee.filter_text"))) {
+                self.text = self.draft.to_text();
+                self.text_error = None;
+            }
+            commands.push(Command::EditFilter(self.draft.clone()));
+        }
+    }
+
+    /// Drops every condition, keeps the sort (Esc, the Clear button).
+    pub fn clear_conditions(&mut self) {
+        let sort = std::mem::take(&mut self.draft.sort);
+        self.set(&Filter {
+            sort,
+            ..Filter::default()
+        });
+    }
+}
+
+/// A year box: empty = open end; anything else must be a plausible year.
+fn year_field(ui: &mut Ui, text: &mut String, value: &mut Option<i16>, hint: &str) -> bool {
+    let parsed = text.trim().parse::<i16>().ok();
+    let valid =
+        text.trim().is_empty() || parsed.is_some_and(|y| (MIN_YEAR..=MAX_YEAR).contains(&y));
+    let mut edit = egui::TextEdit::singleline(text)
+        .hint_text(hint)
+        .desired_width(44.0);
+    if !valid {
+        edit = edit.text_color(Color32::from_rgb(220, 80, 60));
+    }
+    let response = ui.add(edit);
+    if !response.changed() {
+        return false;
+    }
+    let parsed = text.trim().parse::<i16>().ok();
+    let new = match parsed {
+        Some(y) if (MIN_YEAR..=MAX_YEAR).contains(&y) => Some(y),
+        Some(_) => return false,
+        None if text.trim().is_empty() => None,
+        None => return false,
+    };
+    if new == *value {
+        return false;
+    }
+    *value = new;
+    true
+}
