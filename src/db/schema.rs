@@ -84,11 +84,12 @@ pub fn migrate(client: &mut postgres::Client, target: &str) -> Result<MigrationR
 /// The applied schema version (0 for an empty database).
 pub fn current_version(client: &mut impl GenericClient) -> Result<i32, postgres::Error> {
     let exists: bool = client
-        .query_one("SELECT to_regclass('marquee_schema') IS NOT NULL", &[])?
+        .query_typed_one("SELECT to_regclass('marquee_schema') IS NOT NULL", &[])?
         .get(0);
     if !exists {
         return Ok(0);
     }
-    let row = client.query_one("SELECT coalesce(max(version), 0) FROM marquee_schema", &[])?;
+    let row =
+        client.query_typed_one("SELECT coalesce(max(version), 0) FROM marquee_schema", &[])?;
     Ok(row.get(0))
 }

@@ -398,7 +398,7 @@ pub fn collection_description(
     client: &mut impl postgres::GenericClient,
 ) -> Result<Option<String>, postgres::Error> {
     Ok(client
-        .query_opt(
+        .query_typed_opt(
             "SELECT value FROM marquee_meta WHERE key = 'collection'",
             &[],
         )?

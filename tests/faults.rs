@@ -1,0 +1,819 @@
+//! Staying up through faults, against real servers the tests start and break themselves: a server
+//! down at launch, restarted mid-session, backends killed, the pool exhausted, too few server
+//! slots, wrong credentials, a silent host, TLS policy, and PgBouncer in transaction mode.
+//!
+//! Each test prints how long detection and recovery took (`cargo test --test faults -- --nocapture`).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::TestDb;
+use marquee::app::Connection;
+use marquee::config::{ConnectParams, PoolSettings, Secret, ServerChoice, Settings, SslMode};
+use marquee::db::cluster::PrivateCluster;
+use marquee::db::error::DbErrorKind;
+use marquee::db::pool::DatabasePool;
+use marquee::db::{self, Server};
+use marquee::filter::Filter;
+use marquee::import::sample::SampleSpec;
+use marquee::repo::movies::MoviesRepository;
+use marquee::worker::{Answer, Priority, Request, Topic, Workers};
+
+/// A private cluster of the test's own, which it may stop, restart and reconfigure.
+struct Scratch {
+    dir: PathBuf,
+    cluster: PrivateCluster,
+}
+
+impl Scratch {
+    /// Started, with the `marquee` database, migrated, holding a small sample.
+    fn new(label: &str) -> Self {
+        let dir = common::scratch_dir(label);
+        let settings = Settings {
+            server: ServerChoice::Private {
+                data_dir: dir.clone(),
+            },
+            pool: PoolSettings::default(),
+        };
+        let server = Server::start(&settings).expect("start scratch cluster");
+        let cluster = server.cluster.expect("private");
+        let mut client = db::connect_once(&cluster.connect_params()).unwrap();
+        db::schema::migrate(&mut client, "scratch").unwrap();
+        marquee::import::load::load_sample(
+            &mut client,
+            "scratch",
+            &SampleSpec {
+                movies: 2_000,
+                ratings: 20_000,
+                seed: 5,
+            },
+            &mut |_| {},
+        )
+        .unwrap();
+        Self { dir, cluster }
+    }
+
+    fn socket_params(&self) -> ConnectParams {
+        self.cluster.connect_params()
+    }
+
+    fn admin(&self) -> postgres::Client {
+        let mut params = self.socket_params();
+        params.dbname = "postgres".into();
+        db::connect_once(&params).unwrap()
+    }
+
+    fn pgdata(&self) -> PathBuf {
+        self.dir.join("pgdata")
+    }
+
+    /// Replaces the TCP rules of pg_hba.conf (the private socket stays `trust`) and reloads.
+    fn set_host_rules(&self, rules: &str) {
+        std::fs::write(
+            self.pgdata().join("pg_hba.conf"),
+            format!("local all all trust\n{rules}\n"),
+        )
+        .unwrap();
+        self.admin()
+            .batch_execute("SELECT pg_reload_conf()")
+            .unwrap();
+    }
+
+    /// A login role with a password, for TCP tests.
+    fn create_role(&self, name: &str, password: &str, superuser: bool) {
+        let su = if superuser { "SUPERUSER" } else { "" };
+        self.admin()
+            .batch_execute(&format!("CREATE ROLE {name} LOGIN {su} PASSWORD '{password}'; GRANT ALL ON DATABASE marquee TO {name}"))
+            .unwrap();
+        let mut owner = db::connect_once(&self.socket_params()).unwrap();
+        owner
+            .batch_execute(&format!(
+                "GRANT SELECT ON ALL TABLES IN SCHEMA public TO {name}"
+            ))
+            .unwrap();
+    }
+
+    fn tcp_params(
+        &self,
+        host: &str,
+        user: &str,
+        password: &str,
+        sslmode: SslMode,
+    ) -> ConnectParams {
+        ConnectParams {
+            host: host.into(),
+            port: self.cluster.port(),
+            dbname: "marquee".into(),
+            user: user.into(),
+            password: Some(Secret::new(password)),
+            sslmode,
+            sslrootcert: None,
+            connect_timeout_secs: 3,
+        }
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = PrivateCluster::stop_folder(&self.dir);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn settings(min: u32, max: u32) -> PoolSettings {
+    PoolSettings {
+        min_idle: min,
+        max_size: max,
+        checkout_timeout_ms: 2_000,
+        ..PoolSettings::default()
+    }
+}
+
+fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) -> Duration {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    started.elapsed()
+}
+
+#[test]
+fn a_server_down_at_launch_is_retried_with_backoff_and_recovers_by_itself() {
+    let scratch = Scratch::new("fault-down-at-launch");
+    let params = scratch.socket_params();
+    scratch.cluster.stop().unwrap();
+
+    let ctx = egui::Context::default();
+    let app_settings = Settings {
+        server: ServerChoice::External(params),
+        pool: settings(1, 2),
+    };
+    let mut connection = Connection::start(&app_settings, &ctx);
+    wait_until("the unreachable state", Duration::from_secs(20), || {
+        connection.poll(&app_settings, &ctx);
+        matches!(connection, Connection::Failed { .. })
+    });
+    let Connection::Failed {
+        failure,
+        next_retry,
+        ..
+    } = &connection
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        failure.kind,
+        DbErrorKind::Unreachable,
+        "{}",
+        failure.message
+    );
+    assert!(
+        next_retry.is_some(),
+        "a transient failure schedules a retry"
+    );
+
+    // Let one more automatic retry fail, so the backoff grows, then bring the server up.
+    std::thread::sleep(Duration::from_millis(1_500));
+    let up = PrivateCluster::ensure_running(&scratch.dir).unwrap();
+    let server_up = Instant::now();
+    let retry_at = match &connection {
+        Connection::Failed {
+            next_retry: Some(at),
+            ..
+        } => Some(*at),
+        _ => None,
+    };
+    let recovered = wait_until("recovery", Duration::from_secs(40), || {
+        connection.poll(&app_settings, &ctx);
+        matches!(connection, Connection::Ready { .. })
+    });
+    let since_retry = retry_at.map(|at| server_up.max(at).elapsed());
+    eprintln!(
+        "server down at launch: recovered {recovered:?} after the server came up ({since_retry:?} after the next scheduled retry)"
+    );
+    if let Some(since_retry) = since_retry {
+        assert!(
+            since_retry < Duration::from_secs(4),
+            "recovered {since_retry:?} after the retry"
+        );
+    }
+    connection.close();
+    drop(up);
+}
+
+#[test]
+fn a_restart_mid_session_fails_only_in_flight_queries_and_the_next_action_works() {
+    let scratch = Scratch::new("fault-restart");
+    let pool = DatabasePool::new(&scratch.socket_params(), &settings(2, 4)).unwrap();
+    let movies = MoviesRepository::new(pool.clone());
+    assert_eq!(movies.page(&Filter::default(), 0, 10).unwrap().len(), 10);
+
+    let in_flight = {
+        let pool = pool.clone();
+        std::thread::spawn(move || {
+            let mut conn = pool.get("test.in-flight")?;
+            conn.batch_execute("SELECT pg_sleep(30)")
+                .map_err(|e| marquee::db::error::DbError::from_postgres(&e, pool.target()))
+        })
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    let restarted_at = Instant::now();
+    scratch.cluster.restart().unwrap();
+    let restart_took = restarted_at.elapsed();
+    let err = in_flight.join().unwrap().unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::ConnectionLost, "{err}");
+    assert!(
+        err.message.contains("reconnect") || err.message.contains("closed"),
+        "{err}"
+    );
+
+    // The very next user action works: dead connections are discarded and the read retried.
+    let next = Instant::now();
+    let page = movies.page(&Filter::default(), 0, 10);
+    assert!(page.is_ok(), "{page:?}");
+    eprintln!(
+        "restart mid-session: restart took {restart_took:?}; next action answered in {:?}",
+        next.elapsed()
+    );
+}
+
+#[test]
+fn killed_backends_fail_at_most_running_queries_and_the_pool_refills() {
+    let scratch = Scratch::new("fault-killed");
+    let pool = DatabasePool::new(&scratch.socket_params(), &settings(3, 5)).unwrap();
+    let movies = MoviesRepository::new(pool.clone());
+    wait_until("pool at its minimum", Duration::from_secs(10), || {
+        pool.snapshot().total >= 3
+    });
+    movies.page(&Filter::default(), 0, 10).unwrap();
+
+    let killed_at = Instant::now();
+    let killed: i64 = scratch
+        .admin()
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'marquee'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(killed >= 3, "killed {killed}");
+    // Idle connections were not running anything: the next reads all succeed.
+    for _ in 0..5 {
+        movies.page(&Filter::default(), 0, 10).unwrap();
+    }
+    let refill = wait_until("refilled to the minimum", Duration::from_secs(10), || {
+        let snap = pool.snapshot();
+        snap.total >= 3 && snap.counters.closed_total() >= 3
+    });
+    let counters = pool.snapshot().counters;
+    eprintln!(
+        "killed backends: refilled in {refill:?} ({:?} after the kill); closed broken {} / failed validation {}",
+        killed_at.elapsed(),
+        counters.closed_broken,
+        counters.closed_validation
+    );
+}
+
+#[test]
+fn an_exhausted_pool_fails_new_jobs_at_the_deadline_without_blocking_and_recovers() {
+    let db = TestDb::seeded(&SampleSpec {
+        movies: 2_000,
+        ratings: 20_000,
+        seed: 5,
+    });
+    let pool = db.pool(&PoolSettings {
+        checkout_timeout_ms: 500,
+        ..settings(2, 2)
+    });
+    let workers = Workers::start(pool, 3, Box::new(|| {}));
+    for _ in 0..2 {
+        workers.submit(
+            Topic::Admin,
+            0,
+            Priority::Urgent,
+            Request::Sleep(Duration::from_millis(2_000)),
+        );
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let submitted = Instant::now();
+    workers.submit(
+        Topic::Browse,
+        1,
+        Priority::Urgent,
+        Request::Page {
+            filter: Arc::new(Filter::default()),
+            offset: 0,
+            limit: 10,
+        },
+    );
+    assert!(
+        submitted.elapsed() < Duration::from_millis(5),
+        "submitting never waits"
+    );
+    let reply = workers
+        .replies()
+        .recv_timeout(Duration::from_secs(5))
+        .unwrap();
+    let err = reply.result.unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::PoolExhausted);
+    assert!(err.message.contains("pool exhausted (2/2 in use)"), "{err}");
+    // Once the slow queries end, work flows again.
+    let mut recovered = false;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !recovered && Instant::now() < deadline {
+        workers.submit(
+            Topic::Browse,
+            1,
+            Priority::Urgent,
+            Request::Page {
+                filter: Arc::new(Filter::default()),
+                offset: 0,
+                limit: 10,
+            },
+        );
+        while let Ok(reply) = workers.replies().recv_timeout(Duration::from_secs(3)) {
+            if reply.label == "movies.page" {
+                recovered = matches!(reply.result, Ok(Answer::Page { .. }));
+                break;
+            }
+        }
+    }
+    assert!(recovered);
+    workers.shutdown(Duration::from_secs(5));
+}
+
+#[test]
+fn wrong_password_unknown_database_and_a_silent_host_each_get_one_clear_message() {
+    let scratch = Scratch::new("fault-credentials");
+    scratch.create_role("alice", "right-horse-battery", false);
+    scratch.set_host_rules("host all all 127.0.0.1/32 scram-sha-256");
+
+    let mut params = scratch.tcp_params(
+        "127.0.0.1",
+        "alice",
+        "wrong-horse-battery",
+        SslMode::Disable,
+    );
+    let err = DatabasePool::new(&params, &settings(0, 2))
+        .unwrap()
+        .get("test")
+        .unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::Rejected);
+    assert!(err.message.contains("rejected the password"), "{err}");
+    assert!(!err.to_string().contains("wrong-horse"), "{err}");
+
+    params.password = Some(Secret::new("right-horse-battery"));
+    let pool = DatabasePool::new(&params, &settings(0, 2)).unwrap();
+    pool.get("test").expect("the right password works over TCP");
+
+    params.dbname = "no_such_db".into();
+    let err = DatabasePool::new(&params, &settings(0, 2))
+        .unwrap()
+        .get("test")
+        .unwrap_err();
+    assert!(
+        err.message.contains("no_such_db") && err.message.contains("does not exist"),
+        "{err}"
+    );
+
+    // An unreachable host (its SYNs go unanswered): the connect timeout ends each attempt and
+    // the checkout fails at its deadline with the reason.
+    let (unreachable_port, _hold) = unanswering_port();
+    let unreachable = ConnectParams {
+        port: unreachable_port,
+        connect_timeout_secs: 1,
+        ..scratch.tcp_params("127.0.0.1", "alice", "x", SslMode::Disable)
+    };
+    let started = Instant::now();
+    let err = DatabasePool::new(
+        &unreachable,
+        &PoolSettings {
+            checkout_timeout_ms: 2_500,
+            ..settings(0, 1)
+        },
+    )
+    .unwrap()
+    .get("test")
+    .unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::Unreachable, "{err}");
+    assert!(err.message.contains("connect timeout"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(4));
+    eprintln!(
+        "unreachable host: gave up after {:?}: {err}",
+        started.elapsed()
+    );
+
+    // A host that accepts TCP but never answers the handshake: the checkout deadline still holds.
+    let silent = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    let silent_params = ConnectParams {
+        port: silent.local_addr().unwrap().port(),
+        connect_timeout_secs: 1,
+        ..scratch.tcp_params("127.0.0.1", "alice", "x", SslMode::Disable)
+    };
+    let started = Instant::now();
+    let err = DatabasePool::new(
+        &silent_params,
+        &PoolSettings {
+            checkout_timeout_ms: 2_500,
+            ..settings(0, 1)
+        },
+    )
+    .unwrap()
+    .get("test")
+    .unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::Unreachable, "{err}");
+    assert!(started.elapsed() < Duration::from_secs(4));
+    eprintln!(
+        "silent server: gave up after {:?}: {err}",
+        started.elapsed()
+    );
+
+    // The CLI says the same and exits non-zero.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_marquee"))
+        .args([
+            "--url",
+            &format!(
+                "postgresql://alice@127.0.0.1:{}/marquee?sslmode=disable",
+                scratch.cluster.port()
+            ),
+            "movies",
+        ])
+        .env("PGPASSWORD", "wrong-horse-battery")
+        .env("XDG_CONFIG_HOME", env!("CARGO_TARGET_TMPDIR"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("rejected the password"), "{stderr}");
+    assert!(!stderr.contains("wrong-horse"));
+}
+
+/// A loopback port whose accept queue is full, so new SYNs are dropped as if the host were
+/// unreachable. Returns the port and what keeps it that way.
+fn unanswering_port() -> (u16, (std::os::fd::OwnedFd, Vec<std::net::TcpStream>)) {
+    use std::os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd};
+    // SAFETY: plain socket calls on a descriptor we own; every return value is checked.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
+    assert!(fd >= 0);
+    // SAFETY: `fd` is a fresh socket that nothing else owns.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut addr: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+    addr.sin_family = libc::AF_INET as libc::sa_family_t;
+    addr.sin_addr.s_addr = u32::from_ne_bytes([127, 0, 0, 1]);
+    let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: `addr` is a valid sockaddr_in of length `len`.
+    assert_eq!(
+        unsafe { libc::bind(owned.as_raw_fd(), (&raw const addr).cast(), len) },
+        0
+    );
+    // SAFETY: listening on our bound socket with a backlog of zero.
+    assert_eq!(unsafe { libc::listen(owned.as_raw_fd(), 0) }, 0);
+    let mut bound: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+    let mut bound_len = len;
+    // SAFETY: `bound` has room for a sockaddr_in.
+    assert_eq!(
+        unsafe { libc::getsockname(owned.as_raw_fd(), (&raw mut bound).cast(), &mut bound_len) },
+        0
+    );
+    let port = u16::from_be(bound.sin_port);
+    // Fill the queue; connections beyond it hang in SYN_SENT.
+    let fillers = (0..2)
+        .filter_map(|_| {
+            std::net::TcpStream::connect_timeout(
+                &([127, 0, 0, 1], port).into(),
+                Duration::from_millis(200),
+            )
+            .ok()
+        })
+        .collect();
+    (port, (owned, fillers))
+}
+
+#[test]
+fn server_slots_below_the_pool_minimum_degrade_with_a_clear_message() {
+    let scratch = Scratch::new("fault-slots");
+    scratch.create_role("bob", "pw-bob", false);
+    scratch.set_host_rules("host all all 127.0.0.1/32 scram-sha-256");
+    scratch
+        .admin()
+        .batch_execute("ALTER SYSTEM SET max_connections = 5")
+        .unwrap();
+    scratch
+        .admin()
+        .batch_execute("ALTER SYSTEM SET superuser_reserved_connections = 2")
+        .unwrap();
+    scratch.cluster.restart().unwrap();
+    let params = scratch.tcp_params("127.0.0.1", "bob", "pw-bob", SslMode::Disable);
+    let pool = DatabasePool::new(&params, &settings(6, 8)).unwrap();
+    let movies = MoviesRepository::new(pool.clone());
+    // Work still gets done on the slots there are...
+    assert_eq!(movies.page(&Filter::default(), 0, 5).unwrap().len(), 5);
+    // ...and the pool says why it cannot reach its minimum.
+    wait_until(
+        "the slot shortage to be reported",
+        Duration::from_secs(10),
+        || {
+            pool.snapshot()
+                .last_error
+                .is_some_and(|(e, _)| e.message.contains("no free connection slots"))
+        },
+    );
+    let snap = pool.snapshot();
+    assert!(
+        snap.total <= 3,
+        "the server allows 3 ordinary connections, pool has {}",
+        snap.total
+    );
+    let (err, _) = snap.last_error.unwrap();
+    assert!(
+        err.message
+            .contains("lower the pool size or raise max_connections"),
+        "{err}"
+    );
+    assert!(!err.message.contains("pw-bob"));
+}
+
+/// A self-signed certificate for `localhost` (no IP in its names) and its key, as PEM.
+fn self_signed(common_name: &str) -> (Vec<u8>, Vec<u8>) {
+    use openssl::asn1::Asn1Time;
+    use openssl::bn::BigNum;
+    use openssl::hash::MessageDigest;
+    use openssl::pkey::PKey;
+    use openssl::rsa::Rsa;
+    use openssl::x509::extension::{BasicConstraints, SubjectAlternativeName};
+    use openssl::x509::{X509Builder, X509NameBuilder};
+    let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
+    let mut name = X509NameBuilder::new().unwrap();
+    name.append_entry_by_text("CN", common_name).unwrap();
+    let name = name.build();
+    let mut cert = X509Builder::new().unwrap();
+    cert.set_version(2).unwrap();
+    cert.set_serial_number(&BigNum::from_u32(1).unwrap().to_asn1_integer().unwrap())
+        .unwrap();
+    cert.set_subject_name(&name).unwrap();
+    cert.set_issuer_name(&name).unwrap();
+    cert.set_pubkey(&key).unwrap();
+    cert.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    cert.set_not_after(&Asn1Time::days_from_now(30).unwrap())
+        .unwrap();
+    cert.append_extension(BasicConstraints::new().critical().ca().build().unwrap())
+        .unwrap();
+    let san = SubjectAlternativeName::new()
+        .dns(common_name)
+        .build(&cert.x509v3_context(None, None))
+        .unwrap();
+    cert.append_extension(san).unwrap();
+    cert.sign(&key, MessageDigest::sha256()).unwrap();
+    (
+        cert.build().to_pem().unwrap(),
+        key.private_key_to_pem_pkcs8().unwrap(),
+    )
+}
+
+fn uses_tls(pool: &DatabasePool) -> bool {
+    let mut conn = pool.get("test.tls").unwrap();
+    conn.query_one(
+        "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+        &[],
+    )
+    .unwrap()
+    .get(0)
+}
+
+#[test]
+fn every_sslmode_against_a_server_with_a_self_signed_certificate() {
+    let scratch = Scratch::new("fault-tls");
+    let (cert, key) = self_signed("localhost");
+    let pgdata = scratch.pgdata();
+    std::fs::write(pgdata.join("server.crt"), &cert).unwrap();
+    std::fs::write(pgdata.join("server.key"), &key).unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(
+        pgdata.join("server.key"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    let owner = std::fs::metadata(&pgdata)
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
+        .unwrap();
+    let group = std::fs::metadata(&pgdata)
+        .map(|m| std::os::unix::fs::MetadataExt::gid(&m))
+        .unwrap();
+    for file in ["server.crt", "server.key"] {
+        std::os::unix::fs::chown(pgdata.join(file), Some(owner), Some(group)).unwrap();
+    }
+    scratch
+        .admin()
+        .batch_execute("ALTER SYSTEM SET ssl = on")
+        .unwrap();
+    scratch.cluster.restart().unwrap();
+    scratch.create_role("carol", "pw-carol", false);
+    scratch.set_host_rules(
+        "hostssl all all 127.0.0.1/32 scram-sha-256\nhostnossl all all 127.0.0.1/32 reject",
+    );
+    let ca_file = scratch.dir.join("ca.crt");
+    std::fs::write(&ca_file, &cert).unwrap();
+    let other_ca = scratch.dir.join("other-ca.crt");
+    std::fs::write(&other_ca, self_signed("localhost").0).unwrap();
+
+    let pool_for = |host: &str, mode: SslMode, root: Option<&Path>| {
+        let mut params = scratch.tcp_params(host, "carol", "pw-carol", mode);
+        params.sslrootcert = root.map(Path::to_path_buf);
+        DatabasePool::new(&params, &settings(0, 1)).unwrap()
+    };
+
+    // The server requires TLS: sslmode=disable gets one clear message.
+    let err = pool_for("127.0.0.1", SslMode::Disable, None)
+        .get("test")
+        .unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::Rejected);
+    assert!(
+        err.message
+            .contains("requires an encrypted (TLS) connection"),
+        "{err}"
+    );
+
+    assert!(uses_tls(&pool_for("127.0.0.1", SslMode::Prefer, None)));
+    assert!(uses_tls(&pool_for("127.0.0.1", SslMode::Require, None)));
+    assert!(
+        uses_tls(&pool_for("127.0.0.1", SslMode::VerifyCa, Some(&ca_file))),
+        "verify-ca ignores the host name"
+    );
+    assert!(uses_tls(&pool_for(
+        "localhost",
+        SslMode::VerifyFull,
+        Some(&ca_file)
+    )));
+
+    let err = pool_for("127.0.0.1", SslMode::VerifyFull, Some(&ca_file))
+        .get("test")
+        .unwrap_err();
+    assert!(
+        err.message.contains("TLS"),
+        "verify-full must check the host name: {err}"
+    );
+    let err = pool_for("127.0.0.1", SslMode::VerifyCa, Some(&other_ca))
+        .get("test")
+        .unwrap_err();
+    assert!(
+        err.message.contains("TLS"),
+        "an unknown CA is refused: {err}"
+    );
+    assert!(!err.to_string().contains("pw-carol"));
+}
+
+/// PgBouncer in transaction mode in front of the shared test cluster.
+struct Bouncer {
+    child: std::process::Child,
+    dir: PathBuf,
+    port: u16,
+}
+
+impl Bouncer {
+    fn start(backend: &ConnectParams) -> Option<Self> {
+        let binary = ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer"]
+            .into_iter()
+            .map(PathBuf::from)
+            .find(|p| p.exists())?;
+        let dir = common::scratch_dir("pgbouncer");
+        let port = std::net::TcpListener::bind(("127.0.0.1", 0))
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        std::fs::write(dir.join("userlist.txt"), "\"marquee\" \"\"\n").unwrap();
+        std::fs::write(
+            dir.join("pgbouncer.ini"),
+            format!(
+                "[databases]\nmovies = host={} port={} dbname={} user=marquee\n\n[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\n\
+                 unix_socket_dir =\nauth_type = trust\nauth_file = {}\npool_mode = transaction\nmax_client_conn = 100\n\
+                 default_pool_size = 4\nignore_startup_parameters = options,extra_float_digits\nlogfile = {}\n",
+                backend.host,
+                backend.port,
+                backend.dbname,
+                dir.join("userlist.txt").display(),
+                dir.join("pgbouncer.log").display()
+            ),
+        )
+        .unwrap();
+        // PgBouncer will not run as root either.
+        let mut cmd = std::process::Command::new(binary);
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } == 0 {
+            let pg = std::process::Command::new("id")
+                .args(["-u", "postgres"])
+                .output()
+                .ok()?;
+            let uid: u32 = String::from_utf8_lossy(&pg.stdout).trim().parse().ok()?;
+            std::os::unix::fs::chown(&dir, Some(uid), None).unwrap();
+            cmd.args(["-u", "postgres"]);
+        }
+        let child = cmd
+            .arg(dir.join("pgbouncer.ini"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .ok()?;
+        let bouncer = Self { child, dir, port };
+        wait_until("pgbouncer to listen", Duration::from_secs(10), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        Some(bouncer)
+    }
+}
+
+impl Drop for Bouncer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn browsing_filtering_details_and_export_work_through_pgbouncer_in_transaction_mode() {
+    let db = TestDb::seeded(&SampleSpec {
+        movies: 2_000,
+        ratings: 20_000,
+        seed: 5,
+    });
+    let Some(bouncer) = Bouncer::start(&db.params) else {
+        panic!("pgbouncer is not installed (apt-get install pgbouncer; .ci/run does this)");
+    };
+    let params = ConnectParams {
+        host: "127.0.0.1".into(),
+        port: bouncer.port,
+        dbname: "movies".into(),
+        user: "marquee".into(),
+        password: None,
+        sslmode: SslMode::Disable,
+        sslrootcert: None,
+        connect_timeout_secs: 3,
+    };
+    // The app's own path: pool, migrations (a no-op here), workers.
+    let settings = Settings {
+        server: ServerChoice::External(params.clone()),
+        pool: settings(2, 6),
+    };
+    let server = Server::start(&settings).unwrap();
+    let pool = db::open_pool(&server, &settings).expect("pool and migrations through pgbouncer");
+    let workers = Workers::start(pool.clone(), 6, Box::new(|| {}));
+    let filter = Arc::new(Filter::parse("genre:Drama year:1980.. sort:-rating").unwrap());
+    let requests = vec![
+        Request::Page {
+            filter: Arc::clone(&filter),
+            offset: 0,
+            limit: 100,
+        },
+        Request::Page {
+            filter: Arc::clone(&filter),
+            offset: 100,
+            limit: 100,
+        },
+        Request::EstimateCount(Arc::clone(&filter)),
+        Request::CappedCount {
+            filter: Arc::clone(&filter),
+            cap: 100_000,
+        },
+        Request::ExactCount(Arc::clone(&filter)),
+        Request::Facets(Arc::clone(&filter)),
+        Request::Details(1),
+    ];
+    let n = requests.len();
+    for request in requests {
+        workers.submit(Topic::Browse, 1, Priority::Urgent, request);
+    }
+    for _ in 0..n {
+        let reply = workers
+            .replies()
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap();
+        assert!(
+            reply.result.is_ok(),
+            "{} through pgbouncer: {:?}",
+            reply.label,
+            reply.result
+        );
+    }
+    let mut out = Vec::new();
+    let exported = MoviesRepository::new(pool.clone())
+        .export_csv(&filter, &mut out, &mut |_| {})
+        .unwrap();
+    let mut direct = db.client();
+    let expected: i64 = direct
+        .query_one(
+            "SELECT count(*) FROM movies WHERE genres @> '{Drama}' AND year >= 1980",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(exported as i64, expected);
+    workers.shutdown(Duration::from_secs(5));
+    drop(pool);
+    drop(bouncer);
+}
