@@ -265,6 +265,8 @@ impl Browse {
                     self.first_page_latency = Some(changed.elapsed());
                 }
                 self.pages.insert(page, rows.clone());
+                let page_size = u64::from(PAGE_SIZE);
+                self.evict(self.viewport.0 / page_size, self.viewport.1 / page_size);
                 self.last_error = None;
             }
             Ok(Answer::Count(count)) => {

@@ -297,7 +297,8 @@ pub struct Settings {
 }
 
 /// One source of settings (flags, environment or file); `None` means "this source is silent".
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Its `Debug` redacts the password, including one inside `url`.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ConfigLayer {
     /// `postgresql://user:password@host:port/db?sslmode=…`
@@ -336,6 +337,54 @@ pub struct ConfigLayer {
     pub data_dir: Option<PathBuf>,
     /// Force the private cluster even if the environment names a server.
     pub private: Option<bool>,
+}
+
+impl fmt::Debug for ConfigLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConfigLayer")
+            .field("url", &self.url.as_deref().map(redact_url))
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("dbname", &self.dbname)
+            .field("user", &self.user)
+            .field("password", &self.password)
+            .field("sslmode", &self.sslmode)
+            .field("sslrootcert", &self.sslrootcert)
+            .field("pool_min", &self.pool_min)
+            .field("pool_max", &self.pool_max)
+            .field("data_dir", &self.data_dir)
+            .field("private", &self.private)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The URL with any password (`user:secret@` or `password=secret`) replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    let mut out = url.to_owned();
+    if let Some(scheme_end) = out.find("://") {
+        let authority_start = scheme_end + 3;
+        let authority_end = out[authority_start..]
+            .find(['/', '?'])
+            .map_or(out.len(), |i| authority_start + i);
+        if let Some(at) = out[authority_start..authority_end].rfind('@') {
+            let userinfo = &out[authority_start..authority_start + at];
+            if let Some(colon) = userinfo.find(':') {
+                out.replace_range(authority_start + colon + 1..authority_start + at, "***");
+            }
+        }
+    }
+    if let Some(q) = out.find('?') {
+        let (head, query) = out.split_at(q + 1);
+        let query: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some(("password", _)) => "password=***".to_owned(),
+                _ => pair.to_owned(),
+            })
+            .collect();
+        out = format!("{head}{}", query.join("&"));
+    }
+    out
 }
 
 impl ConfigLayer {
@@ -817,8 +866,18 @@ mod tests {
         assert!(debug.contains("***"));
         let params = external(settings);
         assert!(!params.to_url().contains("hunter2"));
+        let layer = env(&[
+            (
+                "DATABASE_URL",
+                "postgresql://bob:hunter2@db/x?password=hunter2&sslmode=require",
+            ),
+            ("PGPASSWORD", "hunter2"),
+        ]);
+        let debug = format!("{layer:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
         assert!(
-            !format!("{:?}", ConfigLayer::from_env(|_| Some("hunter2".into()))).contains("hunter2")
+            debug.contains("postgresql://bob:***@db/x?password=***&sslmode=require"),
+            "{debug}"
         );
     }
 
