@@ -16,6 +16,7 @@ pub mod db;
 pub mod filter;
 pub mod import;
 pub mod logging;
+pub mod pool_stats;
 pub mod repo;
 pub mod ui;
 pub mod worker;

@@ -172,6 +172,9 @@ pub struct PoolMetrics {
     pub queries: AtomicU64,
     /// Queries that failed.
     pub query_errors: AtomicU64,
+    /// Of the failed queries, those cancelled on purpose (superseded, or the Cancel button):
+    /// the stats panel does not count them as a sign of trouble.
+    pub cancelled_queries: AtomicU64,
     /// Threads currently waiting in checkout.
     pub waiting: AtomicU64,
     /// Connections currently being opened.
@@ -215,6 +218,7 @@ impl PoolMetrics {
             validations: self.validations.load(Relaxed),
             queries: self.queries.load(Relaxed),
             query_errors: self.query_errors.load(Relaxed),
+            cancelled_queries: self.cancelled_queries.load(Relaxed),
             waiting: self.waiting.load(Relaxed),
             opening: self.opening.load(Relaxed),
             wait: self.wait.snapshot(),
@@ -242,6 +246,7 @@ pub struct PoolCounters {
     pub validations: u64,
     pub queries: u64,
     pub query_errors: u64,
+    pub cancelled_queries: u64,
     pub waiting: u64,
     pub opening: u64,
     pub wait: HistogramSnapshot,

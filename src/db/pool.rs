@@ -36,6 +36,9 @@ pub struct PgConn {
     opened_at: Instant,
     last_used: Instant,
     close_reason: Option<CloseReason>,
+    /// The pool's recycle generation when this connection was opened (see
+    /// [`DatabasePool::recycle_all`]).
+    generation: u64,
 }
 
 /// What the stats panel shows per connection.
@@ -101,6 +104,9 @@ struct Shared {
     last_success: Mutex<Option<SystemTime>>,
     settings: PoolSettings,
     target: String,
+    /// Bumped by [`DatabasePool::recycle_all`]: a connection opened under an older generation is
+    /// discarded when it is next returned, since r2d2 has no "close all idle" call of its own.
+    generation: AtomicU64,
 }
 
 impl Shared {
@@ -183,6 +189,7 @@ impl ManageConnection for Manager {
             opened_at: now,
             last_used: now,
             close_reason: None,
+            generation: self.shared.generation.load(Relaxed),
         })
     }
 
@@ -203,6 +210,10 @@ impl ManageConnection for Manager {
 
     fn has_broken(&self, conn: &mut PgConn) -> bool {
         if conn.close_reason.is_some() {
+            return true;
+        }
+        if conn.generation < self.shared.generation.load(Relaxed) {
+            conn.close_reason = Some(CloseReason::PoolClosed);
             return true;
         }
         if conn.client.is_closed() {
@@ -294,6 +305,7 @@ impl DatabasePool {
             last_success: Mutex::new(None),
             settings: settings.clone(),
             target: target.clone(),
+            generation: AtomicU64::new(0),
         });
         let manager = Manager {
             inner: PostgresConnectionManager::new(config, tls),
@@ -434,6 +446,9 @@ impl DatabasePool {
             Ok(()) => *self.shared.last_success.lock() = Some(SystemTime::now()),
             Err(error) => {
                 self.shared.metrics.query_errors.fetch_add(1, Relaxed);
+                if error.kind == DbErrorKind::Cancelled {
+                    self.shared.metrics.cancelled_queries.fetch_add(1, Relaxed);
+                }
                 self.shared.record_error(error);
             }
         }
@@ -506,6 +521,59 @@ impl DatabasePool {
         }
     }
 
+    /// Checks every idle connection now (a validation round trip each, bypass window ignored)
+    /// and discards those that fail, so a dead server or terminated backends show up at once
+    /// instead of at the next checkouts. Busy connections are left alone. Blocks for up to one
+    /// validation timeout per connection; call it from a worker, not the UI thread.
+    ///
+    /// The connections are taken straight from r2d2, so they are not counted as checkouts
+    /// (their brief hold does land in the hold-time histogram, as r2d2 reports every checkin).
+    pub fn validate_all(&self) -> ValidateReport {
+        let timeout = Duration::from_millis(self.shared.settings.validation_timeout_ms);
+        let mut report = ValidateReport::default();
+        let mut held = Vec::new();
+        while held.len() < self.shared.settings.max_size as usize {
+            let Some(mut conn) = self.pool.try_get() else {
+                break;
+            };
+            report.checked += 1;
+            self.shared.metrics.validations.fetch_add(1, Relaxed);
+            if conn.client.is_valid(timeout).is_err() {
+                conn.close_reason = Some(CloseReason::FailedValidation);
+                report.failed += 1;
+            } else {
+                conn.last_used = Instant::now();
+            }
+            held.push(conn);
+        }
+        // Returning them all at once: the failed ones are dropped and r2d2 refills to min_idle.
+        drop(held);
+        report
+    }
+
+    /// Closes every idle connection now and lets the pool open fresh ones (to `min_idle`);
+    /// connections in use are closed when they are returned. Use it after a server-side change
+    /// that only new sessions see (settings, `search_path`, a failover).
+    ///
+    /// r2d2 has no such call, so the pool keeps a generation number: this bumps it, and a
+    /// connection from an older generation counts as broken at checkin (closed as
+    /// [`CloseReason::PoolClosed`]). The idle ones are then taken out and returned at once so
+    /// they go now rather than at their next use. Returns how many idle connections were closed.
+    /// Blocks only as long as r2d2's checkout validation of idle connections takes.
+    pub fn recycle_all(&self) -> u32 {
+        let generation = self.shared.generation.fetch_add(1, Relaxed) + 1;
+        let mut held = Vec::new();
+        while held.len() < self.shared.settings.max_size as usize {
+            let Some(conn) = self.pool.try_get() else {
+                break;
+            };
+            held.push(conn);
+        }
+        let stale = held.iter().filter(|c| c.generation < generation).count() as u32;
+        drop(held);
+        stale
+    }
+
     /// Logs the original's shutdown line and lets idle connections go. Clones still held keep
     /// working until dropped; the pool closes when the last clone goes.
     pub fn close(&self) {
@@ -541,6 +609,15 @@ pub struct PoolSnapshot {
     /// When a query last succeeded.
     #[serde(skip)]
     pub last_success: Option<SystemTime>,
+}
+
+/// What [`DatabasePool::validate_all`] found.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ValidateReport {
+    /// Idle connections checked.
+    pub checked: u32,
+    /// Of those, how many failed and were closed.
+    pub failed: u32,
 }
 
 /// A checked-out connection. Derefs to `postgres::Client`; returned to the pool on drop.
