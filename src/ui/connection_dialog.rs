@@ -192,9 +192,9 @@ impl ConnectionDialog {
         if let Some(result) = &self.test_result {
             match result {
                 Ok(text) => ui.label(
-                    RichText::new(format!("✔ {text}")).color(egui::Color32::from_rgb(80, 170, 90)),
+                    RichText::new(text.as_str()).color(egui::Color32::from_rgb(80, 170, 90)),
                 ),
-                Err(text) => ui.colored_label(ui.visuals().error_fg_color, format!("✖ {text}")),
+                Err(text) => ui.colored_label(ui.visuals().error_fg_color, text.as_str()),
             };
         }
         let mut close = false;

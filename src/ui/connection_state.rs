@@ -75,7 +75,7 @@ impl ConnectionState {
             ui.add_space(ui.available_height() * 0.25);
             let (title, advice) = explain(failure.kind);
             ui.label(
-                RichText::new(format!("⚠ {title}"))
+                RichText::new(title)
                     .size(20.0)
                     .color(ui.visuals().error_fg_color),
             );
@@ -88,11 +88,11 @@ impl ConnectionState {
                 // Centre the two buttons: vertical_centered only centres single widgets.
                 let width = 250.0;
                 ui.add_space(((ui.available_width() - width) / 2.0).max(0.0));
-                if ui.button(RichText::new("⟳ Retry").size(15.0)).clicked() {
+                if ui.button(RichText::new("Retry").size(15.0)).clicked() {
                     commands.push(Command::Retry);
                 }
                 if ui
-                    .button(RichText::new("⚙ Connection settings…").size(15.0))
+                    .button(RichText::new("Connection settings…").size(15.0))
                     .clicked()
                 {
                     commands.push(Command::OpenSettings);

@@ -73,7 +73,7 @@ fn details_ui(ui: &mut Ui, bundle: &DetailBundle) {
     match movie.rating_avg {
         Some(avg) => ui.label(
             RichText::new(format!(
-                "★ {avg:.2} average from {} ratings",
+                "{avg:.2} average from {} ratings",
                 thousands(movie.rating_count.max(0) as u64)
             ))
             .size(15.0),
@@ -82,10 +82,10 @@ fn details_ui(ui: &mut Ui, bundle: &DetailBundle) {
     };
     ui.horizontal(|ui| {
         if let Some(url) = bundle.details.imdb_url() {
-            ui.hyperlink_to("IMDb ↗", url);
+            ui.hyperlink_to("IMDb", url);
         }
         if let Some(url) = bundle.details.tmdb_url() {
-            ui.hyperlink_to("TMDB ↗", url);
+            ui.hyperlink_to("TMDB", url);
         }
     });
 
@@ -97,7 +97,7 @@ fn details_ui(ui: &mut Ui, bundle: &DetailBundle) {
         .map(|(stars, count)| {
             Bar::new(f64::from(*stars), *count as f64)
                 .width(0.4)
-                .name(format!("{stars} ★"))
+                .name(format!("{stars} stars"))
         })
         .collect();
     let chart = BarChart::new("ratings", bars).color(ui.visuals().selection.bg_fill);
@@ -138,7 +138,7 @@ fn details_ui(ui: &mut Ui, bundle: &DetailBundle) {
             .show(ui, |ui| {
                 for rating in &bundle.recent {
                     ui.label(format!("user {}", rating.user_id));
-                    ui.label(format!("{:.1} ★", rating.rating));
+                    ui.label(format!("{:.1}", rating.rating));
                     ui.weak(format_date(rating.rated_at_secs));
                     ui.end_row();
                 }

@@ -63,7 +63,6 @@ impl FilterBar {
     pub fn ui(&mut self, ui: &mut Ui, facets: Option<&Facets>, commands: &mut Vec<Command>) {
         let mut changed = false;
         ui.horizontal(|ui| {
-            ui.label("🔍");
             let search = ui.add(
                 egui::TextEdit::singleline(&mut self.search)
                     .id(egui::Id::unique(SEARCH_ID))

@@ -10,7 +10,6 @@ pub mod connection_state;
 pub mod detail_pane;
 pub mod filter_bar;
 pub mod movie_table;
-pub mod pool_stats;
 pub mod status_bar;
 
 use std::time::{Duration, Instant};
@@ -40,6 +39,39 @@ const POOL_SNAPSHOT_EVERY: Duration = Duration::from_millis(500);
 /// The app icon, from `assets/icon.png`.
 pub fn icon() -> egui::IconData {
     eframe::icon_data::from_png_bytes(include_bytes!("../../assets/icon.png")).unwrap_or_default()
+}
+
+/// System fonts tried as fallbacks, so titles in Japanese, Chinese, Korean or with symbols the
+/// bundled font lacks are drawn instead of shown as boxes. Missing files are skipped.
+const FALLBACK_FONTS: &[&str] = &[
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/google-noto-cjk/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/System/Library/Fonts/PingFang.ttc",
+    "C:\\Windows\\Fonts\\msyh.ttc",
+];
+
+/// Adds whichever [`FALLBACK_FONTS`] exist, after egui's own fonts.
+fn install_fallback_fonts(ctx: &egui::Context) {
+    for path in FALLBACK_FONTS {
+        let Ok(bytes) = std::fs::read(path) else {
+            continue;
+        };
+        let families = [egui::FontFamily::Proportional, egui::FontFamily::Monospace]
+            .into_iter()
+            .map(|family| egui::epaint::text::InsertFontFamily {
+                family,
+                priority: egui::epaint::text::FontPriority::Lowest,
+            })
+            .collect();
+        ctx.add_font(egui::epaint::text::FontInsert::new(
+            path,
+            egui::FontData::from_owned(bytes),
+            families,
+        ));
+    }
 }
 
 /// What a view asks the app to do; applied after drawing.
@@ -149,6 +181,7 @@ impl MarqueeApp {
             settings.pool = pool.clone();
         }
         state.theme.apply(&cc.egui_ctx);
+        install_fallback_fonts(&cc.egui_ctx);
         let filter = Filter::parse(&state.filter).unwrap_or_default();
         let mut browse = Browse::default();
         // No workers yet: the filter is recorded and run once connected.
@@ -402,16 +435,16 @@ impl MarqueeApp {
 
     fn top_bar_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
-            ui.label(egui::RichText::new("🎬 Marquee").strong().size(16.0));
+            ui.label(egui::RichText::new("Marquee").strong().size(16.0));
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 let (label, next) = match self.theme {
-                    ThemeChoice::Dark => ("☀ Light", ThemeChoice::Light),
-                    ThemeChoice::Light => ("🌙 Dark", ThemeChoice::Dark),
+                    ThemeChoice::Dark => ("Light theme", ThemeChoice::Light),
+                    ThemeChoice::Light => ("Dark theme", ThemeChoice::Dark),
                 };
                 if ui.button(label).on_hover_text("Switch theme").clicked() {
                     self.commands.push(Command::SetTheme(next));
                 }
-                if ui.button("⚙ Connection…").clicked() {
+                if ui.button("Connection…").clicked() {
                     self.commands.push(Command::OpenSettings);
                 }
             });

@@ -84,7 +84,7 @@ impl StatusBar {
             }
             if let Some(error) = &info.last_error {
                 ui.separator();
-                ui.colored_label(ui.visuals().error_fg_color, format!("⚠ {error}"))
+                ui.colored_label(ui.visuals().error_fg_color, format!("Error: {error}"))
                     .on_hover_text(error.as_str());
             }
         });

@@ -1,0 +1,294 @@
+//! The window, driven headless through `egui_kittest` against a real private cluster: the real
+//! `MarqueeApp`, real workers and pool, assertions on what is rendered (the accessibility tree).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use egui::accesskit::Role;
+use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT as _, Queryable};
+use marquee::app::Connection;
+use marquee::config::{PoolSettings, ServerChoice, Settings};
+use marquee::db::cluster::PrivateCluster;
+use marquee::ui::MarqueeApp;
+
+fn app_for(server: ServerChoice) -> Harness<'static, MarqueeApp> {
+    let settings = Settings {
+        server,
+        pool: PoolSettings::default(),
+    };
+    Harness::builder()
+        .with_size([1280.0, 800.0])
+        // The sample has Japanese, Chinese and Korean titles; CI machines rarely have a font
+        // for them, and glyph coverage is not what these tests are about.
+        .allow_missing_glyphs()
+        .build_eframe(move |cc| MarqueeApp::new(cc, settings))
+}
+
+/// Steps frames until `done` holds, failing after `timeout` with `what`.
+fn step_until(
+    harness: &mut Harness<'static, MarqueeApp>,
+    what: &str,
+    timeout: Duration,
+    mut done: impl FnMut(&Harness<'static, MarqueeApp>) -> bool,
+) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        harness.step();
+        if done(harness) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Labels of the table rows on screen that have arrived, in order.
+fn loaded_rows(harness: &Harness<'static, MarqueeApp>) -> Vec<String> {
+    let mut rows: Vec<(u64, String)> = harness
+        .query_all_by_role(Role::Row)
+        .filter_map(|node| node.accesskit_node().label())
+        .filter(|label| !label.ends_with(": loading"))
+        .filter_map(|label| {
+            let number = label
+                .strip_prefix("row ")?
+                .split(':')
+                .next()?
+                .parse()
+                .ok()?;
+            Some((number, label))
+        })
+        .collect();
+    rows.sort_by_key(|(n, _)| *n);
+    rows.into_iter().map(|(_, label)| label).collect()
+}
+
+/// Field `index` of a row label `row N: id | title | year | genres | avg | count`.
+fn field(label: &str, index: usize) -> String {
+    let body = label.split_once(": ").map_or(label, |(_, rest)| rest);
+    body.split(" | ").nth(index).unwrap_or_default().to_owned()
+}
+
+/// Whether a text field currently holds exactly `value`.
+fn has_text_field(harness: &Harness<'static, MarqueeApp>, value: &str) -> bool {
+    harness
+        .query_all_by_role(Role::TextInput)
+        .any(|node| node.accesskit_node().value().as_deref() == Some(value))
+}
+
+fn wait_for_rows(harness: &mut Harness<'static, MarqueeApp>) {
+    step_until(harness, "the first rows", Duration::from_secs(60), |h| {
+        loaded_rows(h).len() >= 10
+    });
+}
+
+#[test]
+fn typing_in_search_narrows_the_rows_to_matching_titles() {
+    let db = common::TestDb::default_sample();
+    let mut harness = app_for(ServerChoice::External(db.params.clone()));
+    wait_for_rows(&mut harness);
+    let before = loaded_rows(&harness);
+
+    // `/` focuses the search field; then type as a person would.
+    harness.key_press(egui::Key::Slash);
+    harness.step();
+    harness.event(egui::Event::Text("star wars".into()));
+    step_until(
+        &mut harness,
+        "rows matching the search",
+        Duration::from_secs(30),
+        |h| {
+            let rows = loaded_rows(h);
+            !rows.is_empty()
+                && rows
+                    .iter()
+                    .all(|r| field(r, 1).to_lowercase().contains("star wars"))
+        },
+    );
+    let after = loaded_rows(&harness);
+    assert_ne!(before, after);
+    assert!(
+        after.iter().any(|r| field(r, 1).starts_with("Star Wars")),
+        "{after:#?}"
+    );
+    // The text form follows the widgets.
+    assert!(has_text_field(&harness, "title:\"star wars\""));
+}
+
+#[test]
+fn clicking_a_header_sorts_and_clicking_again_reverses() {
+    let db = common::TestDb::default_sample();
+    let mut harness = app_for(ServerChoice::External(db.params.clone()));
+    wait_for_rows(&mut harness);
+
+    harness
+        .get_by_role_and_label(Role::ColumnHeader, "year")
+        .click();
+    step_until(
+        &mut harness,
+        "rows sorted by year",
+        Duration::from_secs(30),
+        |h| {
+            h.query_by_role_and_label(Role::ColumnHeader, "year ▲")
+                .is_some()
+                && loaded_rows(h).len() >= 10
+        },
+    );
+    let years: Vec<i32> = loaded_rows(&harness)
+        .iter()
+        .filter_map(|r| field(r, 2).parse().ok())
+        .collect();
+    assert!(years.len() >= 10, "{years:?}");
+    assert!(years.windows(2).all(|w| w[0] <= w[1]), "{years:?}");
+
+    harness
+        .get_by_role_and_label(Role::ColumnHeader, "year ▲")
+        .click();
+    step_until(
+        &mut harness,
+        "rows sorted by year descending",
+        Duration::from_secs(30),
+        |h| {
+            h.query_by_role_and_label(Role::ColumnHeader, "year ▼")
+                .is_some()
+                && loaded_rows(h).len() >= 10
+        },
+    );
+    let years: Vec<i32> = loaded_rows(&harness)
+        .iter()
+        .filter_map(|r| field(r, 2).parse().ok())
+        .collect();
+    assert!(years.windows(2).all(|w| w[0] >= w[1]), "{years:?}");
+    assert!(has_text_field(&harness, "sort:-year"));
+}
+
+#[test]
+fn selecting_a_row_shows_its_details() {
+    let db = common::TestDb::default_sample();
+    let mut harness = app_for(ServerChoice::External(db.params.clone()));
+    wait_for_rows(&mut harness);
+    let third = loaded_rows(&harness)[2].clone();
+    let title = field(&third, 1);
+    harness.get_by_label(&third).click();
+    step_until(
+        &mut harness,
+        "the detail pane",
+        Duration::from_secs(30),
+        |h| h.query_by_label("Rating histogram").is_some(),
+    );
+    // The title shows twice: in the selected row and as the pane's heading.
+    assert!(harness.query_all_by_label(&title).count() >= 1, "{title}");
+    assert!(harness.query_by_label_contains("average from").is_some());
+
+    // The keyboard moves the selection and the pane follows.
+    let fourth_title = field(&loaded_rows(&harness)[3], 1);
+    harness.key_press(egui::Key::ArrowDown);
+    step_until(
+        &mut harness,
+        "the next movie's details",
+        Duration::from_secs(30),
+        |h| h.query_by_label(&fourth_title).is_some(),
+    );
+}
+
+#[test]
+fn an_unreachable_server_shows_the_error_and_retry_recovers() {
+    let dir = common::scratch_dir("ui-unreachable");
+    // Make a cluster with its database, then stop it: the app meets a server that is down.
+    let settings = Settings {
+        server: ServerChoice::Private {
+            data_dir: dir.clone(),
+        },
+        pool: PoolSettings::default(),
+    };
+    let server = marquee::db::Server::start(&settings).expect("start scratch cluster");
+    let params = server.params.clone();
+    PrivateCluster::stop_folder(&dir).expect("stop scratch cluster");
+
+    let mut harness = app_for(ServerChoice::External(params));
+    step_until(
+        &mut harness,
+        "the error state",
+        Duration::from_secs(20),
+        |h| {
+            h.query_by_label("Cannot reach the database server")
+                .is_some()
+        },
+    );
+    assert!(harness.query_by_label("Retry").is_some());
+    assert!(harness.query_by_label("Connection settings…").is_some());
+
+    PrivateCluster::ensure_running(&dir).expect("restart scratch cluster");
+    harness.get_by_label("Retry").click();
+    step_until(&mut harness, "connected", Duration::from_secs(30), |h| {
+        matches!(h.state().connection(), Connection::Ready { .. })
+            && h.query_by_label("Connected").is_some()
+    });
+    // An empty collection is a state too, not a blank window.
+    step_until(
+        &mut harness,
+        "the empty table",
+        Duration::from_secs(20),
+        |h| h.state().browse().count().is_some(),
+    );
+    drop(harness);
+    let _ = PrivateCluster::stop_folder(&dir);
+}
+
+#[test]
+fn the_ui_keeps_drawing_while_a_slow_query_runs() {
+    let db = common::TestDb::default_sample();
+    let mut harness = app_for(ServerChoice::External(db.params.clone()));
+    wait_for_rows(&mut harness);
+
+    // Hold a lock on movies for 3 s: every page query of the next filter blocks on the server.
+    let params = db.params.clone();
+    let blocker = std::thread::spawn(move || {
+        let mut client = marquee::db::connect_once(&params).expect("connect");
+        client
+            .batch_execute(
+                "BEGIN; LOCK TABLE movies IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3); COMMIT;",
+            )
+            .expect("slow transaction");
+    });
+    std::thread::sleep(Duration::from_millis(300));
+
+    harness.key_press(egui::Key::Slash);
+    harness.step();
+    harness.event(egui::Event::Text("love".into()));
+    let started = Instant::now();
+    let mut slowest = Duration::ZERO;
+    let mut frames = 0;
+    while started.elapsed() < Duration::from_secs(2) {
+        let frame = Instant::now();
+        harness.step();
+        slowest = slowest.max(frame.elapsed());
+        frames += 1;
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Blocked: the table shows placeholders or nothing, never the old filter's rows.
+    assert!(
+        loaded_rows(&harness)
+            .iter()
+            .all(|r| field(r, 1).to_lowercase().contains("love")),
+        "rows of the old filter showed while the new one was blocked"
+    );
+    assert!(
+        slowest < Duration::from_millis(250),
+        "a frame took {slowest:?} while a query was blocked ({frames} frames)"
+    );
+    blocker.join().expect("blocker thread");
+    step_until(
+        &mut harness,
+        "rows after the lock",
+        Duration::from_secs(30),
+        |h| {
+            let rows = loaded_rows(h);
+            !rows.is_empty()
+                && rows
+                    .iter()
+                    .all(|r| field(r, 1).to_lowercase().contains("love"))
+        },
+    );
+}
