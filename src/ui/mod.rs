@@ -10,6 +10,7 @@ pub mod connection_state;
 pub mod detail_pane;
 pub mod filter_bar;
 pub mod movie_table;
+pub mod pool_stats;
 pub mod status_bar;
 
 use std::time::{Duration, Instant};
