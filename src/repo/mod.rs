@@ -56,6 +56,10 @@ impl Repo {
                     self.pool.record_query(Err(&error));
                     if attempt == 1 && error.kind.is_transient() {
                         tracing::warn!("{label}: {error}; retrying once on a fresh connection");
+                        // The server probably restarted: its other idle connections are dead
+                        // too. Weed them out now so the retry does not draw another one.
+                        drop(conn);
+                        self.pool.validate_all();
                         continue;
                     }
                     return Err(error);
