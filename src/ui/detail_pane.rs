@@ -91,16 +91,23 @@ fn details_ui(ui: &mut Ui, bundle: &DetailBundle) {
 
     ui.add_space(8.0);
     ui.label(RichText::new("Rating histogram").strong());
-    let bars: Vec<Bar> = bundle
-        .histogram
-        .iter()
-        .map(|(stars, count)| {
-            Bar::new(f64::from(*stars), *count as f64)
+    // Every half star gets a bar, zero or not, so histograms of different movies line up.
+    let fill = ui.visuals().hyperlink_color;
+    let bars: Vec<Bar> = (1..=10)
+        .map(|half_stars| {
+            let stars = f64::from(half_stars) / 2.0;
+            let count = bundle
+                .histogram
+                .iter()
+                .find(|(s, _)| (f64::from(*s) - stars).abs() < 0.01)
+                .map_or(0, |(_, n)| *n);
+            Bar::new(stars, count as f64)
                 .width(0.4)
+                .fill(fill)
                 .name(format!("{stars} stars"))
         })
         .collect();
-    let chart = BarChart::new("ratings", bars).color(ui.visuals().selection.bg_fill);
+    let chart = BarChart::new("ratings", bars).color(fill);
     Plot::new(("histogram", movie.id))
         .height(150.0)
         .allow_zoom(false)

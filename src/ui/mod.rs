@@ -417,6 +417,7 @@ impl MarqueeApp {
             server_version,
             state,
             state_is_error,
+            connected: matches!(self.connection, Connection::Ready { .. }),
             count: self.browse.count(),
             counting: false,
             last_query: self.browse.last_query,
@@ -518,8 +519,8 @@ impl eframe::App for MarqueeApp {
         if matches!(self.connection, Connection::Ready { .. }) {
             egui::Panel::right("detail_pane")
                 .resizable(true)
-                .default_size(340.0)
-                .min_size(220.0)
+                .default_size(360.0)
+                .min_size(300.0)
                 .show(ui, |ui| {
                     ui.add_space(6.0);
                     self.detail_pane.ui(ui, &self.detail);

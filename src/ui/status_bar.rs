@@ -20,6 +20,8 @@ pub struct StatusInfo {
     pub state: String,
     /// Whether the state is an error.
     pub state_is_error: bool,
+    /// Whether there is a connection (row figures mean nothing without one).
+    pub connected: bool,
     /// Rows under the current filter.
     pub count: Option<RowCount>,
     /// Whether an exact count was asked for and is on its way.
@@ -54,8 +56,11 @@ impl StatusBar {
                 }
                 ui.label(text).on_hover_text("Server and database");
             }
-            ui.separator();
+            if info.connected {
+                ui.separator();
+            }
             match info.count {
+                _ if !info.connected => {}
                 Some(count) => {
                     let label = format!("{} movies", count.label());
                     if matches!(count, RowCount::Exact(_)) {
