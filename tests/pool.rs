@@ -202,3 +202,49 @@ fn a_runaway_query_is_ended_by_the_statement_timeout_with_a_clear_message() {
     assert_eq!(err.kind, DbErrorKind::StatementTimeout);
     assert!(err.message.contains("statement timeout"), "{err}");
 }
+
+#[test]
+fn a_connection_returned_inside_a_transaction_is_discarded_at_its_next_validation() {
+    let db = TestDb::migrated();
+    // Validate at every checkout (no bypass window), as happens to any connection idle > 500 ms.
+    let pool = db.pool(&PoolSettings {
+        validation_bypass_ms: 0,
+        ..settings(1, 1, 5_000)
+    });
+    let clean_pid = pool.get("test.clean").unwrap().backend_pid();
+    assert_eq!(
+        pool.get("test.clean-again").unwrap().backend_pid(),
+        clean_pid,
+        "a clean session is reused"
+    );
+    {
+        let mut conn = pool.get("test.leaves-a-transaction-open").unwrap();
+        conn.batch_execute("BEGIN; CREATE TEMP TABLE half_done (x int)")
+            .unwrap();
+    }
+    let mut conn = pool.get("test.after").unwrap();
+    assert_ne!(
+        conn.backend_pid(),
+        clean_pid,
+        "the session inside a transaction must not be handed out"
+    );
+    let in_tx: bool = conn
+        .query_one("SELECT to_regclass('pg_temp.half_done') IS NOT NULL", &[])
+        .unwrap()
+        .get(0);
+    assert!(!in_tx);
+    drop(conn);
+    {
+        let mut conn = pool.get("test.fails-a-transaction").unwrap();
+        conn.batch_execute("BEGIN").unwrap();
+        assert!(conn.batch_execute("SELECT 1/0").is_err());
+    }
+    let pid_before = pool.snapshot().connections[0].backend_pid;
+    let conn = pool.get("test.after-failed").unwrap();
+    assert_ne!(
+        conn.backend_pid(),
+        pid_before,
+        "a session in a failed transaction is discarded too"
+    );
+    assert_eq!(pool.snapshot().counters.closed_poisoned, 2);
+}

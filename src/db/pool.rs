@@ -107,9 +107,25 @@ struct Shared {
     /// Bumped by [`DatabasePool::recycle_all`]: a connection opened under an older generation is
     /// discarded when it is next returned, since r2d2 has no "close all idle" call of its own.
     generation: AtomicU64,
+    /// Handshakes abandoned at their deadline whose threads have not ended yet.
+    stuck_connects: AtomicU64,
+    last_logged_connect_error: Mutex<Option<(String, Instant)>>,
 }
 
 impl Shared {
+    /// Logs a failed connection attempt, but the same message at most every 30 s: r2d2 retries
+    /// in the background and a down server would otherwise flood the log.
+    fn log_connect_error(&self, error: &DbError) {
+        let mut last = self.last_logged_connect_error.lock();
+        let repeat = last.as_ref().is_some_and(|(message, at)| {
+            *message == error.message && at.elapsed() < Duration::from_secs(30)
+        });
+        if !repeat {
+            tracing::warn!("connecting to {}: {error}", self.target);
+            *last = Some((error.message.clone(), Instant::now()));
+        }
+    }
+
     fn record_error(&self, error: &DbError) {
         *self.last_error.lock() = Some((error.clone(), SystemTime::now()));
     }
@@ -133,8 +149,10 @@ pub fn with_job<T>(job: u64, f: impl FnOnce() -> T) -> T {
 
 /// Opens connections through r2d2_postgres and adds Marquee's bookkeeping.
 struct Manager {
-    inner: PostgresConnectionManager<MakeTlsConnector>,
+    inner: Arc<PostgresConnectionManager<MakeTlsConnector>>,
     shared: Arc<Shared>,
+    /// The whole handshake's deadline (libpq's `connect_timeout` semantics).
+    handshake_timeout: Duration,
 }
 
 impl std::fmt::Debug for Manager {
@@ -145,24 +163,124 @@ impl std::fmt::Debug for Manager {
     }
 }
 
+/// Why the pool could not open or keep a connection.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The driver failed (refused, rejected, TLS, …).
+    #[error(transparent)]
+    Postgres(#[from] postgres::Error),
+    /// The server accepted the connection but did not finish the handshake in time.
+    #[error("the server accepted the connection but did not answer within {secs} s")]
+    NoAnswer {
+        /// The deadline that passed.
+        secs: u64,
+    },
+    /// An earlier handshake is still hanging; no new one is started until it ends.
+    #[error("an earlier connection attempt is still waiting for the server to answer")]
+    StillWaiting,
+    /// Validation found the session inside an open or failed transaction.
+    #[error("the connection was returned inside a transaction")]
+    InTransaction,
+}
+
+impl ConnectError {
+    fn to_db_error(&self, target: &str) -> DbError {
+        match self {
+            ConnectError::Postgres(err) => DbError::from_postgres(err, target),
+            ConnectError::NoAnswer { .. } | ConnectError::StillWaiting => DbError::new(
+                DbErrorKind::Unreachable,
+                format!(
+                    "the server at {target} accepted the connection but does not answer; it may be overloaded or hung"
+                ),
+            ),
+            ConnectError::InTransaction => {
+                DbError::new(DbErrorKind::ConnectionLost, self.to_string())
+            }
+        }
+    }
+}
+
+/// Where a bounded handshake stands, shared between the pool and the thread doing it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Handshake {
+    Pending,
+    Done,
+    Abandoned,
+}
+
+impl Manager {
+    /// Opens a connection on a helper thread and gives up after the connect timeout.
+    ///
+    /// rust-postgres applies `connect_timeout` to the socket only: a server that accepts TCP
+    /// but never answers the startup message would hang the attempt (and an r2d2 thread)
+    /// forever. An abandoned attempt's thread ends when the server finally answers or the
+    /// socket dies; until then no second attempt is started, so at most one thread is stuck.
+    fn connect_bounded(&self) -> Result<(Client, i32), ConnectError> {
+        if self.shared.stuck_connects.load(Relaxed) > 0 {
+            return Err(ConnectError::StillWaiting);
+        }
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let state = Arc::new(Mutex::new(Handshake::Pending));
+        let inner = Arc::clone(&self.inner);
+        let shared = Arc::clone(&self.shared);
+        let thread_state = Arc::clone(&state);
+        let spawned = std::thread::Builder::new()
+            .name("marquee-connect".into())
+            .spawn(move || {
+                let result = inner.connect().and_then(|mut client| {
+                    let row = client.query_typed_one("SELECT pg_backend_pid()", &[])?;
+                    Ok((client, row.get::<_, i32>(0)))
+                });
+                let mut state = thread_state.lock();
+                if *state == Handshake::Abandoned {
+                    shared.stuck_connects.fetch_sub(1, Relaxed);
+                    return; // Dropping a late connection closes it.
+                }
+                *state = Handshake::Done;
+                let _ = tx.send(result);
+            });
+        if spawned.is_err() {
+            let mut client = self.inner.connect()?;
+            let row = client.query_typed_one("SELECT pg_backend_pid()", &[])?;
+            return Ok((client, row.get(0)));
+        }
+        match rx.recv_timeout(self.handshake_timeout) {
+            Ok(result) => Ok(result?),
+            Err(_) => {
+                let mut state = state.lock();
+                if *state == Handshake::Done {
+                    drop(state);
+                    return rx
+                        .try_recv()
+                        .map_err(|_| ConnectError::StillWaiting)?
+                        .map_err(ConnectError::from);
+                }
+                *state = Handshake::Abandoned;
+                self.shared.stuck_connects.fetch_add(1, Relaxed);
+                Err(ConnectError::NoAnswer {
+                    secs: self.handshake_timeout.as_secs(),
+                })
+            }
+        }
+    }
+}
+
 impl ManageConnection for Manager {
     type Connection = PgConn;
-    type Error = postgres::Error;
+    type Error = ConnectError;
 
-    fn connect(&self) -> Result<PgConn, postgres::Error> {
+    fn connect(&self) -> Result<PgConn, ConnectError> {
         let metrics = &self.shared.metrics;
         metrics.opening.fetch_add(1, Relaxed);
         let started = Instant::now();
-        let result = self.inner.connect().and_then(|mut client| {
-            let row = client.query_typed_one("SELECT pg_backend_pid()", &[])?;
-            Ok((client, row.get::<_, i32>(0)))
-        });
+        let result = self.connect_bounded();
         metrics.opening.fetch_sub(1, Relaxed);
         let (client, backend_pid) = match result {
             Ok(ok) => ok,
             Err(err) => {
                 metrics.connect_errors.fetch_add(1, Relaxed);
-                let error = DbError::from_postgres(&err, &self.shared.target);
+                let error = err.to_db_error(&self.shared.target);
+                self.shared.log_connect_error(&error);
                 self.shared.record_error(&error);
                 return Err(err);
             }
@@ -193,7 +311,7 @@ impl ManageConnection for Manager {
         })
     }
 
-    fn is_valid(&self, conn: &mut PgConn) -> Result<(), postgres::Error> {
+    fn is_valid(&self, conn: &mut PgConn) -> Result<(), ConnectError> {
         // A connection used moments ago is almost surely alive; skipping the round trip keeps
         // checkout in the microseconds. Older ones are checked, with a deadline of their own so
         // a dead socket cannot stall a checkout past its limit.
@@ -203,9 +321,28 @@ impl ManageConnection for Manager {
         }
         self.shared.metrics.validations.fetch_add(1, Relaxed);
         let timeout = Duration::from_millis(self.shared.settings.validation_timeout_ms);
-        conn.client.is_valid(timeout).inspect_err(|_| {
+        if let Err(err) = conn.client.is_valid(timeout) {
             conn.close_reason = Some(CloseReason::FailedValidation);
-        })
+            return Err(err.into());
+        }
+        // Outside a transaction every statement is its own, so its start is the transaction's
+        // start. A session left in an open transaction answers `false`; one in a failed
+        // transaction answers with an error. Either way it must not serve the next job.
+        // (The simple protocol matters: with Parse/Bind/Execute the two clocks differ even
+        // outside a transaction.)
+        let clean = conn
+            .client
+            .simple_query("SELECT now() = statement_timestamp()")
+            .map(|messages| {
+                messages.iter().any(|m| matches!(m, postgres::SimpleQueryMessage::Row(row) if row.get(0) == Some("t")))
+            });
+        match clean {
+            Ok(true) => Ok(()),
+            Ok(false) | Err(_) => {
+                conn.close_reason = Some(CloseReason::Poisoned);
+                Err(ConnectError::InTransaction)
+            }
+        }
     }
 
     fn has_broken(&self, conn: &mut PgConn) -> bool {
@@ -230,7 +367,7 @@ struct Customizer {
     shared: Arc<Shared>,
 }
 
-impl CustomizeConnection<PgConn, postgres::Error> for Customizer {
+impl CustomizeConnection<PgConn, ConnectError> for Customizer {
     fn on_release(&self, conn: PgConn) {
         let reason = conn.close_reason.unwrap_or_else(|| {
             let lifetime = Duration::from_secs(self.shared.settings.max_lifetime_secs);
@@ -306,10 +443,15 @@ impl DatabasePool {
             settings: settings.clone(),
             target: target.clone(),
             generation: AtomicU64::new(0),
+            stuck_connects: AtomicU64::new(0),
+            last_logged_connect_error: Mutex::new(None),
         });
         let manager = Manager {
-            inner: PostgresConnectionManager::new(config, tls),
+            inner: Arc::new(PostgresConnectionManager::new(config, tls)),
             shared: Arc::clone(&shared),
+            // A second past the socket's own timeout, so that a host that never answers the
+            // TCP handshake is reported as such rather than as a silent server.
+            handshake_timeout: Duration::from_secs(params.connect_timeout_secs.max(1) + 1),
         };
         let pool = r2d2::Pool::builder()
             .max_size(settings.max_size)
