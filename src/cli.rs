@@ -150,6 +150,27 @@ pub enum Command {
         /// The CSV file to write (`-` for standard output).
         file: PathBuf,
     },
+    /// Print the pool's live state (counters, wait/hold percentiles, connections, server view).
+    PoolStats {
+        /// One JSON object per report.
+        #[arg(long)]
+        json: bool,
+        /// Keep printing a report every --interval-ms.
+        #[arg(long)]
+        watch: bool,
+        /// Milliseconds between reports with --watch.
+        #[arg(long, default_value_t = 1_000)]
+        interval_ms: u64,
+        /// Stop after this many reports (with --watch).
+        #[arg(long)]
+        count: Option<u32>,
+        /// First fire this many concurrent queries for --stress-secs, to watch the pool saturate.
+        #[arg(long)]
+        stress: Option<u32>,
+        /// How long the stress drill runs.
+        #[arg(long, default_value_t = 3)]
+        stress_secs: u64,
+    },
     /// Import a dataset.
     Import {
         /// The source format.
@@ -233,6 +254,28 @@ pub fn run(connection: &ConnectionArgs, command: Command) -> anyhow::Result<()> 
         Command::Export { filter, file } => {
             let filter = parse_filter(&filter)?;
             with_database(&settings, |_, pool| export(pool, &filter, &file))
+        }
+        Command::PoolStats {
+            json,
+            watch,
+            interval_ms,
+            count,
+            stress,
+            stress_secs,
+        } => {
+            let options = crate::pool_stats::PoolStatsOptions {
+                json,
+                watch,
+                interval: std::time::Duration::from_millis(interval_ms.max(50)),
+                stress,
+                stress_duration: std::time::Duration::from_secs(stress_secs),
+                max_reports: count,
+                server_view: true,
+            };
+            with_database(&settings, |_, pool| {
+                let stdout = std::io::stdout();
+                crate::pool_stats::pool_stats_command(pool, &options, &mut stdout.lock())
+            })
         }
         Command::Import {
             source: ImportSource::Movielens { dir },
@@ -459,7 +502,9 @@ fn db_command(settings: &Settings, action: DbAction) -> anyhow::Result<()> {
 
 /// The first start's work: seed the default sample when the collection is empty.
 pub fn seed_if_empty(client: &mut postgres::Client, target: &str) -> anyhow::Result<()> {
-    let count: i64 = client.query_one("SELECT count(*) FROM movies", &[])?.get(0);
+    let count: i64 = client
+        .query_typed_one("SELECT count(*) FROM movies", &[])?
+        .get(0);
     if count == 0 {
         tracing::info!("The collection is empty: generating the sample collection");
         let spec = SampleSpec::default();

@@ -229,3 +229,28 @@ fn db_status_and_url_describe_the_private_cluster() {
         );
     }
 }
+
+#[test]
+fn pool_stats_prints_the_pool_as_json_after_a_stress_drill() {
+    let db = small_sample();
+    let out = marquee(&[
+        "--url",
+        &db.params.to_url(),
+        "--pool-max",
+        "3",
+        "pool-stats",
+        "--json",
+        "--stress",
+        "8",
+        "--stress-secs",
+        "1",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let report: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    let counters = &report["counters"];
+    assert!(counters["checkouts"].as_u64().unwrap() > 8, "{report}");
+    assert!(counters["waited_checkouts"].as_u64().unwrap() > 0, "8 queries on 3 connections must wait: {report}");
+    assert_eq!(report["gauges"]["max"].as_u64(), Some(3), "{report}");
+    assert!(report["connections"].as_array().is_some_and(|c| !c.is_empty()));
+}
