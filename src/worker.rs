@@ -106,9 +106,12 @@ pub enum Request {
     },
 }
 
+/// The work of a [`Request::Custom`] job: runs on a worker with the shared pool.
+pub type CustomFn = dyn Fn(&DatabasePool) -> Result<u64, DbError> + Send + Sync;
+
 /// The closure of a [`Request::Custom`] job.
 #[derive(Clone)]
-pub struct CustomWork(pub Arc<dyn Fn(&DatabasePool) -> Result<u64, DbError> + Send + Sync>);
+pub struct CustomWork(pub Arc<CustomFn>);
 
 impl std::fmt::Debug for CustomWork {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

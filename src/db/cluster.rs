@@ -133,7 +133,7 @@ impl PgBinaries {
         for n in 13..=20 {
             versioned.push(PathBuf::from(format!("/usr/pgsql-{n}/bin")));
         }
-        versioned.sort_by(|a, b| version_key(b).cmp(&version_key(a)));
+        versioned.sort_by_key(|dir| std::cmp::Reverse(version_key(dir)));
         candidates.extend(versioned);
         candidates.push(PathBuf::from("/usr/bin"));
         for dir in &candidates {

@@ -277,7 +277,7 @@ fn copy_rows<T>(
     for row in rows {
         write(&mut writer, &row?).map_err(db_err(target))?;
         count += 1;
-        if count % PROGRESS_EVERY == 0 {
+        if count.is_multiple_of(PROGRESS_EVERY) {
             progress(Progress {
                 stage,
                 done: count,
