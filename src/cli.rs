@@ -177,6 +177,8 @@ pub enum Command {
         #[command(subcommand)]
         source: ImportSource,
     },
+    /// Measure: load-all, checkout, filter, scroll, frame, startup (see BENCHMARKS.md).
+    Bench(crate::bench::BenchArgs),
 }
 
 /// How `marquee movies` prints.
@@ -288,6 +290,7 @@ pub fn run(connection: &ConnectionArgs, command: Command) -> anyhow::Result<()> 
             print_report(&report);
             Ok(())
         }),
+        Command::Bench(args) => crate::bench::run(&settings, &args),
     }
 }
 

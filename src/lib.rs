@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod bench;
 pub mod browse;
 pub mod cli;
 pub mod config;

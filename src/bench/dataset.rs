@@ -1,0 +1,120 @@
+//! The benchmark collections: one database per size (`bench_86537`, `bench_1000000`, …) in the
+//! same server, seeded once with the generated sample and reused by every later run.
+//!
+//! Seeding a million movies (≈11.6 million ratings) takes minutes, so a database is only rebuilt
+//! when its readiness mark in `marquee_meta` is missing or different: a run killed half-way
+//! leaves no mark and the next run starts that size over. An advisory lock keeps two benchmark
+//! processes from seeding the same size at once.
+
+use crate::config::ConnectParams;
+use crate::db::{self, schema};
+use crate::import::load;
+use crate::import::sample::{DEFAULT_MOVIES, SampleSpec};
+
+/// `marquee_meta` key holding the seeded spec once seeding committed.
+const READY_KEY: &str = "bench_ready";
+
+/// The database name for a collection of `movies` movies.
+pub fn database_name(movies: u32) -> String {
+    format!("bench_{movies}")
+}
+
+/// The generated collection for `movies`: ratings in the same proportion as the default sample
+/// (1,000,000 ratings for 86,537 movies, ≈11.6 a movie), seed 1.
+pub fn spec(movies: u32) -> SampleSpec {
+    SampleSpec {
+        movies,
+        ratings: u64::from(movies) * 1_000_000 / u64::from(DEFAULT_MOVIES),
+        seed: 1,
+    }
+}
+
+fn ready_mark(spec: &SampleSpec) -> String {
+    format!(
+        "movies={} ratings={} seed={}",
+        spec.movies, spec.ratings, spec.seed
+    )
+}
+
+/// Makes sure `bench_<movies>` exists on the server of `server` and holds the seeded collection;
+/// returns the parameters to connect to it. Seeds (minutes for a million movies) only when the
+/// database is missing or was left half-made.
+pub fn ensure(server: &ConnectParams, movies: u32) -> anyhow::Result<ConnectParams> {
+    let name = database_name(movies);
+    let spec = spec(movies);
+    let mark = ready_mark(&spec);
+    let mut params = server.clone();
+    params.dbname = name.clone();
+
+    let mut admin_params = server.clone();
+    admin_params.dbname = "postgres".to_owned();
+    let mut admin = db::connect_once(&admin_params)?;
+    admin.execute("SELECT pg_advisory_lock(hashtext($1))", &[&name])?;
+    let result = (|| -> anyhow::Result<()> {
+        if is_ready(&mut admin, &params, &name, &mark)? {
+            return Ok(());
+        }
+        tracing::info!(
+            "Seeding {name}: {} movies, {} ratings (done once, then reused)",
+            spec.movies,
+            spec.ratings
+        );
+        // Both identifiers are ours: `bench_` and a number.
+        admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))?;
+        admin.batch_execute(&format!("CREATE DATABASE {name}"))?;
+        let mut client = db::connect_once(&params)?;
+        schema::migrate(&mut client, &name)?;
+        let report = crate::cli::with_progress_bar(|progress| {
+            load::load_sample(&mut client, &name, &spec, progress)
+        })?;
+        // Vacuum so index-only scans and the visibility map are as a settled database has them,
+        // and autovacuum does not wake up in the middle of a measurement.
+        client.batch_execute("VACUUM ANALYZE movies")?;
+        client.execute(
+            "INSERT INTO marquee_meta (key, value) VALUES ($1, $2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            &[&READY_KEY, &mark],
+        )?;
+        tracing::info!(
+            "Seeded {name}: {} movies, {} ratings in {:.1} s",
+            report.movies,
+            report.ratings,
+            report.elapsed_ms as f64 / 1000.0
+        );
+        Ok(())
+    })();
+    let _ = admin.execute("SELECT pg_advisory_unlock(hashtext($1))", &[&name]);
+    result?;
+    Ok(params)
+}
+
+/// Whether `name` exists and carries the readiness mark of exactly this spec.
+fn is_ready(
+    admin: &mut postgres::Client,
+    params: &ConnectParams,
+    name: &str,
+    mark: &str,
+) -> anyhow::Result<bool> {
+    let exists = admin
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])?
+        .is_some();
+    if !exists {
+        return Ok(false);
+    }
+    let mut client = db::connect_once(params)?;
+    // A database dropped mid-creation may not even have the table: that is "not ready" too.
+    let found: Option<String> = client
+        .query_opt(
+            "SELECT value FROM marquee_meta WHERE key = $1",
+            &[&READY_KEY],
+        )
+        .ok()
+        .flatten()
+        .map(|row| row.get(0));
+    if found.as_deref() != Some(mark) {
+        return Ok(false);
+    }
+    // Later migrations apply to cached databases too.
+    schema::migrate(&mut client, name)?;
+    Ok(true)
+}

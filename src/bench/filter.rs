@@ -1,0 +1,177 @@
+//! `filter`: a scripted session through the same path the window uses — a [`Browse`] model on
+//! the worker threads — timing each change from the moment it is made to its first page, to its
+//! (capped) count, and to its facets.
+//!
+//! The script: type "star wars" one key at a time, clear it, toggle genres, move the year range,
+//! sort by rating (both ways) and by votes. Each change waits for its answers before the next,
+//! so every sample is a clean latency; superseding and cancelling of overlapping changes is
+//! exercised by the worker tests, not here.
+
+use std::time::{Duration, Instant};
+
+use super::{BenchName, Check, Options, Report, Target, pump};
+use crate::browse::Browse;
+use crate::config::PoolSettings;
+use crate::db::pool::DatabasePool;
+use crate::filter::{Filter, Range, SortColumn, SortKey};
+use crate::worker::Workers;
+
+/// First rows on screen (a window of 40 rows, as the table shows at a normal size).
+const VISIBLE_ROWS: u64 = 40;
+/// Give up on one change after this long (reported as a sample of this length).
+const CHANGE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The session, in order.
+pub fn script() -> Vec<(String, Filter)> {
+    let mut steps = Vec::new();
+    let mut filter = Filter::default();
+    steps.push(("show all".to_owned(), filter.clone()));
+    for (i, _) in "star wars".char_indices() {
+        filter.title = "star wars"[..=i].to_owned();
+        steps.push((format!("type {:?}", filter.title), filter.clone()));
+    }
+    filter.title.clear();
+    steps.push(("clear title".to_owned(), filter.clone()));
+    for genres in [
+        vec!["Sci-Fi"],
+        vec!["Action", "Sci-Fi"],
+        vec!["Action", "Adventure", "Sci-Fi"],
+        vec!["Adventure", "Sci-Fi"],
+    ] {
+        filter.genres.any_of = genres.iter().map(|g| (*g).to_owned()).collect();
+        steps.push((format!("genres {}", genres.join("|")), filter.clone()));
+    }
+    for (min, max) in [
+        (Some(1950), None),
+        (Some(1960), Some(1999)),
+        (Some(1977), Some(1999)),
+        (Some(1977), Some(1983)),
+    ] {
+        filter.year = Range::new(min, max);
+        steps.push((format!("year {min:?}..{max:?}"), filter.clone()));
+    }
+    for sort in [
+        SortKey::desc(SortColumn::Rating),
+        SortKey::asc(SortColumn::Rating),
+        SortKey::desc(SortColumn::Votes),
+    ] {
+        filter.sort = vec![sort];
+        steps.push((
+            format!(
+                "sort {}{}",
+                if sort.descending { "-" } else { "" },
+                sort.column.name()
+            ),
+            filter.clone(),
+        ));
+    }
+    // The same sorts over the whole collection: the expensive case for a sort.
+    let mut all = Filter {
+        sort: vec![SortKey::desc(SortColumn::Rating)],
+        ..Filter::default()
+    };
+    steps.push(("all, sort rating desc".to_owned(), all.clone()));
+    all.sort = vec![SortKey::asc(SortColumn::Title)];
+    steps.push(("all, sort title".to_owned(), all));
+    steps
+}
+
+/// Latencies of one change.
+#[derive(Debug, Default)]
+pub struct ChangeTimes {
+    /// To the first page.
+    pub first_page: Option<Duration>,
+    /// To the capped count.
+    pub count: Option<Duration>,
+    /// To the facets.
+    pub facets: Option<Duration>,
+}
+
+/// Applies `filter` to `browse` and waits for its first page, count and facets.
+pub fn change(browse: &mut Browse, workers: &Workers, filter: Filter) -> ChangeTimes {
+    let started = Instant::now();
+    browse.set_filter(filter, workers);
+    browse.show_rows(0, VISIBLE_ROWS - 1, workers);
+    let generation = browse.generation();
+    let mut times = ChangeTimes::default();
+    pump(workers, CHANGE_TIMEOUT, |reply| {
+        if !browse.apply(&reply) || reply.generation != generation {
+            return false;
+        }
+        let at = started.elapsed();
+        match reply.label {
+            "movies.page" if reply.result.is_ok() => {
+                times.first_page.get_or_insert(at);
+            }
+            "movies.count_capped" => times.count = Some(at),
+            "movies.facets" => times.facets = Some(at),
+            _ => {}
+        }
+        times.first_page.is_some() && times.count.is_some() && times.facets.is_some()
+    });
+    times
+}
+
+/// Runs the benchmark.
+pub fn run(target: &Target, options: &Options) -> anyhow::Result<Report> {
+    let mut report = Report::new(BenchName::Filter, target.movies);
+    let settings = PoolSettings::default();
+    let pool = DatabasePool::new(&target.params, &settings)?;
+    let workers = Workers::start(pool.clone(), settings.max_size as usize, Box::new(|| {}));
+    let script = script();
+
+    let mut browse = Browse::default();
+    for (_, filter) in &script {
+        change(&mut browse, &workers, filter.clone());
+    }
+    let (mut pages, mut counts, mut facets) = (Vec::new(), Vec::new(), Vec::new());
+    let mut slowest: Vec<(Duration, String)> = Vec::new();
+    let mut missing = 0;
+    for _ in 0..options.repeats.max(1) {
+        for (name, filter) in &script {
+            let times = change(&mut browse, &workers, filter.clone());
+            match times.first_page {
+                Some(t) => {
+                    pages.push(t);
+                    slowest.push((t, name.clone()));
+                }
+                None => missing += 1,
+            }
+            counts.extend(times.count);
+            facets.extend(times.facets);
+        }
+    }
+    workers.shutdown(Duration::from_secs(5));
+    pool.close();
+
+    let page = report.timing("change → first page", &pages);
+    report.timing("change → count (capped)", &counts);
+    report.timing("change → facets", &facets);
+    let limit_ms = if target.movies <= 100_000 {
+        20.0
+    } else {
+        100.0
+    };
+    report.checks.push(Check::at_most(
+        "first page p95",
+        page.p95_micros / 1000.0,
+        limit_ms,
+        "ms",
+    ));
+    anyhow::ensure!(missing == 0, "{missing} changes got no first page");
+    slowest.sort_by_key(|(took, _)| std::cmp::Reverse(*took));
+    let mut named = std::collections::HashSet::new();
+    let worst: Vec<String> = slowest
+        .iter()
+        .filter(|(_, name)| named.insert(name.clone()))
+        .take(3)
+        .map(|(t, n)| format!("{n} {:.1} ms", t.as_secs_f64() * 1000.0))
+        .collect();
+    report.notes.push(format!(
+        "{} changes per pass × {} passes after one warm-up pass; 40 visible rows; slowest first pages: {}",
+        script.len(),
+        options.repeats.max(1),
+        worst.join(", ")
+    ));
+    Ok(report)
+}

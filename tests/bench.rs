@@ -1,0 +1,68 @@
+//! Smoke test of `marquee bench`: every benchmark runs at a tiny size through the library and
+//! prints one well-formed JSON line. No timing is asserted (CI machines vary too much); the
+//! figures live in BENCHMARKS.md.
+
+mod common;
+
+use marquee::bench::{self, BenchName, Options, Target};
+use marquee::config::{PoolSettings, ServerChoice, Settings};
+
+const MOVIES: u32 = 2_000;
+
+#[test]
+fn every_benchmark_runs_at_a_tiny_size_and_prints_one_json_line() {
+    let cluster = common::cluster();
+    let params = bench::dataset::ensure(&cluster.connect_params(), MOVIES).expect("prepare data");
+    // Prepared once: a second call finds the readiness mark and reuses the database.
+    let again = bench::dataset::ensure(&cluster.connect_params(), MOVIES).expect("reuse data");
+    assert_eq!(params.dbname, again.dbname);
+    assert_eq!(params.dbname, "bench_2000");
+
+    let settings = Settings {
+        server: ServerChoice::Private {
+            data_dir: common::shared_data_dir(),
+        },
+        pool: PoolSettings::default(),
+    };
+    let target = Target {
+        params,
+        movies: MOVIES,
+    };
+    for name in [
+        BenchName::LoadAll,
+        BenchName::Checkout,
+        BenchName::Filter,
+        BenchName::Scroll,
+        BenchName::Frame,
+        BenchName::Startup,
+    ] {
+        let report = bench::run_one(name, &settings, &target, &Options::tiny())
+            .unwrap_or_else(|err| panic!("{}: {err:#}", name.as_str()));
+        let mut out = Vec::new();
+        report.write_json(&mut out).expect("write json");
+        let text = String::from_utf8(out).expect("utf-8");
+        assert_eq!(text.lines().count(), 1, "{}: one line", name.as_str());
+        let json: serde_json::Value = serde_json::from_str(&text).expect("well-formed JSON");
+        assert_eq!(json["bench"], name.as_str());
+        assert_eq!(json["movies"], MOVIES);
+        assert!(json["peak_rss_kib"].as_u64().is_some_and(|k| k > 0));
+        assert!(json["machine"]["cores"].as_u64().is_some_and(|c| c > 0));
+        let timings = json["timings"].as_array().expect("timings");
+        assert!(!timings.is_empty(), "{}: no timings", name.as_str());
+        for timing in timings {
+            assert!(
+                timing["samples"].as_u64().is_some_and(|n| n > 0),
+                "{timing}"
+            );
+            for key in ["median_micros", "p95_micros", "max_micros"] {
+                assert!(timing[key].as_f64().is_some(), "{key} in {timing}");
+            }
+        }
+        for check in json["checks"].as_array().expect("checks") {
+            assert!(check["met"].is_boolean(), "{check}");
+        }
+        let mut human = Vec::new();
+        report.write_text(&mut human).expect("write text");
+        assert!(String::from_utf8_lossy(&human).contains(name.as_str()));
+    }
+}
