@@ -390,3 +390,46 @@ fn the_sort_key_helpers_order_by_the_chosen_columns() {
     let max_votes = fixture().all.iter().map(|m| m.rating_count).max().unwrap();
     assert_eq!(top[0].rating_count, max_votes);
 }
+
+#[test]
+fn export_streams_exactly_what_the_filter_matches_even_for_hostile_text() {
+    let (_db, repo, _) = literal_db();
+    let export = |filter: Filter| {
+        let mut out = Vec::new();
+        let n = repo.export_csv(&filter, &mut out, &mut |_| {}).unwrap();
+        let mut reader = csv::Reader::from_reader(out.as_slice());
+        let ids: Vec<i32> = reader
+            .records()
+            .map(|r| r.unwrap()[0].parse().unwrap())
+            .collect();
+        assert_eq!(ids.len() as u64, n);
+        ids
+    };
+    let title = |t: &str| Filter {
+        title: t.into(),
+        ..Filter::default()
+    };
+    assert_eq!(export(title("50%")), vec![1]);
+    assert_eq!(export(title("a_b")), vec![3]);
+    assert_eq!(export(title("k\\s")), vec![5]);
+    assert_eq!(export(title("o'brien \"quoted\"")), vec![6]);
+    assert_eq!(export(title("'); DROP TABLE movies; --")), vec![9]);
+    assert_eq!(export(f("genre:Comedy,Romance sort:-id")), vec![7, 2, 1]);
+    assert_eq!(
+        export(f("year:1999..2001 genre-not:Animation sort:id")),
+        vec![1, 3, 4, 7, 9]
+    );
+    assert_eq!(export(Filter::default()).len(), 9);
+    let mut out = Vec::new();
+    repo.export_csv(&title("amelie"), &mut out, &mut |_| {})
+        .unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(
+        text.lines().next(),
+        Some("id,title,year,genres,rating_avg,rating_count")
+    );
+    assert!(
+        text.contains("7,Amélie (2001),2001,Comedy|Romance,,0"),
+        "{text}"
+    );
+}

@@ -272,10 +272,13 @@ impl MoviesRepository {
         })
     }
 
-    /// Streams every movie matching `filter` (in its sort order) as CSV into `out`, calling
-    /// `progress` with the row count every 10,000 rows. Memory stays constant: rows are written
-    /// as they arrive. (COPY cannot take bind parameters, and user text is never spliced into
-    /// SQL, so the rows come through the ordinary streaming protocol.)
+    /// Streams every movie matching `filter` (in its sort order) as CSV into `out` with the
+    /// server's own `COPY … TO STDOUT (FORMAT csv)`, calling `progress` with the row count as it
+    /// goes. Memory stays constant: the COPY stream is copied through in chunks.
+    ///
+    /// COPY cannot take bind parameters, and Marquee never splices user text into SQL itself.
+    /// So the server builds the COPY statement: `format()` with `%L` quotes each parameter as a
+    /// literal (the same quoting `quote_literal` does), and the result is run as the COPY.
     pub fn export_csv(
         &self,
         filter: &Filter,
@@ -283,53 +286,91 @@ impl MoviesRepository {
         progress: &mut dyn FnMut(u64),
     ) -> Result<u64, ExportError> {
         let parts = movie_sql::where_clause(filter, "m");
-        let sql = format!(
-            "SELECT {MOVIE_COLUMNS} FROM movies m WHERE {} ORDER BY {}",
+        let copy_template = format!(
+            "COPY (SELECT m.id, m.title, m.year, array_to_string(m.genres, '|') AS genres, \
+             round(m.rating_avg::numeric, 3) AS rating_avg, m.rating_count \
+             FROM movies m WHERE {} ORDER BY {}) TO STDOUT (FORMAT csv, HEADER)",
             parts.where_sql,
             movie_sql::order_by(&filter.sort, "m")
         );
-        let mut conn = self.repo.pool().get("movies.export")?;
-        let mut writer = csv::Writer::from_writer(out);
-        writer.write_record([
-            "id",
-            "title",
-            "year",
-            "genres",
-            "rating_avg",
-            "rating_count",
-        ])?;
-        use postgres::fallible_iterator::FallibleIterator as _;
+        let format_string = placeholders_to_format(&copy_template, parts.params.len());
+        let format_sql = format!(
+            "SELECT format($1{})",
+            (2..=parts.params.len() + 1)
+                .map(|n| format!(", ${n}"))
+                .collect::<String>()
+        );
+        let mut typed = vec![(&format_string as &(dyn ToSql + Sync), Type::TEXT)];
+        typed.extend(parts.typed_params());
+
         let target = self.repo.pool().target().to_owned();
         let db_err =
             |e: postgres::Error| ExportError::Database(DbError::from_postgres(&e, &target));
-        let mut rows = conn
-            .query_typed_raw(&sql, parts.typed_params())
-            .map_err(db_err)?;
-        let mut count = 0_u64;
-        while let Some(row) = rows.next().map_err(db_err)? {
-            let movie = MovieRow::from_row(&row);
-            writer.write_record([
-                movie.id.to_string(),
-                movie.title,
-                movie.year.map(|y| y.to_string()).unwrap_or_default(),
-                movie.genres.join("|"),
-                movie
-                    .rating_avg
-                    .map(|r| format!("{r:.3}"))
-                    .unwrap_or_default(),
-                movie.rating_count.to_string(),
-            ])?;
-            count += 1;
-            if count.is_multiple_of(10_000) {
-                progress(count);
+        let mut conn = self.repo.pool().get("movies.export")?;
+        let copy_sql: String = conn
+            .query_typed_one(&format_sql, &typed)
+            .map_err(db_err)?
+            .get(0);
+        let mut reader = conn.copy_out(copy_sql.as_str()).map_err(db_err)?;
+        let mut rows = CsvRowCounter::default();
+        let mut buf = vec![0_u8; 64 * 1024];
+        let mut reported = 0;
+        loop {
+            let n = std::io::Read::read(&mut reader, &mut buf).map_err(|e| {
+                ExportError::Database(DbError::new(
+                    crate::db::error::DbErrorKind::ConnectionLost,
+                    format!("the export stream from {target} broke: {e}"),
+                ))
+            })?;
+            if n == 0 {
+                break;
+            }
+            out.write_all(&buf[..n])
+                .map_err(|e| ExportError::Write(e.to_string()))?;
+            rows.feed(&buf[..n]);
+            if rows.records() >= reported + 10_000 {
+                reported = rows.records();
+                progress(reported.saturating_sub(1));
             }
         }
-        writer
-            .flush()
-            .map_err(|e| ExportError::Write(e.to_string()))?;
+        out.flush().map_err(|e| ExportError::Write(e.to_string()))?;
+        let count = rows.records().saturating_sub(1); // the header
         progress(count);
         self.repo.pool().record_query(Ok(()));
         Ok(count)
+    }
+}
+
+/// Turns `$1…$n` into `format()`'s `%1$L…%n$L` (literal-quoted arguments) and doubles every
+/// other `%`, highest number first so `$1` never eats the start of `$10`.
+fn placeholders_to_format(sql: &str, params: usize) -> String {
+    let mut text = sql.replace('%', "%%");
+    for n in (1..=params).rev() {
+        text = text.replace(&format!("${n}"), &format!("%{n}$L"));
+    }
+    text
+}
+
+/// Counts CSV records in a byte stream: newlines outside quoted fields.
+#[derive(Default)]
+struct CsvRowCounter {
+    in_quotes: bool,
+    records: u64,
+}
+
+impl CsvRowCounter {
+    fn feed(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            match b {
+                b'"' => self.in_quotes = !self.in_quotes,
+                b'\n' if !self.in_quotes => self.records += 1,
+                _ => {}
+            }
+        }
+    }
+
+    fn records(&self) -> u64 {
+        self.records
     }
 }
 
@@ -363,6 +404,23 @@ fn parse_plan_rows(plan: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn placeholders_become_literal_format_arguments() {
+        let sql = "SELECT 1 WHERE a LIKE $1 ESCAPE '\\' AND b = $10 AND c = '50%'";
+        assert_eq!(
+            placeholders_to_format(sql, 10),
+            "SELECT 1 WHERE a LIKE %1$L ESCAPE '\\' AND b = %10$L AND c = '50%%'"
+        );
+    }
+
+    #[test]
+    fn csv_records_are_counted_outside_quotes() {
+        let mut counter = CsvRowCounter::default();
+        counter.feed(b"id,title\n1,\"A, \"\"quoted\"\"\nline\"\n2,");
+        counter.feed(b"B\n");
+        assert_eq!(counter.records(), 3);
+    }
 
     #[test]
     fn plan_rows_are_read_from_the_top_node() {
