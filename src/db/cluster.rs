@@ -336,32 +336,26 @@ impl PrivateCluster {
         Ok(cluster)
     }
 
-    /// Reads the state of the cluster in `root` without changing anything.
-    pub fn status_of(root: &Path) -> Result<ClusterStatus, ClusterError> {
-        let bin = PgBinaries::locate()?;
-        let account = ServerAccount::for_current_process()?;
-        let cluster = Self {
+    /// The cluster in `root` as it is, for status and stop (nothing started or attached).
+    fn describe(root: &Path) -> Result<Self, ClusterError> {
+        Ok(Self {
             root: root.to_owned(),
-            bin,
-            account,
+            bin: PgBinaries::locate()?,
+            account: ServerAccount::for_current_process()?,
             port: 0,
             started_here: false,
-        };
-        cluster.status()
+        })
+    }
+
+    /// Reads the state of the cluster in `root` without changing anything.
+    pub fn status_of(root: &Path) -> Result<ClusterStatus, ClusterError> {
+        Self::describe(root)?.status()
     }
 
     /// Stops the cluster in `root` if it is running (`pg_ctl stop -m fast`).
     pub fn stop_folder(root: &Path) -> Result<bool, ClusterError> {
-        let bin = PgBinaries::locate()?;
-        let account = ServerAccount::for_current_process()?;
         let _lock = FolderLock::acquire(root)?;
-        let cluster = Self {
-            root: root.to_owned(),
-            bin,
-            account,
-            port: 0,
-            started_here: false,
-        };
+        let cluster = Self::describe(root)?;
         match cluster.status()? {
             ClusterStatus::Running { .. } => {
                 cluster.stop()?;
@@ -544,15 +538,7 @@ impl PrivateCluster {
                 None => free_port().map_err(io_err(&self.root))?,
             };
             let started = Instant::now();
-            let mut cmd = self.command("pg_ctl");
-            cmd.arg("start").arg("-D").arg(Self::pgdata(&self.root));
-            cmd.arg("-l").arg(Self::log_file(&self.root));
-            cmd.args(["-w", "-t", "60", "-s", "-o"]);
-            cmd.arg(format!(
-                "-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='{}'",
-                socket_dir.display()
-            ));
-            match self.run("pg_ctl", cmd) {
+            match self.run("pg_ctl", self.pg_ctl_start("start", port, &[])) {
                 Ok(_) => {
                     self.port = port;
                     if let Err(err) = fs::write(&port_file, port.to_string()) {
@@ -594,18 +580,26 @@ impl PrivateCluster {
 
     /// Restarts the server on the same port (`pg_ctl restart -m fast`), as an operator would.
     pub fn restart(&self) -> Result<(), ClusterError> {
-        let socket_dir = Self::socket_dir(&self.root);
-        let mut cmd = self.command("pg_ctl");
-        cmd.arg("restart").arg("-D").arg(Self::pgdata(&self.root));
-        cmd.arg("-l").arg(Self::log_file(&self.root));
-        cmd.args(["-m", "fast", "-w", "-t", "60", "-s", "-o"]);
-        cmd.arg(format!(
-            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories='{}'",
-            self.port,
-            socket_dir.display()
-        ));
-        self.run("pg_ctl", cmd)?;
+        self.run(
+            "pg_ctl",
+            self.pg_ctl_start("restart", self.port, &["-m", "fast"]),
+        )?;
         Ok(())
+    }
+
+    /// `pg_ctl start|restart` on `port`, listening on loopback and the private socket folder,
+    /// waiting until the server accepts connections.
+    fn pg_ctl_start(&self, action: &str, port: u16, extra: &[&str]) -> Command {
+        let mut cmd = self.command("pg_ctl");
+        cmd.arg(action).arg("-D").arg(Self::pgdata(&self.root));
+        cmd.arg("-l").arg(Self::log_file(&self.root));
+        cmd.args(extra);
+        cmd.args(["-w", "-t", "60", "-s", "-o"]);
+        cmd.arg(format!(
+            "-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='{}'",
+            Self::socket_dir(&self.root).display()
+        ));
+        cmd
     }
 
     /// Stops the server if this process started it; used at exit.

@@ -124,25 +124,7 @@ fn other_marquee_sessions(params: &ConnectParams) -> Result<i64, DbError> {
 /// checking for other sessions, benchmarks of a fresh connect).
 pub fn connect_once(params: &ConnectParams) -> Result<postgres::Client, DbError> {
     let target = params.display_target();
-    let (tls, ssl_mode) = tls::connector(params)?;
-    let mut config = postgres::Config::new();
-    if params.host.starts_with('/') {
-        config.host_path(&params.host);
-    } else {
-        config.host(&params.host);
-    }
-    config
-        .port(params.port)
-        .dbname(&params.dbname)
-        .user(&params.user)
-        .application_name("marquee-admin")
-        .ssl_mode(ssl_mode)
-        .connect_timeout(std::time::Duration::from_secs(
-            params.connect_timeout_secs.max(1),
-        ));
-    if let Some(password) = &params.password {
-        config.password(password.expose());
-    }
+    let (config, tls) = tls::driver_config(params, "marquee-admin")?;
     config
         .connect(tls)
         .map_err(|e| DbError::from_postgres(&e, &target))

@@ -410,28 +410,11 @@ impl DatabasePool {
     pub fn new(params: &ConnectParams, settings: &PoolSettings) -> Result<Self, DbError> {
         let target = params.display_target();
         tracing::info!("Connecting to PostgreSQL at {target}");
-        let (tls, ssl_mode) = tls::connector(params)?;
-        let mut config = postgres::Config::new();
-        if params.host.starts_with('/') {
-            config.host_path(&params.host);
-        } else {
-            config.host(&params.host);
-        }
-        config
-            .port(params.port)
-            .dbname(&params.dbname)
-            .user(&params.user)
-            .application_name(APPLICATION_NAME)
-            .ssl_mode(ssl_mode)
-            .connect_timeout(Duration::from_secs(params.connect_timeout_secs.max(1)))
-            .keepalives(true)
-            .options(&format!(
-                "-c statement_timeout={}",
-                settings.statement_timeout_ms
-            ));
-        if let Some(password) = &params.password {
-            config.password(password.expose());
-        }
+        let (mut config, tls) = tls::driver_config(params, APPLICATION_NAME)?;
+        config.options(&format!(
+            "-c statement_timeout={}",
+            settings.statement_timeout_ms
+        ));
         let shared = Arc::new(Shared {
             metrics: PoolMetrics::default(),
             connections: Mutex::new(BTreeMap::new()),

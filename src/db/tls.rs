@@ -1,5 +1,6 @@
-//! TLS for connections to external servers, with libpq's `sslmode` semantics on top of
-//! rust-postgres (which itself only knows disable / prefer / require).
+//! The driver configuration for a server, including TLS with libpq's `sslmode` semantics on top
+//! of rust-postgres (which itself only knows disable / prefer / require). The pool and the
+//! one-off administrative connections both build theirs here.
 
 use openssl::ssl::{SslConnector, SslMethod, SslVerifyMode};
 use postgres_openssl::MakeTlsConnector;
@@ -54,4 +55,32 @@ pub fn connector(
         }
     };
     Ok((connector, mode))
+}
+
+/// The driver's configuration and TLS connector for `params`, reporting as `application_name`.
+pub fn driver_config(
+    params: &ConnectParams,
+    application_name: &str,
+) -> Result<(postgres::Config, MakeTlsConnector), DbError> {
+    let (tls, ssl_mode) = connector(params)?;
+    let mut config = postgres::Config::new();
+    if params.host.starts_with('/') {
+        config.host_path(&params.host);
+    } else {
+        config.host(&params.host);
+    }
+    config
+        .port(params.port)
+        .dbname(&params.dbname)
+        .user(&params.user)
+        .application_name(application_name)
+        .ssl_mode(ssl_mode)
+        .connect_timeout(std::time::Duration::from_secs(
+            params.connect_timeout_secs.max(1),
+        ))
+        .keepalives(true);
+    if let Some(password) = &params.password {
+        config.password(password.expose());
+    }
+    Ok((config, tls))
 }
