@@ -7,10 +7,12 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Receiver;
 
 use crate::config::Settings;
+use crate::db::cluster::ClusterError;
 use crate::db::error::{DbError, DbErrorKind};
 use crate::db::pool::DatabasePool;
 use crate::db::{self, Server, StartError};
 use crate::import::load::Progress;
+use crate::pool_stats::LinkStatus;
 use crate::worker::{Reply, Workers};
 
 /// What the startup thread reports.
@@ -40,10 +42,41 @@ impl From<StartError> for StartFailure {
                 message: db.to_string(),
             },
             StartError::Cluster(c) => Self {
-                kind: DbErrorKind::Unreachable,
+                kind: cluster_failure_kind(&c),
                 message: c.to_string(),
             },
         }
+    }
+}
+
+/// Whether a private-cluster failure can heal by itself. Only starting the server can (a port
+/// taken meanwhile, a server still shutting down, another Marquee holding the folder's lock):
+/// that is [`DbErrorKind::Unreachable`], retried with backoff. Missing server programs, a data
+/// folder the server account cannot reach, no account to run it as, a failed `initdb` or a
+/// folder we may not write are [`DbErrorKind::Setup`]: retrying would fail the same way forever.
+pub fn cluster_failure_kind(err: &ClusterError) -> DbErrorKind {
+    use std::io::ErrorKind as Io;
+    match err {
+        ClusterError::Command { program, .. } if program == "pg_ctl" => DbErrorKind::Unreachable,
+        ClusterError::Io { source, .. }
+            if !matches!(
+                source.kind(),
+                Io::PermissionDenied
+                    | Io::NotFound
+                    | Io::ReadOnlyFilesystem
+                    | Io::NotADirectory
+                    | Io::IsADirectory
+                    | Io::StorageFull
+                    | Io::QuotaExceeded
+            ) =>
+        {
+            DbErrorKind::Unreachable
+        }
+        ClusterError::BinariesNotFound { .. }
+        | ClusterError::Unreachable { .. }
+        | ClusterError::NoServerAccount { .. }
+        | ClusterError::Command { .. }
+        | ClusterError::Io { .. } => DbErrorKind::Setup,
     }
 }
 
@@ -148,10 +181,12 @@ pub fn spawn_startup(
             let seeded = (|| -> Result<(Option<String>, Option<String>), DbError> {
                 let mut conn = pool.get("startup.seed")?;
                 let target = pool.target().to_owned();
+                // Unnamed statements only: named prepared statements break behind PgBouncer in
+                // transaction mode.
                 let count: i64 = conn
-                    .query_one("SELECT count(*) FROM movies", &[])
-                    .map_err(|e| DbError::from_postgres(&e, &target))?
-                    .get(0);
+                    .query_typed_one("SELECT count(*) FROM movies", &[])
+                    .and_then(|row| row.try_get(0))
+                    .map_err(|e| DbError::from_postgres(&e, &target))?;
                 if count == 0 && private {
                     let spec = crate::import::sample::SampleSpec::default();
                     crate::import::load::load_sample(&mut conn, &target, &spec, &mut |p| {
@@ -166,12 +201,12 @@ pub fn spawn_startup(
                     })?;
                 }
                 let movies: i64 = conn
-                    .query_one("SELECT count(*) FROM movies", &[])
-                    .map_err(|e| DbError::from_postgres(&e, &target))?
-                    .get(0);
+                    .query_typed_one("SELECT count(*) FROM movies", &[])
+                    .and_then(|row| row.try_get(0))
+                    .map_err(|e| DbError::from_postgres(&e, &target))?;
                 tracing::info!("Loaded {movies} movies");
                 let version = conn
-                    .query_one("SHOW server_version", &[])
+                    .query_typed_one("SHOW server_version", &[])
                     .ok()
                     .and_then(|row| row.try_get::<_, String>(0).ok());
                 let collection = crate::import::load::collection_description(&mut *conn)
@@ -232,6 +267,27 @@ impl Connection {
         match self {
             Connection::Ready { workers, .. } => Some(workers),
             _ => None,
+        }
+    }
+
+    /// What the pool stats panel shows while there is no pool; `None` once connected (the
+    /// pool's own snapshots tell the rest).
+    pub fn link_status(&self) -> Option<LinkStatus> {
+        match self {
+            Connection::Starting { attempt, .. } => {
+                Some(LinkStatus::Connecting { attempt: *attempt })
+            }
+            Connection::Failed {
+                failure,
+                attempt,
+                next_retry,
+            } => Some(LinkStatus::Failed {
+                kind: failure.kind,
+                message: failure.message.clone(),
+                attempt: *attempt,
+                next_retry: *next_retry,
+            }),
+            Connection::Ready { .. } => None,
         }
     }
 
@@ -352,4 +408,105 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
         Box::new(move |cc| Ok(Box::new(crate::ui::MarqueeApp::new(cc, settings)))),
     )
     .map_err(|err| anyhow::anyhow!("could not open the window: {err}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind_of(err: ClusterError) -> DbErrorKind {
+        StartFailure::from(StartError::Cluster(err)).kind
+    }
+
+    fn io(kind: std::io::ErrorKind) -> ClusterError {
+        ClusterError::Io {
+            path: "/var/lib/marquee".into(),
+            source: std::io::Error::from(kind),
+        }
+    }
+
+    #[test]
+    fn setup_problems_wait_for_the_user_instead_of_retrying_forever() {
+        let needs_the_user = [
+            ClusterError::BinariesNotFound {
+                searched: "/usr/lib/postgresql".into(),
+            },
+            ClusterError::Unreachable {
+                user: "postgres".into(),
+                blocked: "/root".into(),
+            },
+            ClusterError::NoServerAccount {
+                tried: "postgres, nobody".into(),
+            },
+            ClusterError::Command {
+                program: "initdb".into(),
+                detail: "invalid locale name".into(),
+                log: "/var/lib/marquee/server.log".into(),
+            },
+            io(std::io::ErrorKind::PermissionDenied),
+            io(std::io::ErrorKind::ReadOnlyFilesystem),
+        ];
+        for err in needs_the_user {
+            let text = err.to_string();
+            let kind = kind_of(err);
+            assert_eq!(kind, DbErrorKind::Setup, "{text}");
+            assert!(!kind.is_transient(), "{text}");
+            let failed = Connection::failed(
+                StartFailure {
+                    kind,
+                    message: text,
+                },
+                1,
+            );
+            assert!(matches!(
+                failed,
+                Connection::Failed {
+                    next_retry: None,
+                    ..
+                }
+            ));
+        }
+    }
+
+    #[test]
+    fn a_server_that_did_not_start_is_retried() {
+        let not_started = [
+            ClusterError::Command {
+                program: "pg_ctl".into(),
+                detail: "could not start server".into(),
+                log: "/var/lib/marquee/server.log".into(),
+            },
+            // Another Marquee held the folder's lock for too long.
+            ClusterError::Io {
+                path: "/var/lib/marquee/marquee.lock".into(),
+                source: std::io::Error::other("lock held for two minutes"),
+            },
+        ];
+        for err in not_started {
+            let text = err.to_string();
+            let kind = kind_of(err);
+            assert_eq!(kind, DbErrorKind::Unreachable, "{text}");
+            let failed = Connection::failed(
+                StartFailure {
+                    kind,
+                    message: text,
+                },
+                1,
+            );
+            assert!(matches!(
+                failed,
+                Connection::Failed {
+                    next_retry: Some(_),
+                    ..
+                }
+            ));
+        }
+    }
+
+    #[test]
+    fn the_error_screen_names_a_setup_problem_as_such() {
+        let (title, advice) = crate::ui::connection_state::explain(DbErrorKind::Setup);
+        assert_eq!(title, "The private database server cannot be set up");
+        assert!(!advice.contains("retries on its own"), "{advice}");
+    }
 }

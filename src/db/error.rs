@@ -26,6 +26,9 @@ pub enum DbErrorKind {
     Query,
     /// A worker job panicked; the connection it held was discarded.
     Panicked,
+    /// The private server cannot be set up on this machine (no server programs, a data folder
+    /// its account cannot reach, no account to run it as). Only the user can fix it.
+    Setup,
 }
 
 impl DbErrorKind {

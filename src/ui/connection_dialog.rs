@@ -236,9 +236,11 @@ impl ConnectionDialog {
                 let started = std::time::Instant::now();
                 let result = crate::db::connect_once(&params)
                     .and_then(|mut client| {
+                        // An unnamed statement: the server may be PgBouncer in transaction
+                        // mode, where named prepared statements break.
                         client
-                            .query_one("SHOW server_version", &[])
-                            .map(|row| row.get::<_, String>(0))
+                            .query_typed_one("SHOW server_version", &[])
+                            .and_then(|row| row.try_get::<_, String>(0))
                             .map_err(|e| {
                                 crate::db::error::DbError::from_postgres(
                                     &e,

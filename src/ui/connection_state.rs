@@ -129,6 +129,10 @@ pub fn explain(kind: DbErrorKind) -> (&'static str, &'static str) {
             "The server is too busy",
             "Try again in a moment, or raise the pool size in the connection settings.",
         ),
+        DbErrorKind::Setup => (
+            "The private database server cannot be set up",
+            "Follow the steps above, then press Retry, or connect to another server in the connection settings.",
+        ),
         DbErrorKind::Cancelled | DbErrorKind::Query | DbErrorKind::Panicked => (
             "Starting failed",
             "Retry; if it keeps failing, the server log says more.",

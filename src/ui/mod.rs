@@ -2,14 +2,15 @@
 //!
 //! Views draw and push [`Command`]s; the app applies them after drawing (egui demo style), so no
 //! view touches the database, the pool or the workers, and each can be tested on its own.
-//! `App::logic` drains worker answers and runs timers (debounce, pool snapshot); `App::ui` only
-//! draws and collects commands.
+//! `App::logic` drains worker answers and runs timers (debounce, pool stats sampling); `App::ui`
+//! only draws and collects commands.
 
 pub mod connection_dialog;
 pub mod connection_state;
 pub mod detail_pane;
 pub mod filter_bar;
 pub mod movie_table;
+pub mod pool_panel;
 pub mod pool_stats;
 pub mod status_bar;
 
@@ -21,8 +22,8 @@ use crate::app::{Connection, StartFailure};
 use crate::browse::Browse;
 use crate::config::{ConnectParams, PoolSettings, ServerChoice, Settings};
 use crate::db::error::DbErrorKind;
-use crate::db::pool::PoolSnapshot;
 use crate::filter::{Filter, SortColumn};
+use crate::pool_stats::PoolStatsModel;
 use crate::worker::{Answer, Priority, Reply, Request, Topic};
 
 use connection_dialog::ConnectionDialog;
@@ -30,12 +31,12 @@ use connection_state::ConnectionState;
 use detail_pane::{DetailPane, DetailState};
 use filter_bar::FilterBar;
 use movie_table::{MovieTable, TableLayout};
+use pool_panel::PoolPanel;
+use pool_stats::PoolStatsAction;
 use status_bar::{StatusBar, StatusInfo};
 
 /// Typing is applied once it pauses this long; older queries are superseded and cancelled.
 pub const FILTER_DEBOUNCE: Duration = Duration::from_millis(150);
-/// How often the status bar refreshes its pool figures (a snapshot takes locks; not per frame).
-const POOL_SNAPSHOT_EVERY: Duration = Duration::from_millis(500);
 
 /// The app icon, from `assets/icon.png`.
 pub fn icon() -> egui::IconData {
@@ -98,6 +99,10 @@ pub enum Command {
     ApplySettings(Box<Settings>),
     /// Switch theme.
     SetTheme(ThemeChoice),
+    /// Show or hide the pool stats panel (toolbar button, F2).
+    TogglePoolPanel,
+    /// A button in the pool stats panel.
+    PoolStats(PoolStatsAction),
 }
 
 /// Dark or light.
@@ -138,6 +143,8 @@ pub struct State {
     pub pool: Option<PoolSettings>,
     /// Detail pane width.
     pub detail_width: Option<f32>,
+    /// Whether the pool stats panel is shown.
+    pub pool_panel_open: bool,
 }
 
 /// The eframe application.
@@ -157,7 +164,8 @@ pub struct MarqueeApp {
     dialog: ConnectionDialog,
     /// An edited filter waiting for typing to pause.
     pending_filter: Option<(Filter, Instant)>,
-    pool_snapshot: Option<(PoolSnapshot, Instant)>,
+    /// The pool stats panel; its model also feeds the status bar's pool figures.
+    pool_panel: PoolPanel,
     commands: Vec<Command>,
     /// The last error of a detail request, for the status bar.
     detail_error: Option<String>,
@@ -203,7 +211,7 @@ impl MarqueeApp {
             status_bar: StatusBar,
             connection_state: ConnectionState,
             pending_filter: None,
-            pool_snapshot: None,
+            pool_panel: PoolPanel::new(state.pool_panel_open),
             commands: Vec::new(),
             detail_error: None,
         }
@@ -217,6 +225,16 @@ impl MarqueeApp {
     /// The connection state.
     pub fn connection(&self) -> &Connection {
         &self.connection
+    }
+
+    /// The pool stats panel (tests read its model and the outcome of its actions).
+    pub fn pool_panel(&self) -> &PoolPanel {
+        &self.pool_panel
+    }
+
+    /// What the pool stats panel shows.
+    pub fn pool_stats(&self) -> &PoolStatsModel {
+        self.pool_panel.model()
     }
 
     /// The state that [`eframe::App::save`] writes.
@@ -235,6 +253,7 @@ impl MarqueeApp {
             server,
             pool,
             detail_width: None,
+            pool_panel_open: self.pool_panel.open,
         }
     }
 
@@ -290,7 +309,8 @@ impl MarqueeApp {
                     self.detail = DetailState::Failed(err.to_string());
                 }
             },
-            Topic::Detail | Topic::Admin => {}
+            Topic::Admin => self.pool_panel.apply_reply(reply),
+            Topic::Detail => {}
         }
     }
 
@@ -340,6 +360,14 @@ impl MarqueeApp {
                     self.theme = theme;
                     theme.apply(ctx);
                 }
+                Command::TogglePoolPanel => {
+                    self.pool_panel.toggle();
+                    ctx.request_repaint();
+                }
+                Command::PoolStats(action) => {
+                    self.pool_panel.apply(action, &self.connection);
+                    ctx.request_repaint();
+                }
             }
         }
     }
@@ -348,11 +376,16 @@ impl MarqueeApp {
     fn reconnect(&mut self, ctx: &egui::Context) {
         let next = Connection::start(&self.settings, ctx);
         std::mem::replace(&mut self.connection, next).close_in_background();
-        self.pool_snapshot = None;
+        self.pool_panel.disconnect();
     }
 
-    /// Keyboard shortcuts that belong to no single view: `/` focuses search, Esc clears.
+    /// Keyboard shortcuts that belong to no single view: `/` focuses search, Esc clears, F2
+    /// shows or hides the pool stats panel.
     fn shortcuts(&mut self, ctx: &egui::Context) {
+        // F2 types nothing, so it works even while a text field has the focus.
+        if ctx.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::F2)) {
+            self.commands.push(Command::TogglePoolPanel);
+        }
         let typing = ctx
             .memory(|m| m.focused())
             .is_some_and(|id| egui::TextEdit::load_state(ctx, id).is_some());
@@ -407,24 +440,27 @@ impl MarqueeApp {
             ServerChoice::External(params) => Some(params.display_target()),
             ServerChoice::Private { .. } => Some("private server".to_owned()),
         });
-        let pool_error = self
-            .pool_snapshot
-            .as_ref()
-            .and_then(|(s, _)| s.last_error.as_ref())
+        let connected = matches!(self.connection, Connection::Ready { .. });
+        let snapshot = self.pool_panel.model().snapshot().filter(|_| connected);
+        // Only while it stands: once a query succeeded after it, it is history (the pool stats
+        // panel keeps it), not something the status bar should keep shouting.
+        let pool_error = snapshot
+            .and_then(|s| {
+                s.last_error
+                    .as_ref()
+                    .filter(|(_, at)| s.last_success.is_none_or(|ok| ok < *at))
+            })
             .map(|(e, _)| e.to_string());
         StatusInfo {
             target,
             server_version,
             state,
             state_is_error,
-            connected: matches!(self.connection, Connection::Ready { .. }),
+            connected,
             count: self.browse.count(),
             counting: false,
             last_query: self.browse.last_query,
-            pool: self
-                .pool_snapshot
-                .as_ref()
-                .map(|(s, _)| (s.in_use, s.idle, s.max)),
+            pool: snapshot.map(|s| (s.in_use, s.idle, s.max)),
             last_error: self
                 .browse
                 .last_error
@@ -448,6 +484,13 @@ impl MarqueeApp {
                 }
                 if ui.button("Connection…").clicked() {
                     self.commands.push(Command::OpenSettings);
+                }
+                if ui
+                    .add(egui::Button::new("Pool").selected(self.pool_panel.open))
+                    .on_hover_text("Show or hide the connection pool panel (F2)")
+                    .clicked()
+                {
+                    self.commands.push(Command::TogglePoolPanel);
                 }
             });
         });
@@ -488,17 +531,10 @@ impl eframe::App for MarqueeApp {
                 ctx.request_repaint_after(*at - now);
             }
         }
-        let stale = self
-            .pool_snapshot
-            .as_ref()
-            .is_none_or(|(_, at)| at.elapsed() >= POOL_SNAPSHOT_EVERY);
-        if stale && let Some(pool) = self.connection.pool() {
-            self.pool_snapshot = Some((pool.snapshot(), Instant::now()));
-            // Keep the figures moving while something is in flight.
-            if self.browse.is_loading() {
-                ctx.request_repaint_after(POOL_SNAPSHOT_EVERY);
-            }
-        }
+        // Also while hidden, so the panel has history and health when it opens; `logic` only
+        // runs when a frame does, hence the repaint.
+        let next_sample = self.pool_panel.logic(&self.connection, Instant::now());
+        ctx.request_repaint_after(next_sample);
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
@@ -516,6 +552,18 @@ impl eframe::App for MarqueeApp {
         egui::Panel::bottom("status_bar").show(ui, |ui| {
             self.status_bar.ui(ui, &info, &mut commands);
         });
+        if self.pool_panel.open {
+            // Never more than most of the window: the table stays in view.
+            let max_width = (ui.available_width() * 0.7).max(320.0);
+            egui::Panel::right("pool_stats")
+                .resizable(true)
+                .default_size(460.0)
+                .size_range(320.0..=max_width)
+                .show(ui, |ui| {
+                    let actions = self.pool_panel.ui(ui);
+                    commands.extend(actions.into_iter().map(Command::PoolStats));
+                });
+        }
         if matches!(self.connection, Connection::Ready { .. }) {
             egui::Panel::right("detail_pane")
                 .resizable(true)
@@ -561,6 +609,7 @@ impl eframe::App for MarqueeApp {
     }
 
     fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
+        self.pool_panel.stop_drill();
         let closed = Connection::Failed {
             failure: StartFailure {
                 kind: DbErrorKind::Unreachable,
