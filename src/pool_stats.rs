@@ -191,6 +191,12 @@ pub enum Health {
     },
     /// Work succeeds again after the server was unreachable within [`RECOVERY_WINDOW`].
     Recovering,
+    /// The server (or the private cluster's setup) refuses us: wrong password, unknown
+    /// database, TLS policy, a data folder the server cannot use. Retrying will not help.
+    Refused {
+        /// What the app said, for people.
+        message: String,
+    },
 }
 
 impl Health {
@@ -202,6 +208,7 @@ impl Health {
             Health::Degraded { .. } => "Degraded",
             Health::Unreachable { .. } => "Server unreachable",
             Health::Recovering => "Recovering",
+            Health::Refused { .. } => "Cannot connect",
         }
     }
 
@@ -224,6 +231,12 @@ impl Health {
                 lines
             }
             Health::Recovering => vec!["the server answers again".to_owned()],
+            Health::Refused { message } => {
+                vec![
+                    message.clone(),
+                    "change the connection settings, then Retry".to_owned(),
+                ]
+            }
             Health::Connecting | Health::Healthy => Vec::new(),
         }
     }
@@ -241,6 +254,11 @@ impl Health {
 /// - otherwise **Healthy** (or **Connecting** before the first sample).
 pub fn classify(history: &[Sample], link: &LinkStatus, now: Instant) -> Health {
     match link {
+        LinkStatus::Failed { kind, message, .. } if !kind.is_transient() => {
+            return Health::Refused {
+                message: message.clone(),
+            };
+        }
         LinkStatus::Failed {
             attempt,
             next_retry,
@@ -1720,6 +1738,26 @@ mod tests {
             classify(&later[10..], &LinkStatus::Connected, later[70].at),
             Health::Healthy
         );
+    }
+
+    #[test]
+    fn a_refused_login_or_setup_problem_is_not_called_unreachable() {
+        let now = Instant::now();
+        for kind in [
+            DbErrorKind::Rejected,
+            DbErrorKind::Setup,
+            DbErrorKind::Schema,
+        ] {
+            let link = LinkStatus::Failed {
+                kind,
+                message: "the server rejected the password".into(),
+                attempt: 1,
+                next_retry: None,
+            };
+            let health = classify(&[], &link, now);
+            assert_eq!(health.label(), "Cannot connect", "{kind:?}");
+            assert_eq!(health.details()[0], "the server rejected the password");
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! app carries them out (it never touches the pool here).
 
 use egui::{Color32, RichText, Ui};
-use egui_plot::{Bar, BarChart, HLine, Legend, Line, Plot, PlotPoints};
+use egui_plot::{Bar, BarChart, Corner, HLine, Legend, Line, Plot, PlotPoints};
 
 use crate::pool_stats::{
     Gauge, HISTORY_WINDOW, Health, PoolStatsModel, Quantiles, format_micros, format_secs_f64,
@@ -155,7 +155,7 @@ fn health_color(health: &Health) -> Color32 {
     match health {
         Health::Healthy => Color32::from_rgb(60, 170, 90),
         Health::Degraded { .. } | Health::Recovering => Color32::from_rgb(220, 160, 40),
-        Health::Unreachable { .. } => Color32::from_rgb(220, 70, 60),
+        Health::Unreachable { .. } | Health::Refused { .. } => Color32::from_rgb(220, 70, 60),
         Health::Connecting => Color32::GRAY,
     }
 }
@@ -220,7 +220,7 @@ fn gauges_ui(ui: &mut Ui, model: &PoolStatsModel) {
     let window = HISTORY_WINDOW.as_secs_f64();
     Plot::new("pool_stats_connections_plot")
         .height(90.0)
-        .legend(Legend::default())
+        .legend(Legend::default().position(Corner::LeftTop))
         .include_x(-window)
         .include_x(0.0)
         .include_y(0.0)
@@ -239,7 +239,7 @@ fn gauges_ui(ui: &mut Ui, model: &PoolStatsModel) {
         });
     Plot::new("pool_stats_waiting_plot")
         .height(70.0)
-        .legend(Legend::default())
+        .legend(Legend::default().position(Corner::LeftTop))
         .include_x(-window)
         .include_x(0.0)
         .include_y(0.0)
