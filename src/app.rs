@@ -189,11 +189,15 @@ pub fn spawn_startup(
                     .map_err(|e| DbError::from_postgres(&e, &target))?;
                 if count == 0 && private {
                     let spec = crate::import::sample::SampleSpec::default();
-                    crate::import::load::load_sample(&mut conn, &target, &spec, &mut |p| {
-                        send(StartupEvent::Progress(
-                            "Generating the sample collection…".to_owned(),
-                            Some(p),
-                        ));
+                    // The window shows the progress; so does the terminal it was started from.
+                    crate::cli::with_progress_bar(|terminal| {
+                        crate::import::load::load_sample(&mut conn, &target, &spec, &mut |p| {
+                            terminal(p.clone());
+                            send(StartupEvent::Progress(
+                                "Generating the sample collection…".to_owned(),
+                                Some(p),
+                            ));
+                        })
                     })
                     .map_err(|e| match e {
                         crate::import::load::LoadError::Database(db) => db,
