@@ -65,6 +65,8 @@ pub struct Browse {
     viewport: (u64, u64),
     /// After a failed page, no new page requests until then.
     retry_at: Option<Instant>,
+    /// The capped count and facets are due once the first page has arrived.
+    followups_pending: bool,
 }
 
 impl Browse {
@@ -123,16 +125,27 @@ impl Browse {
         self.facets = None;
         self.changed_at = Some(Instant::now());
         self.retry_at = None;
+        self.followups_pending = false;
         self.first_page_latency = None;
         let first = self.viewport.0 / u64::from(PAGE_SIZE);
         self.request_page(first, Priority::Urgent, workers);
-        let g = self.generation;
+        // Counts and facets wait for the first page: on a small machine they would otherwise
+        // compete with it for the same cores. Only the planner's estimate (no scan) goes now.
+        self.followups_pending = true;
         workers.submit(
             Topic::Browse,
-            g,
+            self.generation,
             Priority::Background,
             Request::EstimateCount(Arc::clone(&self.filter)),
         );
+    }
+
+    /// Asks for the capped count and the facets of the current filter, once.
+    fn request_followups(&mut self, workers: &dyn Submit) {
+        if !std::mem::take(&mut self.followups_pending) {
+            return;
+        }
+        let g = self.generation;
         workers.submit(
             Topic::Browse,
             g,
@@ -178,6 +191,11 @@ impl Browse {
         let (first_page, last_page) = (first / page_size, last / page_size);
         for page in first_page..=last_page {
             self.request_page(page, Priority::Urgent, workers);
+        }
+        // After a jump, the visible pages go first; neighbours follow once they have landed.
+        if (first_page..=last_page).any(|page| !self.pages.contains_key(&page)) {
+            self.evict(first_page, last_page);
+            return;
         }
         let max_page = self.row_count().saturating_sub(1) / page_size;
         for page in first_page.saturating_sub(PREFETCH_PAGES)..first_page {
@@ -231,7 +249,7 @@ impl Browse {
 
     /// Applies a worker reply. Returns `false` (and changes nothing) for replies of another
     /// topic or an older filter.
-    pub fn apply(&mut self, reply: &Reply) -> bool {
+    pub fn apply(&mut self, reply: &Reply, workers: &dyn Submit) -> bool {
         if reply.topic != Topic::Browse || reply.generation != self.generation {
             return false;
         }
@@ -244,6 +262,7 @@ impl Browse {
                     // asked every frame.
                     self.pending.clear();
                     self.retry_at = Some(Instant::now() + PAGE_RETRY_PAUSE);
+                    self.request_followups(workers);
                 }
                 self.last_error = Some(error.clone());
             }
@@ -259,6 +278,7 @@ impl Browse {
                         self.count = Some(RowCount::Exact(end));
                     }
                 }
+                self.request_followups(workers);
                 if self.first_page_latency.is_none()
                     && let Some(changed) = self.changed_at
                 {
@@ -339,11 +359,21 @@ mod tests {
         let mut browse = Browse::default();
         browse.set_filter(Filter::default(), &workers);
         assert_eq!(*workers.superseded.borrow(), vec![1]);
+        {
+            let submitted = workers.submitted.borrow();
+            assert!(matches!(
+                submitted[0],
+                (1, Priority::Urgent, Request::Page { offset: 0, .. })
+            ));
+            assert!(
+                !submitted
+                    .iter()
+                    .any(|(_, _, r)| matches!(r, Request::Facets(_))),
+                "counts and facets wait for the first page"
+            );
+        }
+        browse.apply(&page_reply(1, 0, 100), &workers);
         let submitted = workers.submitted.borrow();
-        assert!(matches!(
-            submitted[0],
-            (1, Priority::Urgent, Request::Page { offset: 0, .. })
-        ));
         assert!(
             submitted
                 .iter()
@@ -368,12 +398,12 @@ mod tests {
             },
             &workers,
         );
-        assert!(!browse.apply(&page_reply(1, 0, 100)));
+        assert!(!browse.apply(&page_reply(1, 0, 100), &workers));
         assert!(
             browse.row(0).is_none(),
             "a row of another filter must never show"
         );
-        assert!(browse.apply(&page_reply(2, 0, 100)));
+        assert!(browse.apply(&page_reply(2, 0, 100), &workers));
         assert_eq!(browse.row(5).map(|r| r.id), Some(5));
     }
 
@@ -382,12 +412,18 @@ mod tests {
         let workers = Recorder::default();
         let mut browse = Browse::default();
         browse.set_filter(Filter::default(), &workers);
-        browse.apply(&Reply {
-            result: Ok(Answer::Count(RowCount::Exact(1_000_000))),
-            label: "movies.count_capped",
-            ..page_reply(1, 0, 0)
-        });
+        browse.apply(
+            &Reply {
+                result: Ok(Answer::Count(RowCount::Exact(1_000_000))),
+                label: "movies.count_capped",
+                ..page_reply(1, 0, 0)
+            },
+            &workers,
+        );
         workers.submitted.borrow_mut().clear();
+        browse.show_rows(5_000, 5_030, &workers);
+        // The neighbours wait until the visible page has landed, and are asked for once.
+        browse.apply(&page_reply(1, 5_000, 100), &workers);
         browse.show_rows(5_000, 5_030, &workers);
         browse.show_rows(5_000, 5_030, &workers);
         let submitted = workers.submitted.borrow();
@@ -415,13 +451,16 @@ mod tests {
         let workers = Recorder::default();
         let mut browse = Browse::default();
         browse.set_filter(Filter::default(), &workers);
-        browse.apply(&page_reply(1, 0, 42));
+        browse.apply(&page_reply(1, 0, 42), &workers);
         assert_eq!(browse.count(), Some(RowCount::Exact(42)));
-        browse.apply(&Reply {
-            result: Ok(Answer::Count(RowCount::Estimate(60))),
-            label: "movies.estimate",
-            ..page_reply(1, 0, 0)
-        });
+        browse.apply(
+            &Reply {
+                result: Ok(Answer::Count(RowCount::Estimate(60))),
+                label: "movies.estimate",
+                ..page_reply(1, 0, 0)
+            },
+            &workers,
+        );
         assert_eq!(browse.count(), Some(RowCount::Exact(42)));
     }
 
@@ -430,14 +469,17 @@ mod tests {
         let workers = Recorder::default();
         let mut browse = Browse::default();
         browse.set_filter(Filter::default(), &workers);
-        browse.apply(&Reply {
-            result: Ok(Answer::Count(RowCount::Exact(10_000_000))),
-            label: "movies.count_exact",
-            ..page_reply(1, 0, 0)
-        });
+        browse.apply(
+            &Reply {
+                result: Ok(Answer::Count(RowCount::Exact(10_000_000))),
+                label: "movies.count_exact",
+                ..page_reply(1, 0, 0)
+            },
+            &workers,
+        );
         for page in 0..(MAX_CACHED_PAGES as u64 * 2) {
             browse.show_rows(page * 100, page * 100 + 30, &workers);
-            browse.apply(&page_reply(1, page * 100, 100));
+            browse.apply(&page_reply(1, page * 100, 100), &workers);
         }
         assert!(browse.pages.len() <= MAX_CACHED_PAGES);
         assert!(

@@ -95,7 +95,7 @@ pub fn change(browse: &mut Browse, workers: &Workers, filter: Filter) -> ChangeT
     let generation = browse.generation();
     let mut times = ChangeTimes::default();
     pump(workers, CHANGE_TIMEOUT, |reply| {
-        if !browse.apply(&reply) || reply.generation != generation {
+        if !browse.apply(&reply, workers) || reply.generation != generation {
             return false;
         }
         let at = started.elapsed();

@@ -76,7 +76,7 @@ pub fn run(target: &Target, options: &Options) -> anyhow::Result<Report> {
     browse.set_filter(Filter::default(), &workers);
     browse.request_exact_count(&workers);
     pump(&workers, Duration::from_secs(120), |reply| {
-        browse.apply(&reply);
+        browse.apply(&reply, &workers);
         matches!(browse.count(), Some(RowCount::Exact(_)))
     });
 
@@ -103,7 +103,7 @@ pub fn run(target: &Target, options: &Options) -> anyhow::Result<Report> {
         let wall_start = Instant::now();
         let cpu_start = thread_cpu();
         while let Some(reply) = workers.try_recv() {
-            browse.apply(&reply);
+            browse.apply(&reply, &workers);
         }
         let layout_start = thread_cpu();
         let mut output = ctx.run_ui(input(frame + 30), |ui| table.ui(ui, &browse, &mut commands));

@@ -36,11 +36,11 @@ pub fn show(browse: &mut Browse, workers: &Workers, first: u64) -> Duration {
     browse.show_rows(first, last, workers);
     // Apply whatever already arrived (prefetched pages) before deciding we must wait.
     while let Some(reply) = workers.try_recv() {
-        browse.apply(&reply);
+        browse.apply(&reply, workers);
     }
     if !visible(browse, first, last) {
         pump(workers, STEP_TIMEOUT, |reply| {
-            browse.apply(&reply);
+            browse.apply(&reply, workers);
             visible(browse, first, last)
         });
     }
@@ -58,7 +58,7 @@ pub fn run(target: &Target, options: &Options) -> anyhow::Result<Report> {
     // The table is sized by the count: wait for the first page and the exact count.
     browse.request_exact_count(&workers);
     pump(&workers, Duration::from_secs(120), |reply| {
-        browse.apply(&reply);
+        browse.apply(&reply, &workers);
         browse.row(0).is_some()
             && matches!(
                 browse.count(),

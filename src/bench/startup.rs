@@ -43,7 +43,7 @@ fn start_once(settings: &Settings, target: &Target) -> anyhow::Result<Start> {
     browse.set_filter(Filter::default(), &workers);
     browse.show_rows(0, 39, &workers);
     let arrived = pump(&workers, Duration::from_secs(30), |reply| {
-        browse.apply(&reply);
+        browse.apply(&reply, &workers);
         browse.row(0).is_some()
     });
     let total = t0.elapsed();

@@ -6,8 +6,14 @@ use postgres::GenericClient;
 use crate::db::error::{DbError, DbErrorKind};
 
 /// The migrations, in order. A migration is never edited once released; changes get a new file.
-pub const MIGRATIONS: &[(i32, &str, &str)] =
-    &[(1, "movies", include_str!("migrations/0001_movies.sql"))];
+pub const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (1, "movies", include_str!("migrations/0001_movies.sql")),
+    (
+        2,
+        "sort indexes",
+        include_str!("migrations/0002_sort_indexes.sql"),
+    ),
+];
 
 /// The newest schema version this build knows.
 pub fn latest_version() -> i32 {

@@ -35,6 +35,9 @@ pub struct MovieRow {
     pub rating_count: i32,
 }
 
+/// From this offset on, pages skip rows over ids only (see [`MoviesRepository::page`]).
+const DEFERRED_JOIN_OFFSET: u64 = 10_000;
+
 /// The columns of [`MovieRow`], in order, for every SELECT here.
 const MOVIE_COLUMNS: &str = "m.id, m.title, m.year, m.genres, m.rating_avg, m.rating_count";
 
@@ -150,11 +153,22 @@ impl MoviesRepository {
     /// The movies at `offset..offset + limit` of the filtered, sorted result.
     pub fn page(&self, filter: &Filter, offset: u64, limit: u32) -> Result<Vec<MovieRow>, DbError> {
         let parts = movie_sql::where_clause(filter, "m");
-        let sql = format!(
-            "SELECT {MOVIE_COLUMNS} FROM movies m WHERE {} ORDER BY {} LIMIT {limit} OFFSET {offset}",
-            parts.where_sql,
-            movie_sql::order_by(&filter.sort, "m")
-        );
+        let order = movie_sql::order_by(&filter.sort, "m");
+        let sql = if offset < DEFERRED_JOIN_OFFSET {
+            format!(
+                "SELECT {MOVIE_COLUMNS} FROM movies m WHERE {} ORDER BY {order} LIMIT {limit} OFFSET {offset}",
+                parts.where_sql
+            )
+        } else {
+            // Deep in the result, skipping `offset` rows is the cost. Skip them over ids alone
+            // (an index-only scan where the sort has an index) and fetch whole rows for the
+            // page only: the "deferred join".
+            format!(
+                "SELECT {MOVIE_COLUMNS} FROM movies m JOIN (SELECT m.id FROM movies m WHERE {} \
+                 ORDER BY {order} LIMIT {limit} OFFSET {offset}) page ON page.id = m.id ORDER BY {order}",
+                parts.where_sql
+            )
+        };
         self.repo.read("movies.page", |conn| {
             Ok(conn
                 .query_typed(&sql, &typed(&parts))?

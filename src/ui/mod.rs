@@ -291,7 +291,9 @@ impl MarqueeApp {
     fn apply_reply(&mut self, reply: Reply) {
         match reply.topic {
             Topic::Browse => {
-                self.browse.apply(&reply);
+                if let Some(workers) = self.connection.workers() {
+                    self.browse.apply(&reply, workers);
+                }
             }
             Topic::Detail if reply.generation == self.detail_generation => match reply.result {
                 Ok(Answer::Details(Some(bundle))) => {

@@ -53,8 +53,9 @@ fn admin() -> postgres::Client {
 /// parallel test binaries do not race.
 pub fn template(spec: &SampleSpec) -> String {
     let name = format!(
-        "tpl_v{}_{}_{}_{}",
+        "tpl_v{}_s{}_{}_{}_{}",
         marquee::import::sample::GENERATOR_VERSION,
+        schema::latest_version(),
         spec.movies,
         spec.ratings,
         spec.seed
