@@ -145,3 +145,28 @@ fn a_data_folder_the_server_account_cannot_enter_is_refused_clearly() {
     assert!(err.contains("--data-dir"), "{err}");
     let _ = std::fs::remove_dir_all(&outer);
 }
+
+#[test]
+fn status_and_stop_work_with_a_relative_data_folder() {
+    let dir = common::scratch_dir("cluster-relative");
+    let cluster = PrivateCluster::ensure_running(&dir).expect("start");
+    // How `.ci/run` and people name it: relative to the working directory.
+    let cwd = std::env::current_dir().unwrap();
+    let relative = dir
+        .strip_prefix(&cwd)
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or(dir.clone());
+    assert!(relative.is_relative() || relative == dir);
+    assert!(
+        matches!(PrivateCluster::status_of(&relative).unwrap(), ClusterStatus::Running { port, .. } if port == cluster.port())
+    );
+    assert!(
+        PrivateCluster::stop_folder(&relative).unwrap(),
+        "a relative folder is stopped too"
+    );
+    assert_eq!(
+        PrivateCluster::status_of(&dir).unwrap(),
+        ClusterStatus::Stopped
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

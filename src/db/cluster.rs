@@ -338,8 +338,11 @@ impl PrivateCluster {
 
     /// The cluster in `root` as it is, for status and stop (nothing started or attached).
     fn describe(root: &Path) -> Result<Self, ClusterError> {
+        // Absolute, because the server programs run with the data folder as their working
+        // directory when Marquee is root: a relative path would point elsewhere.
+        let root = fs::canonicalize(root).unwrap_or_else(|_| root.to_owned());
         Ok(Self {
-            root: root.to_owned(),
+            root,
             bin: PgBinaries::locate()?,
             account: ServerAccount::for_current_process()?,
             port: 0,
