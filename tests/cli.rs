@@ -250,7 +250,14 @@ fn pool_stats_prints_the_pool_as_json_after_a_stress_drill() {
     let report: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
     let counters = &report["counters"];
     assert!(counters["checkouts"].as_u64().unwrap() > 8, "{report}");
-    assert!(counters["waited_checkouts"].as_u64().unwrap() > 0, "8 queries on 3 connections must wait: {report}");
+    assert!(
+        counters["waited_checkouts"].as_u64().unwrap() > 0,
+        "8 queries on 3 connections must wait: {report}"
+    );
     assert_eq!(report["gauges"]["max"].as_u64(), Some(3), "{report}");
-    assert!(report["connections"].as_array().is_some_and(|c| !c.is_empty()));
+    assert!(
+        report["connections"]
+            .as_array()
+            .is_some_and(|c| !c.is_empty())
+    );
 }
