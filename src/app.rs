@@ -411,7 +411,12 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
         options,
         Box::new(move |cc| Ok(Box::new(crate::ui::MarqueeApp::new(cc, settings)))),
     )
-    .map_err(|err| anyhow::anyhow!("could not open the window: {err}"))
+    .map_err(|err| {
+        anyhow::anyhow!(
+            "could not open the window: {err}\nWithout a display, the command line reaches the same data: \
+             `marquee movies --filter …`, `marquee export …`, `marquee pool-stats` (see `marquee --help`)"
+        )
+    })
 }
 
 #[cfg(test)]
