@@ -294,28 +294,49 @@ fn the_ui_keeps_drawing_while_a_slow_query_runs() {
 }
 
 #[test]
-fn frames_stay_cheap_while_paging_through_the_table() {
+fn paging_down_fetches_the_rows_further_down_the_table() {
+    // Frame *cost* is a benchmark (`cargo bench --bench app_frame`), not a timed test; this pins
+    // the behaviour: keys move the window over the result and the rows there arrive (labels count
+    // rows from 1).
     let db = common::TestDb::default_sample();
     let mut harness = app_for(ServerChoice::External(db.params.clone()));
     wait_for_rows(&mut harness);
     harness.get_by_label(&loaded_rows(&harness)[0]).click();
     harness.step();
-    // Page down every frame: each frame asks for pages that are not there yet.
-    let mut frames = Vec::new();
-    for i in 0..300 {
-        harness.key_press(if i % 50 == 49 {
-            egui::Key::End
-        } else {
-            egui::Key::PageDown
-        });
-        let started = Instant::now();
+    for _ in 0..20 {
+        harness.key_press(egui::Key::PageDown);
         harness.step();
-        frames.push(started.elapsed());
     }
-    frames.sort();
-    let p95 = frames[frames.len() * 95 / 100];
-    let max = frames[frames.len() - 1];
-    eprintln!("frame time while paging: p95 {p95:?}, max {max:?} (this build's profile)");
-    // Generous bound for unoptimised test builds; the benchmark measures the release target.
-    assert!(p95 < Duration::from_millis(100), "p95 frame time {p95:?}");
+    let row_number = |label: &String| -> u64 {
+        label
+            .strip_prefix("row ")
+            .and_then(|rest| rest.split(':').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    step_until(
+        &mut harness,
+        "rows after paging down",
+        Duration::from_secs(20),
+        |h| {
+            loaded_rows(h)
+                .first()
+                .is_some_and(|label| row_number(label) >= 200)
+        },
+    );
+    harness.key_press(egui::Key::End);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        harness.step();
+        let rows = loaded_rows(&harness);
+        if rows.last().is_some_and(|label| row_number(label) == 86_537) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "End did not reach the last row: {:?}",
+            rows.last()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }

@@ -10,6 +10,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::stats::thread_cpu;
 use super::{BenchName, Check, Options, Report, Rng, Target, pump};
 use crate::browse::Browse;
 use crate::config::PoolSettings;
@@ -26,23 +27,6 @@ const MAX_MAX_MS: f64 = 16.0;
 /// The simulated window.
 const WIDTH: f32 = 1280.0;
 const HEIGHT: f32 = 800.0;
-
-/// CPU time this thread has used.
-fn thread_cpu() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid timespec for the call to write into.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    if rc != 0 {
-        return Duration::ZERO;
-    }
-    Duration::new(
-        ts.tv_sec.max(0) as u64,
-        ts.tv_nsec.clamp(0, 999_999_999) as u32,
-    )
-}
 
 /// Applies what the table asked for after drawing, as the app does: only the visible range
 /// matters here (selection and sorting are not part of the scripted user).

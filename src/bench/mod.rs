@@ -17,7 +17,7 @@ pub mod frame;
 pub mod load_all;
 pub mod scroll;
 pub mod startup;
-mod stats;
+pub mod stats;
 
 use std::io::Write;
 use std::time::Duration;
