@@ -5,6 +5,7 @@
 //! The password lives only in memory for this session; it is never written to the saved state.
 
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 use egui::{RichText, Ui};
@@ -29,8 +30,20 @@ pub struct ConnectionDialog {
     pool_max: u32,
     base_pool: PoolSettings,
     base_params: ConnectParams,
-    test: Option<Receiver<Result<String, String>>>,
+    test: Option<PendingTest>,
     test_result: Option<Result<String, String>>,
+}
+
+/// A "Test connection" under way.
+#[derive(Debug)]
+struct PendingTest {
+    answer: Receiver<Result<String, String>>,
+    /// rust-postgres bounds only the socket connect by `connect_timeout`: a server that accepts
+    /// and never answers would keep the spinner (and the disabled button) going for hours. The
+    /// pool's handshake deadline: a second past the connect timeout.
+    deadline: Instant,
+    /// `host:port/db`, for the message.
+    target: String,
 }
 
 impl ConnectionDialog {
@@ -84,6 +97,8 @@ impl ConnectionDialog {
         self.pool_min = settings.pool.min_idle;
         self.pool_max = settings.pool.max_size;
         self.base_pool = settings.pool.clone();
+        // A test of the forgotten edits must not answer for the reloaded form.
+        self.test = None;
         self.test_result = None;
     }
 
@@ -119,11 +134,20 @@ impl ConnectionDialog {
         if !self.open {
             return;
         }
-        if let Some(rx) = &self.test
-            && let Ok(result) = rx.try_recv()
-        {
-            self.test_result = Some(result);
-            self.test = None;
+        if let Some(test) = &self.test {
+            let now = Instant::now();
+            if let Ok(result) = test.answer.try_recv() {
+                self.test_result = Some(result);
+                self.test = None;
+            } else if now >= test.deadline {
+                self.test_result = Some(Err(format!(
+                    "the server at {} accepted the connection but does not answer; is that the PostgreSQL port, and is the server overloaded or hung?",
+                    test.target
+                )));
+                self.test = None;
+            } else {
+                ctx.request_repaint_after(test.deadline - now);
+            }
         }
         let mut open = self.open;
         let mut close = false;
@@ -152,41 +176,49 @@ impl ConnectionDialog {
                 .num_columns(2)
                 .spacing([8.0, 6.0])
                 .show(ui, |ui| {
-                    ui.label("Host");
-                    ui.text_edit_singleline(&mut self.host);
+                    // Each field is named by its visible label, so screen readers (and tests)
+                    // can tell the fields apart.
+                    let label = ui.label("Host").id;
+                    ui.text_edit_singleline(&mut self.host).labelled_by(label);
                     ui.end_row();
-                    ui.label("Port");
-                    ui.add(egui::DragValue::new(&mut self.port).range(1..=65_535));
+                    let label = ui.label("Port").id;
+                    ui.add(egui::DragValue::new(&mut self.port).range(1..=65_535))
+                        .labelled_by(label);
                     ui.end_row();
-                    ui.label("Database");
-                    ui.text_edit_singleline(&mut self.dbname);
+                    let label = ui.label("Database").id;
+                    ui.text_edit_singleline(&mut self.dbname).labelled_by(label);
                     ui.end_row();
-                    ui.label("User");
-                    ui.text_edit_singleline(&mut self.user);
+                    let label = ui.label("User").id;
+                    ui.text_edit_singleline(&mut self.user).labelled_by(label);
                     ui.end_row();
-                    ui.label("Password");
-                    ui.add(egui::TextEdit::singleline(&mut self.password).password(true));
+                    let label = ui.label("Password").id;
+                    ui.add(egui::TextEdit::singleline(&mut self.password).password(true))
+                        .labelled_by(label);
                     ui.end_row();
                     ui.label("");
                     ui.weak("not saved; use PGPASSWORD or the config file");
                     ui.end_row();
-                    ui.label("SSL mode");
+                    let label = ui.label("SSL mode").id;
                     egui::ComboBox::from_id_salt("sslmode")
                         .selected_text(self.sslmode.as_str())
                         .show_ui(ui, |ui| {
                             for mode in SslMode::ALL {
                                 ui.selectable_value(&mut self.sslmode, mode, mode.as_str());
                             }
-                        });
+                        })
+                        .response
+                        .labelled_by(label);
                     ui.end_row();
                 });
         }
         ui.add_space(4.0);
         ui.horizontal(|ui| {
-            ui.label("Pool min");
-            ui.add(egui::DragValue::new(&mut self.pool_min).range(0..=100));
-            ui.label("max");
-            ui.add(egui::DragValue::new(&mut self.pool_max).range(1..=100));
+            let label = ui.label("Pool min").id;
+            ui.add(egui::DragValue::new(&mut self.pool_min).range(0..=100))
+                .labelled_by(label);
+            let label = ui.label("max").id;
+            ui.add(egui::DragValue::new(&mut self.pool_max).range(1..=100))
+                .labelled_by(label);
         });
         ui.add_space(6.0);
         if let Some(result) = &self.test_result {
@@ -229,6 +261,8 @@ impl ConnectionDialog {
             return;
         };
         let (tx, rx) = crossbeam_channel::bounded(1);
+        let deadline = Instant::now() + Duration::from_secs(params.connect_timeout_secs.max(1) + 1);
+        let target = params.display_target();
         let ctx = ctx.clone();
         let spawned = std::thread::Builder::new()
             .name("marquee-test-connection".into())
@@ -260,7 +294,11 @@ impl ConnectionDialog {
             });
         match spawned {
             Ok(_) => {
-                self.test = Some(rx);
+                self.test = Some(PendingTest {
+                    answer: rx,
+                    deadline,
+                    target,
+                });
                 self.test_result = None;
             }
             Err(err) => self.test_result = Some(Err(format!("could not start the test: {err}"))),
