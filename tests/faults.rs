@@ -431,6 +431,18 @@ fn wrong_password_unknown_database_and_a_silent_host_each_get_one_clear_message(
         "silent server: gave up after {:?}: {err}",
         started.elapsed()
     );
+    // The one-off administrative connection is bounded the same way.
+    let started = Instant::now();
+    let Err(err) = db::connect_once(&silent_params) else {
+        panic!("a server that never answers cannot have connected");
+    };
+    assert_eq!(err.kind, DbErrorKind::Unreachable, "{err}");
+    assert!(err.message.contains("does not answer"), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
 
     // The CLI says the same and exits non-zero.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_marquee"))

@@ -324,6 +324,13 @@ fn paging_down_fetches_the_rows_further_down_the_table() {
                 .is_some_and(|label| row_number(label) >= 200)
         },
     );
+    // End goes to the last row of the count the table knows; wait until that count is exact.
+    step_until(
+        &mut harness,
+        "the exact row count",
+        Duration::from_secs(20),
+        |h| h.query_by_label_contains("86,537 movies").is_some(),
+    );
     harness.key_press(egui::Key::End);
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {

@@ -121,13 +121,36 @@ fn other_marquee_sessions(params: &ConnectParams) -> Result<i64, DbError> {
 }
 
 /// One unpooled connection, for administration outside the pool (creating the database,
-/// checking for other sessions, benchmarks of a fresh connect).
+/// checking for other sessions, "Test connection", benchmarks of a fresh connect).
+///
+/// The whole handshake is bounded by the connect timeout plus a second: rust-postgres bounds only
+/// the socket connect, and a server that accepts TCP but never answers would otherwise block the
+/// caller forever. A handshake abandoned that way finishes (or fails) on its own thread.
 pub fn connect_once(params: &ConnectParams) -> Result<postgres::Client, DbError> {
     let target = params.display_target();
     let (config, tls) = tls::driver_config(params, "marquee-admin")?;
-    config
-        .connect(tls)
-        .map_err(|e| DbError::from_postgres(&e, &target))
+    let deadline = std::time::Duration::from_secs(params.connect_timeout_secs.max(1) + 1);
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    let spawned = std::thread::Builder::new()
+        .name("marquee-connect-once".into())
+        .spawn(move || {
+            let _ = tx.send(config.connect(tls));
+        });
+    if spawned.is_err() {
+        let (config, tls) = tls::driver_config(params, "marquee-admin")?;
+        return config
+            .connect(tls)
+            .map_err(|e| DbError::from_postgres(&e, &target));
+    }
+    match rx.recv_timeout(deadline) {
+        Ok(result) => result.map_err(|e| DbError::from_postgres(&e, &target)),
+        Err(_) => Err(DbError::new(
+            error::DbErrorKind::Unreachable,
+            format!(
+                "the server at {target} accepted the connection but does not answer; is that the PostgreSQL port?"
+            ),
+        )),
+    }
 }
 
 /// Builds the shared pool for `server` and migrates the schema on one of its connections.
