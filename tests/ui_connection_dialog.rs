@@ -15,10 +15,12 @@ use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{By, NodeT as _, Queryable};
 use marquee::app::Connection;
-use marquee::config::{ConnectParams, PoolSettings, ServerChoice, Settings};
+use marquee::config::{ConnectParams, ServerChoice};
 use marquee::db::pool::APPLICATION_NAME;
 use marquee::import::sample::SampleSpec;
 use marquee::ui::MarqueeApp;
+
+use common::ui::{shows, step_until};
 
 /// Titles that exist only in the second database.
 const DIALOG_TITLES: [&str; 3] = [
@@ -50,24 +52,6 @@ fn second_db() -> TestDb {
     db
 }
 
-/// Steps frames until `done` holds, failing after `timeout` with `what`.
-fn step_until(
-    harness: &mut Harness<'static, MarqueeApp>,
-    what: &str,
-    timeout: Duration,
-    mut done: impl FnMut(&Harness<'static, MarqueeApp>) -> bool,
-) {
-    let deadline = Instant::now() + timeout;
-    loop {
-        harness.step();
-        if done(harness) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
 /// Titles of the table rows on screen that have arrived (`row N: id | title | …`).
 fn loaded_titles(harness: &Harness<'static, MarqueeApp>) -> Vec<String> {
     harness
@@ -81,25 +65,13 @@ fn loaded_titles(harness: &Harness<'static, MarqueeApp>) -> Vec<String> {
         .collect()
 }
 
-fn shows(harness: &Harness<'static, MarqueeApp>, text: &str) -> bool {
-    harness.query_all_by_label_contains(text).next().is_some()
-}
-
 fn dialog_is_open(harness: &Harness<'static, MarqueeApp>) -> bool {
     harness.query_by_label("Connection settings").is_some()
 }
 
 /// Starts the app on the server `params` name and waits for its rows.
 fn app_showing_rows(params: ConnectParams) -> Harness<'static, MarqueeApp> {
-    let settings = Settings {
-        server: ServerChoice::External(params),
-        pool: PoolSettings::default(),
-    };
-    let mut harness = Harness::builder()
-        .with_size([1280.0, 900.0])
-        // The sample has Japanese, Chinese and Korean titles; glyph coverage is not the point.
-        .allow_missing_glyphs()
-        .build_eframe(move |cc| MarqueeApp::new(cc, settings));
+    let mut harness = common::ui::app_with(ServerChoice::External(params), [1280.0, 900.0]);
     step_until(
         &mut harness,
         "the first rows",

@@ -6,49 +6,20 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT as _, Queryable};
-use marquee::config::{PoolSettings, ServerChoice, Settings};
+use marquee::config::ServerChoice;
 use marquee::db::pool::APPLICATION_NAME;
 use marquee::pool_stats::Health;
 use marquee::ui::MarqueeApp;
 
+use common::ui::{loaded_rows, shows, step_until};
+
 fn app_for(server: ServerChoice) -> Harness<'static, MarqueeApp> {
-    let settings = Settings {
-        server,
-        pool: PoolSettings::default(),
-    };
-    Harness::builder()
-        // Tall enough for the whole panel: widgets scrolled out of view have no accessibility
-        // node to find.
-        .with_size([1400.0, 3000.0])
-        .allow_missing_glyphs()
-        .build_eframe(move |cc| MarqueeApp::new(cc, settings))
-}
-
-/// Steps frames until `done` holds, failing after `timeout` with `what`.
-fn step_until(
-    harness: &mut Harness<'static, MarqueeApp>,
-    what: &str,
-    timeout: Duration,
-    mut done: impl FnMut(&Harness<'static, MarqueeApp>) -> bool,
-) {
-    let deadline = Instant::now() + timeout;
-    loop {
-        harness.step();
-        if done(harness) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-fn shows(harness: &Harness<'static, MarqueeApp>, text: &str) -> bool {
-    harness.query_all_by_label_contains(text).next().is_some()
+    // Tall enough for the whole panel: widgets scrolled out of view have no accessibility node.
+    common::ui::app_with(server, [1400.0, 3000.0])
 }
 
 fn panel_is_open(harness: &Harness<'static, MarqueeApp>) -> bool {
@@ -65,18 +36,9 @@ fn shown_pids(harness: &Harness<'static, MarqueeApp>) -> BTreeSet<i32> {
         .collect()
 }
 
-/// Table rows on screen that have arrived.
-fn loaded_rows(harness: &Harness<'static, MarqueeApp>) -> usize {
-    harness
-        .query_all_by_role(Role::Row)
-        .filter_map(|node| node.accesskit_node().label())
-        .filter(|label| label.starts_with("row ") && !label.ends_with(": loading"))
-        .count()
-}
-
 fn wait_for_table(harness: &mut Harness<'static, MarqueeApp>) {
     step_until(harness, "the first rows", Duration::from_secs(60), |h| {
-        loaded_rows(h) >= 10
+        loaded_rows(h).len() >= 10
     });
 }
 
@@ -173,7 +135,10 @@ fn f2_opens_the_pool_panel_with_live_figures_and_the_toggle_closes_it() {
         |h| !panel_is_open(h),
     );
     assert!(!harness.state().state().pool_panel_open);
-    assert!(loaded_rows(&harness) > 0, "the table is still there");
+    assert!(
+        !loaded_rows(&harness).is_empty(),
+        "the table is still there"
+    );
 }
 
 #[test]

@@ -13,61 +13,10 @@ use marquee::config::{PoolSettings, ServerChoice, Settings};
 use marquee::db::cluster::PrivateCluster;
 use marquee::ui::MarqueeApp;
 
-fn app_for(server: ServerChoice) -> Harness<'static, MarqueeApp> {
-    let settings = Settings {
-        server,
-        pool: PoolSettings::default(),
-    };
-    Harness::builder()
-        .with_size([1280.0, 800.0])
-        // The sample has Japanese, Chinese and Korean titles; CI machines rarely have a font
-        // for them, and glyph coverage is not what these tests are about.
-        .allow_missing_glyphs()
-        .build_eframe(move |cc| MarqueeApp::new(cc, settings))
-}
+use common::ui::{App, field, loaded_rows, step_until};
 
-/// Steps frames until `done` holds, failing after `timeout` with `what`.
-fn step_until(
-    harness: &mut Harness<'static, MarqueeApp>,
-    what: &str,
-    timeout: Duration,
-    mut done: impl FnMut(&Harness<'static, MarqueeApp>) -> bool,
-) {
-    let deadline = Instant::now() + timeout;
-    loop {
-        harness.step();
-        if done(harness) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-/// Labels of the table rows on screen that have arrived, in order.
-fn loaded_rows(harness: &Harness<'static, MarqueeApp>) -> Vec<String> {
-    let mut rows: Vec<(u64, String)> = harness
-        .query_all_by_role(Role::Row)
-        .filter_map(|node| node.accesskit_node().label())
-        .filter(|label| !label.ends_with(": loading"))
-        .filter_map(|label| {
-            let number = label
-                .strip_prefix("row ")?
-                .split(':')
-                .next()?
-                .parse()
-                .ok()?;
-            Some((number, label))
-        })
-        .collect();
-    rows.sort_by_key(|(n, _)| *n);
-    rows.into_iter().map(|(_, label)| label).collect()
-}
-
-/// Field `index` of a row label `row N: id | title | year | genres | avg | count`.
-fn field(label: &str, index: usize) -> String {
-    let body = label.split_once(": ").map_or(label, |(_, rest)| rest);
-    body.split(" | ").nth(index).unwrap_or_default().to_owned()
+fn app_for(server: ServerChoice) -> App {
+    common::ui::app_with(server, [1280.0, 800.0])
 }
 
 /// Whether a text field currently holds exactly `value`.

@@ -17,6 +17,8 @@ use marquee::db::{self, schema};
 use marquee::import::load;
 use marquee::import::sample::SampleSpec;
 
+pub mod ui;
+
 /// Folder of the shared test cluster (kept between runs so the seeded template is reused).
 pub fn shared_data_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("marquee-test-cluster")

@@ -1,0 +1,78 @@
+//! Driving the real window headless: building `MarqueeApp` in an `egui_kittest` harness,
+//! stepping it until something shows, and reading the movie table's rows back from the
+//! accessibility tree (`row N: id | title | year | genres | avg | count`).
+
+use std::time::{Duration, Instant};
+
+use egui::accesskit::Role;
+use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT as _, Queryable};
+use marquee::config::{PoolSettings, ServerChoice, Settings};
+use marquee::ui::MarqueeApp;
+
+/// The real app in a headless harness.
+pub type App = Harness<'static, MarqueeApp>;
+
+/// The app on `server`, in a window of `size` points. Widgets scrolled out of view have no
+/// accessibility node, so tests that read long panels ask for a tall window.
+pub fn app_with(server: ServerChoice, size: [f32; 2]) -> App {
+    let settings = Settings {
+        server,
+        pool: PoolSettings::default(),
+    };
+    Harness::builder()
+        .with_size(size)
+        // The sample has Japanese, Chinese and Korean titles; CI machines rarely have a font
+        // for them, and glyph coverage is not what these tests are about.
+        .allow_missing_glyphs()
+        .build_eframe(move |cc| MarqueeApp::new(cc, settings))
+}
+
+/// Steps frames until `done` holds, failing after `timeout` with `what`.
+pub fn step_until(
+    harness: &mut App,
+    what: &str,
+    timeout: Duration,
+    mut done: impl FnMut(&App) -> bool,
+) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        harness.step();
+        if done(harness) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Whether any node's label contains `text`.
+pub fn shows(harness: &App, text: &str) -> bool {
+    harness.query_all_by_label_contains(text).next().is_some()
+}
+
+/// Labels of the table rows on screen whose data has arrived, in row order.
+pub fn loaded_rows(harness: &App) -> Vec<String> {
+    let mut rows: Vec<(u64, String)> = harness
+        .query_all_by_role(Role::Row)
+        .filter_map(|node| node.accesskit_node().label())
+        .filter(|label| !label.ends_with(": loading"))
+        .filter_map(|label| {
+            let number = label
+                .strip_prefix("row ")?
+                .split(':')
+                .next()?
+                .parse()
+                .ok()?;
+            Some((number, label))
+        })
+        .collect();
+    rows.sort_by_key(|(n, _)| *n);
+    rows.into_iter().map(|(_, label)| label).collect()
+}
+
+/// Field `index` of a row label `row N: id | title | year | genres | avg | count`.
+pub fn field(label: &str, index: usize) -> String {
+    let body = label.split_once(": ").map_or(label, |(_, rest)| rest);
+    body.split(" | ").nth(index).unwrap_or_default().to_owned()
+}
