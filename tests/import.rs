@@ -66,6 +66,15 @@ fn the_default_sample_has_the_original_size_and_consistent_derived_columns() {
         .unwrap()
         .get(0);
     assert!(description.contains("86537 movies"), "{description}");
+    // The title expression keeps its finer statistics target through the index rebuild.
+    assert_eq!(
+        count(
+            &mut client,
+            "SELECT a.attstattarget::bigint FROM pg_attribute a
+              WHERE a.attrelid = 'movies_title_fold_trgm'::regclass AND a.attnum = 1"
+        ),
+        1000
+    );
     // Every index and foreign key dropped for the load is back.
     assert!(
         count(

@@ -13,6 +13,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "sort indexes",
         include_str!("migrations/0002_sort_indexes.sql"),
     ),
+    (
+        3,
+        "title statistics",
+        include_str!("migrations/0003_title_statistics.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.

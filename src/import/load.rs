@@ -159,6 +159,13 @@ fn begin_replace<'a>(
          SET LOCAL maintenance_work_mem = '256MB';
          SET LOCAL statement_timeout = 0;
          CREATE TEMP TABLE {DROPPED_TABLE} (ord serial, ddl text) ON COMMIT DROP;
+         -- Rebuilt in reverse order: indexes, then foreign keys, then the statistics targets of
+         -- index expressions (which recreating an index from its definition would forget).
+         INSERT INTO {DROPPED_TABLE} (ddl)
+             SELECT format('ALTER INDEX %s ALTER COLUMN %s SET STATISTICS %s', a.attrelid::regclass, a.attnum, a.attstattarget)
+               FROM pg_attribute a JOIN pg_index i ON i.indexrelid = a.attrelid
+              WHERE i.indrelid IN ('movies'::regclass, 'ratings'::regclass, 'tags'::regclass)
+                AND a.attstattarget > 0;
          INSERT INTO {DROPPED_TABLE} (ddl)
              SELECT format('ALTER TABLE %s ADD CONSTRAINT %I %s', conrelid::regclass, conname, pg_get_constraintdef(oid))
                FROM pg_constraint
