@@ -340,3 +340,75 @@ fn the_cli_import_reports_counts_and_fails_clearly() {
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("movies.csv"));
 }
+
+#[test]
+fn hostile_csv_files_are_refused_with_file_line_and_reason_and_change_nothing() {
+    let db = TestDb::migrated();
+    import(&db, &fixture("movielens-quirks")).unwrap();
+    let header = b"movieId,title,genres\n".to_vec();
+    let ok_row = b"1,Fine (2000),Drama\n".to_vec();
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "invalid UTF-8",
+            [&header[..], &ok_row[..], b"2,Bad \xff\xfe (2001),Drama\n"].concat(),
+            "UTF-8",
+        ),
+        (
+            "NUL byte",
+            [&header[..], &ok_row[..], b"2,Nul\0Title (2001),Drama\n"].concat(),
+            "NUL",
+        ),
+        (
+            "wrong column count",
+            [&header[..], &ok_row[..], b"2,Two (2001)\n"].concat(),
+            "expected 3 fields",
+        ),
+        (
+            "huge number",
+            [
+                &header[..],
+                &ok_row[..],
+                b"99999999999999,Big (2001),Drama\n",
+            ]
+            .concat(),
+            "99999999999999",
+        ),
+        (
+            "1 MB field",
+            [
+                &header[..],
+                &ok_row[..],
+                b"2,",
+                &vec![b'x'; 1_100_000][..],
+                b",Drama\n",
+            ]
+            .concat(),
+            "line 3",
+        ),
+        (
+            "SQL in a title",
+            [
+                &header[..],
+                b"1,\"Robert'); DROP TABLE movies; --\",Drama\n1,Dup (2001),Drama\n",
+            ]
+            .concat(),
+            "duplicate movie ids",
+        ),
+    ];
+    for (what, movies_csv, expected) in cases {
+        let dir = common::scratch_dir("import-hostile");
+        std::fs::write(dir.join("movies.csv"), movies_csv).unwrap();
+        let err = import(&db, &dir).unwrap_err().to_string();
+        assert!(err.contains(expected), "{what}: {err}");
+        if what != "SQL in a title" {
+            assert!(err.contains("movies.csv, line 3"), "{what}: {err}");
+        }
+        let mut client = db.client();
+        assert_eq!(
+            count(&mut client, "SELECT count(*) FROM movies"),
+            16,
+            "{what} changed the collection"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
