@@ -30,7 +30,7 @@ pub const APPLICATION_NAME: &str = "marquee";
 
 /// A pooled connection with the bookkeeping r2d2 does not keep.
 pub struct PgConn {
-    client: Client,
+    client: OwnedClient,
     id: u64,
     backend_pid: i32,
     opened_at: Instant,
@@ -39,6 +39,45 @@ pub struct PgConn {
     /// The pool's recycle generation when this connection was opened (see
     /// [`DatabasePool::recycle_all`]).
     generation: u64,
+}
+
+/// A driver client whose drop never blocks the dropping thread. Closing a connection waits for
+/// the server to close its end, which a hung server or a confused pooler may never do; the pool
+/// drops connections on the UI thread at exit and inside r2d2's locks, so that wait happens on a
+/// thread of its own.
+struct OwnedClient(Option<Client>);
+
+impl std::ops::Deref for OwnedClient {
+    type Target = Client;
+
+    fn deref(&self) -> &Client {
+        match &self.0 {
+            Some(client) => client,
+            None => unreachable!("OwnedClient is only emptied in drop"),
+        }
+    }
+}
+
+impl std::ops::DerefMut for OwnedClient {
+    fn deref_mut(&mut self) -> &mut Client {
+        match &mut self.0 {
+            Some(client) => client,
+            None => unreachable!("OwnedClient is only emptied in drop"),
+        }
+    }
+}
+
+impl Drop for OwnedClient {
+    fn drop(&mut self) {
+        let Some(client) = self.0.take() else { return };
+        if client.is_closed() {
+            return; // Nothing to wait for.
+        }
+        // If the thread cannot be started, the closure (and the client) drops right here.
+        let _ = std::thread::Builder::new()
+            .name("marquee-close".into())
+            .spawn(move || drop(client));
+    }
 }
 
 /// What the stats panel shows per connection.
@@ -301,7 +340,7 @@ impl ManageConnection for Manager {
             },
         );
         Ok(PgConn {
-            client,
+            client: OwnedClient(Some(client)),
             id,
             backend_pid,
             opened_at: now,

@@ -325,7 +325,11 @@ impl MoviesRepository {
             .query_typed_one(&format_sql, &typed)
             .map_err(db_err)?
             .get(0);
-        let mut reader = conn.copy_out(copy_sql.as_str()).map_err(db_err)?;
+        // rust-postgres prepares COPY as a named statement and closes it when done. Inside one
+        // transaction, PgBouncer (transaction mode) keeps the same server session for the
+        // prepare, the COPY and the close; outside, the close would reach another session.
+        let mut tx = conn.transaction().map_err(db_err)?;
+        let mut reader = tx.copy_out(copy_sql.as_str()).map_err(db_err)?;
         let mut rows = CsvRowCounter::default();
         let mut buf = vec![0_u8; 64 * 1024];
         let mut reported = 0;
@@ -347,6 +351,8 @@ impl MoviesRepository {
                 progress(reported.saturating_sub(1));
             }
         }
+        drop(reader);
+        tx.commit().map_err(db_err)?;
         out.flush().map_err(|e| ExportError::Write(e.to_string()))?;
         let count = rows.records().saturating_sub(1); // the header
         progress(count);
