@@ -181,17 +181,10 @@ pub fn spawn_startup(
             let seeded = (|| -> Result<(Option<String>, Option<String>), DbError> {
                 let mut conn = pool.get("startup.seed")?;
                 let target = pool.target().to_owned();
-                // Unnamed statements only: named prepared statements break behind PgBouncer in
-                // transaction mode.
-                let count: i64 = conn
-                    .query_typed_one("SELECT count(*) FROM movies", &[])
-                    .and_then(|row| row.try_get(0))
-                    .map_err(|e| DbError::from_postgres(&e, &target))?;
-                if count == 0 && private {
-                    let spec = crate::import::sample::SampleSpec::default();
+                let movies = if private {
                     // The window shows the progress; so does the terminal it was started from.
                     crate::cli::with_progress_bar(|terminal| {
-                        crate::import::load::load_sample(&mut conn, &target, &spec, &mut |p| {
+                        crate::import::load::seed_if_empty(&mut conn, &target, &mut |p| {
                             terminal(p.clone());
                             send(StartupEvent::Progress(
                                 "Generating the sample collection…".to_owned(),
@@ -202,13 +195,15 @@ pub fn spawn_startup(
                     .map_err(|e| match e {
                         crate::import::load::LoadError::Database(db) => db,
                         other => DbError::new(DbErrorKind::Query, other.to_string()),
-                    })?;
-                }
-                let movies: i64 = conn
-                    .query_typed_one("SELECT count(*) FROM movies", &[])
-                    .and_then(|row| row.try_get(0))
-                    .map_err(|e| DbError::from_postgres(&e, &target))?;
+                    })?
+                    .movies
+                } else {
+                    crate::import::load::movie_count(&mut *conn)
+                        .map_err(|e| DbError::from_postgres(&e, &target))?
+                };
                 tracing::info!("Loaded {movies} movies");
+                // Unnamed statements only: named prepared statements break behind PgBouncer in
+                // transaction mode.
                 let version = conn
                     .query_typed_one("SHOW server_version", &[])
                     .ok()

@@ -452,7 +452,12 @@ fn db_command(settings: &Settings, action: DbAction) -> anyhow::Result<()> {
             let server = Server::start(settings)?;
             let pool = db::open_pool(&server, settings)?;
             let mut conn = pool.get("db.start")?;
-            seed_if_empty(&mut conn, pool.target())?;
+            let seeded = with_progress_bar(|progress| {
+                load::seed_if_empty(&mut conn, pool.target(), progress)
+            })?;
+            if let Some(report) = &seeded.report {
+                print_report(report);
+            }
             drop(conn);
             pool.close();
             println!("Private PostgreSQL is running in {}", data_dir.display());
@@ -501,21 +506,6 @@ fn db_command(settings: &Settings, action: DbAction) -> anyhow::Result<()> {
             Ok(())
         }),
     }
-}
-
-/// The first start's work: seed the default sample when the collection is empty.
-pub fn seed_if_empty(client: &mut postgres::Client, target: &str) -> anyhow::Result<()> {
-    let count: i64 = client
-        .query_typed_one("SELECT count(*) FROM movies", &[])?
-        .get(0);
-    if count == 0 {
-        tracing::info!("The collection is empty: generating the sample collection");
-        let spec = SampleSpec::default();
-        let report =
-            with_progress_bar(|progress| load::load_sample(client, target, &spec, progress))?;
-        print_report(&report);
-    }
-    Ok(())
 }
 
 /// Drives an indicatif bar from load progress (hidden when stderr is not a terminal).

@@ -158,7 +158,8 @@ fn begin_replace<'a>(
         "SET LOCAL synchronous_commit = off;
          SET LOCAL maintenance_work_mem = '256MB';
          SET LOCAL statement_timeout = 0;
-         CREATE TEMP TABLE {DROPPED_TABLE} (ord serial, ddl text) ON COMMIT DROP;
+         CREATE TEMP TABLE {DROPPED_TABLE} (ord serial, ddl text, drop_ddl text) ON COMMIT DROP;
+         -- Each row: how to recreate an object after the load, and how to drop it before.
          -- Rebuilt in reverse order: indexes, then foreign keys, then the statistics targets of
          -- index expressions (which recreating an index from its definition would forget).
          INSERT INTO {DROPPED_TABLE} (ddl)
@@ -166,27 +167,24 @@ fn begin_replace<'a>(
                FROM pg_attribute a JOIN pg_index i ON i.indexrelid = a.attrelid
               WHERE i.indrelid IN ('movies'::regclass, 'ratings'::regclass, 'tags'::regclass)
                 AND a.attstattarget > 0;
-         INSERT INTO {DROPPED_TABLE} (ddl)
-             SELECT format('ALTER TABLE %s ADD CONSTRAINT %I %s', conrelid::regclass, conname, pg_get_constraintdef(oid))
+         INSERT INTO {DROPPED_TABLE} (ddl, drop_ddl)
+             SELECT format('ALTER TABLE %s ADD CONSTRAINT %I %s', conrelid::regclass, conname, pg_get_constraintdef(oid)),
+                    format('ALTER TABLE %s DROP CONSTRAINT %I', conrelid::regclass, conname)
                FROM pg_constraint
               WHERE contype = 'f' AND conrelid IN ('ratings'::regclass, 'tags'::regclass);
-         INSERT INTO {DROPPED_TABLE} (ddl)
-             SELECT indexdef FROM pg_indexes
+         INSERT INTO {DROPPED_TABLE} (ddl, drop_ddl)
+             SELECT indexdef, format('DROP INDEX %I.%I', schemaname, indexname) FROM pg_indexes
               WHERE schemaname = current_schema()
                 AND tablename IN ('movies', 'ratings', 'tags')
                 AND indexname NOT IN (SELECT conname FROM pg_constraint WHERE contype IN ('p', 'u'));"
     ))
     .map_err(db_err(target))?;
+    // Foreign keys go first: an index they depend on cannot be dropped before them.
     let drops: Vec<String> = tx
         .query(
-            "SELECT format('ALTER TABLE %s DROP CONSTRAINT %I', conrelid::regclass, conname)
-               FROM pg_constraint
-              WHERE contype = 'f' AND conrelid IN ('ratings'::regclass, 'tags'::regclass)
-             UNION ALL
-             SELECT format('DROP INDEX %I.%I', schemaname, indexname) FROM pg_indexes
-              WHERE schemaname = current_schema()
-                AND tablename IN ('movies', 'ratings', 'tags')
-                AND indexname NOT IN (SELECT conname FROM pg_constraint WHERE contype IN ('p', 'u'))",
+            &format!(
+                "SELECT drop_ddl FROM {DROPPED_TABLE} WHERE drop_ddl IS NOT NULL ORDER BY ord"
+            ),
             &[],
         )
         .map_err(db_err(target))?
@@ -409,6 +407,45 @@ fn duplicate_hint(error: LoadError, what: &str) -> LoadError {
         }
         other => other,
     }
+}
+
+/// Number of movies in the collection.
+pub fn movie_count(client: &mut impl postgres::GenericClient) -> Result<u64, postgres::Error> {
+    let count: i64 = client
+        .query_typed_one("SELECT count(*) FROM movies", &[])?
+        .try_get(0)?;
+    Ok(count.max(0) as u64)
+}
+
+/// What [`seed_if_empty`] found or did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Seeded {
+    /// Movies in the collection now.
+    pub movies: u64,
+    /// The load, when the collection was empty and the sample was generated.
+    pub report: Option<LoadReport>,
+}
+
+/// The first start's work (window and `db start` alike): generate the default sample when the
+/// collection is empty, else leave it alone.
+pub fn seed_if_empty(
+    client: &mut postgres::Client,
+    target: &str,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Seeded, LoadError> {
+    let movies = movie_count(client).map_err(db_err(target))?;
+    if movies > 0 {
+        return Ok(Seeded {
+            movies,
+            report: None,
+        });
+    }
+    tracing::info!("The collection is empty: generating the sample collection");
+    let report = load_sample(client, target, &SampleSpec::default(), progress)?;
+    Ok(Seeded {
+        movies: report.movies,
+        report: Some(report),
+    })
 }
 
 /// What collection the database holds, if any (`marquee_meta.collection`).
