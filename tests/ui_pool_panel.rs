@@ -135,9 +135,12 @@ fn f2_opens_the_pool_panel_with_live_figures_and_the_toggle_closes_it() {
         |h| !panel_is_open(h),
     );
     assert!(!harness.state().state().pool_panel_open);
-    assert!(
-        !loaded_rows(&harness).is_empty(),
-        "the table is still there"
+    // The search typed above may still be fetching its first page: wait for it, with a deadline.
+    step_until(
+        &mut harness,
+        "the table's rows beside the closed panel",
+        Duration::from_secs(20),
+        |h| !loaded_rows(h).is_empty(),
     );
 }
 
