@@ -1,20 +1,28 @@
-//! The movie table's data model, kept apart from drawing: which filter is current, which pages
-//! of rows are cached, which are on their way, and how many rows there are (as precisely as is
-//! known). It turns "these rows are visible" into worker requests and applies the answers,
-//! dropping any from an older filter.
+//! The movie table's data model, kept apart from drawing: which filter is current (and which
+//! one waits for typing to pause), which pages of rows are cached, which are on their way, and
+//! how many rows there are (as precisely as is known). It turns "these rows are visible" into
+//! worker requests and applies the answers, dropping any from an older filter.
 //!
-//! Rows are fetched in pages of [`PAGE_SIZE`]; the visible pages are urgent, their neighbours are
-//! prefetched in the background, and the cache keeps at most [`MAX_CACHED_PAGES`] pages (farthest
-//! from the viewport evicted first) so memory stays flat however far one scrolls.
+//! Every change of the filter, whatever its source (typing, chips, a header click, Esc, history),
+//! arrives as one [`FilterChange`] at [`Browse::change_filter`]: this is the one owner of the
+//! debounce and of the current filter. When the filter changes, the old rows stay on screen,
+//! marked stale, until the first page of the new filter lands, so the table never flashes
+//! "Loading…".
+//!
+//! The model does no I/O: it queues its requests, and the app hands them to the workers
+//! ([`Browse::take_requests`]) from `logic`. Rows are fetched in pages of [`PAGE_SIZE`]; the
+//! visible pages are urgent, their neighbours are prefetched in the background, and the cache
+//! keeps at most [`MAX_CACHED_PAGES`] pages (farthest from the viewport evicted first) so memory
+//! stays flat however far one scrolls.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::db::error::DbError;
-use crate::filter::Filter;
+use crate::filter::{Filter, SortColumn};
 use crate::repo::movies::{Facets, MovieRow, RowCount};
-use crate::worker::{Answer, Priority, Reply, Request, Topic, Workers};
+use crate::worker::{Answer, Priority, Reply, Request, RequestKind, Topic, Workers};
 
 /// Rows per fetched page.
 pub const PAGE_SIZE: u32 = 100;
@@ -24,24 +32,71 @@ pub const MAX_CACHED_PAGES: usize = 400;
 pub const PREFETCH_PAGES: u64 = 2;
 /// Counting stops here until someone asks for the exact figure.
 pub const COUNT_CAP: u64 = 100_000;
+/// Typing is applied once it pauses this long; older queries are superseded and cancelled.
+pub const FILTER_DEBOUNCE: Duration = Duration::from_millis(150);
+/// Filters that Back can return to.
+pub const HISTORY_DEPTH: usize = 100;
 /// How long to wait before asking again for pages that failed.
 const PAGE_RETRY_PAUSE: Duration = Duration::from_millis(1_000);
 
-/// Anything that accepts worker requests; the app passes [`Workers`], tests can record them.
-pub trait Submit {
-    /// Queues a request.
-    fn submit(&self, topic: Topic, generation: u64, priority: Priority, request: Request);
-    /// Drops everything of `topic` older than `generation`.
-    fn supersede(&self, topic: Topic, generation: u64);
+/// A change of the filter, whatever asked for it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FilterChange {
+    /// An edit in the filter bar (typing, a chip, a year): applied once editing pauses for
+    /// [`FILTER_DEBOUNCE`]. A newer edit replaces a waiting one.
+    Edit(Filter),
+    /// The filter bar's text does not parse: a waiting edit is dropped, so the table keeps the
+    /// last valid filter and never shows one that differs from what the field says.
+    Invalid,
+    /// Apply this filter now (Enter in the text field, a saved view, pasted filter text).
+    Apply(Filter),
+    /// A header click: sort by this column (`true`: add it as a further key).
+    Sort(SortColumn, bool),
+    /// Drop every condition, keep the sort (Esc, the Clear button). Back undoes it.
+    ClearConditions,
+    /// The filter before the current one.
+    Back,
+    /// Undo a Back.
+    Forward,
 }
 
-impl Submit for Workers {
-    fn submit(&self, topic: Topic, generation: u64, priority: Priority, request: Request) {
-        Workers::submit(self, topic, generation, priority, request);
+/// One request for the workers, as the model asks for it.
+#[derive(Clone, Debug)]
+pub struct Outgoing {
+    /// The filter generation it belongs to.
+    pub generation: u64,
+    /// Which queue it waits in.
+    pub priority: Priority,
+    /// The request.
+    pub request: Request,
+}
+
+/// What the model wants from the workers since it was last asked.
+#[derive(Debug, Default)]
+pub struct Requests {
+    /// Drop (and cancel) browse work of generations below this one first.
+    pub supersede: Option<u64>,
+    /// Then queue these.
+    pub jobs: Vec<Outgoing>,
+}
+
+impl Requests {
+    /// Hands the requests to the workers: supersede first, then queue.
+    pub fn send(self, workers: &Workers) {
+        if let Some(generation) = self.supersede {
+            workers.supersede(Topic::Browse, generation);
+        }
+        for job in self.jobs {
+            workers.submit(Topic::Browse, job.generation, job.priority, job.request);
+        }
     }
-    fn supersede(&self, topic: Topic, generation: u64) {
-        Workers::supersede(self, topic, generation);
-    }
+}
+
+/// Rows of the previous filter, kept on screen until the new one's first page arrives.
+#[derive(Debug)]
+struct Stale {
+    pages: BTreeMap<u64, Vec<MovieRow>>,
+    rows: u64,
 }
 
 /// The browse state for one filter at a time.
@@ -49,10 +104,21 @@ impl Submit for Workers {
 pub struct Browse {
     filter: Arc<Filter>,
     generation: u64,
+    /// An edit waiting for typing to pause, and when it is due.
+    pending: Option<(Filter, Instant)>,
+    /// Earlier filters (Back), newest last.
+    back: Vec<Filter>,
+    /// Filters left by Back (Forward), newest last.
+    forward: Vec<Filter>,
     count: Option<RowCount>,
     exact_requested: bool,
+    /// The capped count is on its way.
+    capped_pending: bool,
+    /// The exact count is on its way.
+    exact_pending: bool,
     pages: BTreeMap<u64, Vec<MovieRow>>,
-    pending: BTreeSet<u64>,
+    pending_pages: BTreeSet<u64>,
+    stale: Option<Stale>,
     facets: Option<Facets>,
     /// When the current filter was set, to time its first page.
     changed_at: Option<Instant>,
@@ -67,6 +133,7 @@ pub struct Browse {
     retry_at: Option<Instant>,
     /// The capped count and facets are due once the first page has arrived.
     followups_pending: bool,
+    outbox: Requests,
 }
 
 impl Browse {
@@ -75,14 +142,34 @@ impl Browse {
         &self.filter
     }
 
+    /// An edit waiting for typing to pause, if any.
+    pub fn pending_filter(&self) -> Option<&Filter> {
+        self.pending.as_ref().map(|(filter, _)| filter)
+    }
+
     /// Generation of the current filter (increases with every change).
     pub fn generation(&self) -> u64 {
         self.generation
     }
 
-    /// The best known row count, if any is known yet.
+    /// Whether Back (and Forward) have somewhere to go.
+    pub fn can_go_back(&self) -> bool {
+        !self.back.is_empty()
+    }
+
+    /// Whether Forward has somewhere to go.
+    pub fn can_go_forward(&self) -> bool {
+        !self.forward.is_empty()
+    }
+
+    /// The best known row count of the current filter, if any is known yet.
     pub fn count(&self) -> Option<RowCount> {
         self.count
+    }
+
+    /// Whether a capped or exact count of the current filter is on its way.
+    pub fn is_counting(&self) -> bool {
+        self.capped_pending || self.exact_pending
     }
 
     /// Facets of the current filter, once they arrived.
@@ -90,94 +177,211 @@ impl Browse {
         self.facets.as_ref()
     }
 
-    /// Rows the table should have: the count, or what is cached while the count is on its way.
+    /// Whether the rows shown are still the previous filter's (its first page has not arrived).
+    pub fn is_stale(&self) -> bool {
+        self.stale.is_some()
+    }
+
+    /// Rows the table should have: the count, or what is cached while the count is on its way
+    /// (the previous filter's while its rows are still shown).
     pub fn row_count(&self) -> u64 {
+        if let Some(stale) = &self.stale {
+            return stale.rows;
+        }
         match self.count {
             Some(count) => count.rows(),
-            None => self.pages.iter().next_back().map_or(0, |(page, rows)| {
-                page * u64::from(PAGE_SIZE) + rows.len() as u64
-            }),
+            None => rows_cached(&self.pages),
         }
     }
 
     /// Whether work for the current filter is still on its way.
     pub fn is_loading(&self) -> bool {
-        !self.pending.is_empty() || self.count.is_none()
+        !self.pending_pages.is_empty() || self.count.is_none()
     }
 
-    /// The row at `index`, if its page has arrived. Never a row of another filter.
+    /// The row at `index`, if its page has arrived: of the current filter, or of the previous
+    /// one while [`Browse::is_stale`].
     pub fn row(&self, index: u64) -> Option<&MovieRow> {
+        let pages = self
+            .stale
+            .as_ref()
+            .map_or(&self.pages, |stale| &stale.pages);
         let page = index / u64::from(PAGE_SIZE);
         let within = (index % u64::from(PAGE_SIZE)) as usize;
-        self.pages.get(&page).and_then(|rows| rows.get(within))
+        pages.get(&page).and_then(|rows| rows.get(within))
     }
 
-    /// Switches to `filter`: older work is superseded (cancelled on the server), cached rows of
-    /// the old filter are dropped, and the first page, the counts and the facets are requested.
-    pub fn set_filter(&mut self, filter: Filter, workers: &dyn Submit) {
+    /// The one route for filter changes. Returns the filter the bar should show when the change
+    /// did not come from the bar's own editing (`None` for [`FilterChange::Edit`] and
+    /// [`FilterChange::Invalid`], and when nothing changed).
+    pub fn change_filter(&mut self, change: FilterChange, now: Instant) -> Option<Filter> {
+        // Sort and clear build on what the user sees, which may be an edit still waiting.
+        let base = || {
+            self.pending
+                .as_ref()
+                .map_or_else(|| (*self.filter).clone(), |(f, _)| f.clone())
+        };
+        let next = match change {
+            FilterChange::Edit(filter) => {
+                self.pending = Some((filter, now + FILTER_DEBOUNCE));
+                return None;
+            }
+            FilterChange::Invalid => {
+                self.pending = None;
+                return None;
+            }
+            FilterChange::Apply(filter) => filter,
+            FilterChange::Sort(column, additive) => {
+                let mut filter = base();
+                filter.toggle_sort(column, additive);
+                filter.normalize();
+                filter
+            }
+            FilterChange::ClearConditions => {
+                let filter = base();
+                Filter {
+                    sort: filter.sort,
+                    ..Filter::default()
+                }
+            }
+            FilterChange::Back => {
+                self.pending = None;
+                let previous = self.back.pop()?;
+                self.forward.push((*self.filter).clone());
+                self.set_filter(previous.clone());
+                return Some(previous);
+            }
+            FilterChange::Forward => {
+                self.pending = None;
+                let next = self.forward.pop()?;
+                self.back.push((*self.filter).clone());
+                self.set_filter(next.clone());
+                return Some(next);
+            }
+        };
+        self.pending = None;
+        if self.apply_filter(next.clone()) {
+            Some(next)
+        } else {
+            None
+        }
+    }
+
+    /// Applies a waiting edit once it is due. Returns when it will be due otherwise, so the app
+    /// can ask for a frame then.
+    pub fn tick(&mut self, now: Instant) -> Option<Duration> {
+        let (_, due) = self.pending.as_ref()?;
+        if now < *due {
+            return Some(*due - now);
+        }
+        if let Some((filter, _)) = self.pending.take() {
+            self.apply_filter(filter);
+        }
+        None
+    }
+
+    /// Makes `filter` current, remembering the old one for Back. `false` if it already was.
+    fn apply_filter(&mut self, filter: Filter) -> bool {
+        if filter == *self.filter {
+            return false;
+        }
+        self.back.push((*self.filter).clone());
+        if self.back.len() > HISTORY_DEPTH {
+            self.back.remove(0);
+        }
+        self.forward.clear();
+        self.set_filter(filter);
+        true
+    }
+
+    /// Switches to `filter`: older work is superseded (cancelled on the server), the old rows
+    /// are kept on screen as stale until the new first page lands, and the first page and the
+    /// planner's estimate are requested (counts and facets follow the first page). History is
+    /// left alone: this is also how a restored filter is set and how Back moves.
+    pub fn set_filter(&mut self, filter: Filter) {
         self.generation += 1;
-        workers.supersede(Topic::Browse, self.generation);
+        self.outbox = Requests {
+            supersede: Some(self.generation),
+            jobs: Vec::new(),
+        };
         self.filter = Arc::new(filter);
+        // Keep what is on screen: the rows of the filter before, unless those are stale too.
+        if self.stale.is_none() && !self.pages.is_empty() {
+            let rows = self.row_count();
+            self.stale = Some(Stale {
+                pages: std::mem::take(&mut self.pages),
+                rows,
+            });
+        }
+        self.pages.clear();
         self.count = None;
         self.exact_requested = false;
-        self.pages.clear();
-        self.pending.clear();
+        self.capped_pending = false;
+        self.exact_pending = false;
+        self.pending_pages.clear();
         self.facets = None;
         self.changed_at = Some(Instant::now());
         self.retry_at = None;
-        self.followups_pending = false;
         self.first_page_latency = None;
-        let first = self.viewport.0 / u64::from(PAGE_SIZE);
-        self.request_page(first, Priority::Urgent, workers);
+        // The table shows a new filter from its first row.
+        self.viewport = (0, self.viewport.1.saturating_sub(self.viewport.0));
+        self.request_page(0, Priority::Urgent);
         // Counts and facets wait for the first page: on a small machine they would otherwise
         // compete with it for the same cores. Only the planner's estimate (no scan) goes now.
         self.followups_pending = true;
-        workers.submit(
-            Topic::Browse,
-            self.generation,
+        self.queue(
             Priority::Background,
             Request::EstimateCount(Arc::clone(&self.filter)),
         );
     }
 
+    /// Re-runs the current filter (after reconnecting, or Retry).
+    pub fn refresh(&mut self) {
+        let filter = (*self.filter).clone();
+        self.set_filter(filter);
+    }
+
+    /// What to hand to the workers since the last call (the app calls this from `logic`; while
+    /// not connected it drops them, and [`Browse::refresh`] asks again once connected).
+    pub fn take_requests(&mut self) -> Requests {
+        std::mem::take(&mut self.outbox)
+    }
+
+    fn queue(&mut self, priority: Priority, request: Request) {
+        self.outbox.jobs.push(Outgoing {
+            generation: self.generation,
+            priority,
+            request,
+        });
+    }
+
     /// Asks for the capped count and the facets of the current filter, once.
-    fn request_followups(&mut self, workers: &dyn Submit) {
+    fn request_followups(&mut self) {
         if !std::mem::take(&mut self.followups_pending) {
             return;
         }
-        let g = self.generation;
-        workers.submit(
-            Topic::Browse,
-            g,
+        self.capped_pending = true;
+        self.queue(
             Priority::Background,
             Request::CappedCount {
                 filter: Arc::clone(&self.filter),
                 cap: COUNT_CAP,
             },
         );
-        workers.submit(
-            Topic::Browse,
-            g,
+        self.queue(
             Priority::Background,
             Request::Facets(Arc::clone(&self.filter)),
         );
     }
 
-    /// Re-runs the current filter (after reconnecting, or Retry).
-    pub fn refresh(&mut self, workers: &dyn Submit) {
-        let filter = (*self.filter).clone();
-        self.set_filter(filter, workers);
-    }
-
     /// Asks for the exact row count (status bar, or when scrolling reaches a capped count).
-    pub fn request_exact_count(&mut self, workers: &dyn Submit) {
+    pub fn request_exact_count(&mut self) {
         if self.exact_requested || matches!(self.count, Some(RowCount::Exact(_))) {
             return;
         }
         self.exact_requested = true;
-        workers.submit(
-            Topic::Browse,
-            self.generation,
+        self.exact_pending = true;
+        self.queue(
             Priority::Background,
             Request::ExactCount(Arc::clone(&self.filter)),
         );
@@ -185,12 +389,12 @@ impl Browse {
 
     /// Tells the model rows `first..=last` are on screen: missing visible pages are requested
     /// urgently, neighbours in the background, far pages evicted.
-    pub fn show_rows(&mut self, first: u64, last: u64, workers: &dyn Submit) {
+    pub fn show_rows(&mut self, first: u64, last: u64) {
         self.viewport = (first, last);
         let page_size = u64::from(PAGE_SIZE);
         let (first_page, last_page) = (first / page_size, last / page_size);
         for page in first_page..=last_page {
-            self.request_page(page, Priority::Urgent, workers);
+            self.request_page(page, Priority::Urgent);
         }
         // After a jump, the visible pages go first; neighbours follow once they have landed.
         if (first_page..=last_page).any(|page| !self.pages.contains_key(&page)) {
@@ -199,31 +403,29 @@ impl Browse {
         }
         let max_page = self.row_count().saturating_sub(1) / page_size;
         for page in first_page.saturating_sub(PREFETCH_PAGES)..first_page {
-            self.request_page(page, Priority::Background, workers);
+            self.request_page(page, Priority::Background);
         }
         for page in (last_page + 1)..=(last_page + PREFETCH_PAGES).min(max_page) {
-            self.request_page(page, Priority::Background, workers);
+            self.request_page(page, Priority::Background);
         }
         // Scrolled to the end of a capped or estimated count: find out how far it really goes.
         if !matches!(self.count, Some(RowCount::Exact(_)))
             && last + page_size * 2 >= self.row_count()
         {
-            self.request_exact_count(workers);
+            self.request_exact_count();
         }
         self.evict(first_page, last_page);
     }
 
-    fn request_page(&mut self, page: u64, priority: Priority, workers: &dyn Submit) {
-        if self.pages.contains_key(&page) || self.pending.contains(&page) {
+    fn request_page(&mut self, page: u64, priority: Priority) {
+        if self.pages.contains_key(&page) || self.pending_pages.contains(&page) {
             return;
         }
         if self.retry_at.is_some_and(|at| Instant::now() < at) {
             return;
         }
-        self.pending.insert(page);
-        workers.submit(
-            Topic::Browse,
-            self.generation,
+        self.pending_pages.insert(page);
+        self.queue(
             priority,
             Request::Page {
                 filter: Arc::clone(&self.filter),
@@ -249,26 +451,34 @@ impl Browse {
 
     /// Applies a worker reply. Returns `false` (and changes nothing) for replies of another
     /// topic or an older filter.
-    pub fn apply(&mut self, reply: &Reply, workers: &dyn Submit) -> bool {
+    pub fn apply(&mut self, reply: &Reply) -> bool {
         if reply.topic != Topic::Browse || reply.generation != self.generation {
             return false;
         }
         self.last_query = Some(reply.elapsed);
+        match reply.kind {
+            RequestKind::CappedCount => self.capped_pending = false,
+            RequestKind::ExactCount => self.exact_pending = false,
+            _ => {}
+        }
         match &reply.result {
             Err(error) => {
-                if reply.label == "movies.page" {
+                if reply.kind == RequestKind::Page {
                     // Errors do not say which page they were for: forget every pending page so
                     // the next `show_rows` asks again, after a pause so a dead server is not
-                    // asked every frame.
-                    self.pending.clear();
+                    // asked every frame. The stale rows give way: they would claim to be
+                    // on their way to being replaced.
+                    self.pending_pages.clear();
+                    self.stale = None;
                     self.retry_at = Some(Instant::now() + PAGE_RETRY_PAUSE);
-                    self.request_followups(workers);
+                    self.request_followups();
                 }
                 self.last_error = Some(error.clone());
             }
             Ok(Answer::Page { offset, rows }) => {
                 let page = offset / u64::from(PAGE_SIZE);
-                self.pending.remove(&page);
+                self.pending_pages.remove(&page);
+                self.stale = None;
                 if rows.len() < PAGE_SIZE as usize {
                     // A short page pins the end exactly.
                     let end = offset + rows.len() as u64;
@@ -278,7 +488,7 @@ impl Browse {
                         self.count = Some(RowCount::Exact(end));
                     }
                 }
-                self.request_followups(workers);
+                self.request_followups();
                 if self.first_page_latency.is_none()
                     && let Some(changed) = self.changed_at
                 {
@@ -300,6 +510,13 @@ impl Browse {
     }
 }
 
+/// Rows known from the cached pages alone (up to the end of the last one).
+fn rows_cached(pages: &BTreeMap<u64, Vec<MovieRow>>) -> u64 {
+    pages.iter().next_back().map_or(0, |(page, rows)| {
+        page * u64::from(PAGE_SIZE) + rows.len() as u64
+    })
+}
+
 /// A better count never gives way to a worse one (an estimate arriving after the exact count).
 fn merge_count(old: Option<RowCount>, new: RowCount) -> RowCount {
     match (old, new) {
@@ -312,24 +529,6 @@ fn merge_count(old: Option<RowCount>, new: RowCount) -> RowCount {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::cell::RefCell;
-
-    #[derive(Default)]
-    struct Recorder {
-        submitted: RefCell<Vec<(u64, Priority, Request)>>,
-        superseded: RefCell<Vec<u64>>,
-    }
-
-    impl Submit for Recorder {
-        fn submit(&self, _topic: Topic, generation: u64, priority: Priority, request: Request) {
-            self.submitted
-                .borrow_mut()
-                .push((generation, priority, request));
-        }
-        fn supersede(&self, _topic: Topic, generation: u64) {
-            self.superseded.borrow_mut().push(generation);
-        }
-    }
 
     fn page_reply(generation: u64, offset: u64, n: usize) -> Reply {
         let rows = (0..n)
@@ -346,91 +545,201 @@ mod tests {
             job: 1,
             topic: Topic::Browse,
             generation,
-            label: "movies.page",
+            kind: RequestKind::Page,
             elapsed: Duration::from_millis(1),
             queued: Duration::ZERO,
             result: Ok(Answer::Page { offset, rows }),
         }
     }
 
+    fn count_reply(generation: u64, kind: RequestKind, count: RowCount) -> Reply {
+        Reply {
+            kind,
+            result: Ok(Answer::Count(count)),
+            ..page_reply(generation, 0, 0)
+        }
+    }
+
+    fn titled(title: &str) -> Filter {
+        Filter {
+            title: title.into(),
+            ..Filter::default()
+        }
+    }
+
     #[test]
     fn a_new_filter_supersedes_the_old_one_and_asks_for_page_counts_and_facets() {
-        let workers = Recorder::default();
         let mut browse = Browse::default();
-        browse.set_filter(Filter::default(), &workers);
-        assert_eq!(*workers.superseded.borrow(), vec![1]);
-        {
-            let submitted = workers.submitted.borrow();
-            assert!(matches!(
-                submitted[0],
-                (1, Priority::Urgent, Request::Page { offset: 0, .. })
-            ));
-            assert!(
-                !submitted
-                    .iter()
-                    .any(|(_, _, r)| matches!(r, Request::Facets(_))),
-                "counts and facets wait for the first page"
-            );
-        }
-        browse.apply(&page_reply(1, 0, 100), &workers);
-        let submitted = workers.submitted.borrow();
+        browse.set_filter(Filter::default());
+        let sent = browse.take_requests();
+        assert_eq!(sent.supersede, Some(1));
+        assert!(matches!(
+            sent.jobs[0],
+            Outgoing {
+                generation: 1,
+                priority: Priority::Urgent,
+                request: Request::Page { offset: 0, .. }
+            }
+        ));
         assert!(
-            submitted
+            !sent
+                .jobs
                 .iter()
-                .any(|(_, p, r)| *p == Priority::Background && matches!(r, Request::Facets(_)))
+                .any(|j| matches!(j.request, Request::Facets(_))),
+            "counts and facets wait for the first page"
+        );
+        browse.apply(&page_reply(1, 0, 100));
+        let sent = browse.take_requests();
+        assert_eq!(sent.supersede, None);
+        assert!(
+            sent.jobs
+                .iter()
+                .any(|j| j.priority == Priority::Background
+                    && matches!(j.request, Request::Facets(_)))
         );
         assert!(
-            submitted
+            sent.jobs
                 .iter()
-                .any(|(_, _, r)| matches!(r, Request::CappedCount { cap: COUNT_CAP, .. }))
+                .any(|j| matches!(j.request, Request::CappedCount { cap: COUNT_CAP, .. }))
         );
+        assert!(browse.is_counting());
+        browse.apply(&count_reply(
+            1,
+            RequestKind::CappedCount,
+            RowCount::AtLeast(COUNT_CAP),
+        ));
+        assert!(!browse.is_counting());
     }
 
     #[test]
     fn answers_for_an_older_filter_are_dropped() {
-        let workers = Recorder::default();
         let mut browse = Browse::default();
-        browse.set_filter(Filter::default(), &workers);
-        browse.set_filter(
-            Filter {
-                title: "star".into(),
-                ..Filter::default()
-            },
-            &workers,
-        );
-        assert!(!browse.apply(&page_reply(1, 0, 100), &workers));
+        browse.set_filter(Filter::default());
+        browse.set_filter(titled("star"));
+        assert!(!browse.apply(&page_reply(1, 0, 100)));
         assert!(
             browse.row(0).is_none(),
             "a row of another filter must never show"
         );
-        assert!(browse.apply(&page_reply(2, 0, 100), &workers));
+        assert!(browse.apply(&page_reply(2, 0, 100)));
         assert_eq!(browse.row(5).map(|r| r.id), Some(5));
     }
 
     #[test]
-    fn visible_pages_are_urgent_and_neighbours_prefetched_once() {
-        let workers = Recorder::default();
+    fn the_old_rows_stay_marked_stale_until_the_new_first_page_lands() {
         let mut browse = Browse::default();
-        browse.set_filter(Filter::default(), &workers);
-        browse.apply(
-            &Reply {
-                result: Ok(Answer::Count(RowCount::Exact(1_000_000))),
-                label: "movies.count_capped",
-                ..page_reply(1, 0, 0)
-            },
-            &workers,
+        browse.set_filter(Filter::default());
+        browse.apply(&page_reply(1, 0, 100));
+        browse.apply(&count_reply(
+            1,
+            RequestKind::ExactCount,
+            RowCount::Exact(500),
+        ));
+        assert!(!browse.is_stale());
+
+        browse.set_filter(titled("star"));
+        assert!(browse.is_stale());
+        assert_eq!(browse.row(3).map(|r| r.id), Some(3), "old rows stay");
+        assert_eq!(browse.row_count(), 500, "and so does their count");
+        // A second change before anything landed keeps the rows that were on screen.
+        browse.set_filter(titled("star wars"));
+        assert_eq!(browse.row(3).map(|r| r.id), Some(3));
+
+        let mut page = page_reply(3, 0, 7);
+        if let Ok(Answer::Page { rows, .. }) = &mut page.result {
+            rows[3].id = 1_003;
+        }
+        browse.apply(&page);
+        assert!(!browse.is_stale());
+        assert_eq!(browse.row(3).map(|r| r.id), Some(1_003));
+        assert_eq!(browse.row_count(), 7);
+    }
+
+    #[test]
+    fn edits_wait_for_the_pause_and_invalid_text_drops_a_waiting_edit() {
+        let mut browse = Browse::default();
+        let t0 = Instant::now();
+        assert_eq!(
+            browse.change_filter(FilterChange::Edit(titled("y")), t0),
+            None
         );
-        workers.submitted.borrow_mut().clear();
-        browse.show_rows(5_000, 5_030, &workers);
+        assert_eq!(browse.tick(t0), Some(FILTER_DEBOUNCE));
+        assert_eq!(
+            browse.filter(),
+            &Filter::default(),
+            "not applied while typing"
+        );
+        // The rest of the text does not parse: "y" must never be applied.
+        browse.change_filter(FilterChange::Invalid, t0 + Duration::from_millis(100));
+        assert_eq!(browse.tick(t0 + FILTER_DEBOUNCE * 3), None);
+        assert_eq!(browse.filter(), &Filter::default());
+
+        browse.change_filter(FilterChange::Edit(titled("alien")), t0);
+        browse.tick(t0 + FILTER_DEBOUNCE);
+        assert_eq!(browse.filter(), &titled("alien"));
+    }
+
+    #[test]
+    fn sort_and_clear_build_on_the_waiting_edit_and_back_undoes_them() {
+        let mut browse = Browse::default();
+        let now = Instant::now();
+        browse.change_filter(FilterChange::Edit(titled("alien")), now);
+        let sorted = browse
+            .change_filter(FilterChange::Sort(SortColumn::Year, false), now)
+            .expect("a header click applies at once");
+        assert_eq!(sorted.title, "alien", "the waiting edit is not lost");
+        assert_eq!(browse.filter(), &sorted);
+        assert_eq!(browse.pending_filter(), None);
+
+        let cleared = browse
+            .change_filter(FilterChange::ClearConditions, now)
+            .expect("clear applies at once");
+        assert!(!cleared.has_conditions());
+        assert_eq!(cleared.sort, sorted.sort, "clear keeps the sort");
+
+        assert_eq!(
+            browse.change_filter(FilterChange::Back, now),
+            Some(sorted.clone())
+        );
+        assert_eq!(browse.filter(), &sorted);
+        assert_eq!(
+            browse.change_filter(FilterChange::Back, now),
+            Some(Filter::default())
+        );
+        assert!(!browse.can_go_back());
+        assert_eq!(browse.change_filter(FilterChange::Back, now), None);
+        assert_eq!(
+            browse.change_filter(FilterChange::Forward, now),
+            Some(sorted)
+        );
+        assert_eq!(
+            browse.change_filter(FilterChange::Forward, now),
+            Some(cleared)
+        );
+        assert!(!browse.can_go_forward());
+    }
+
+    #[test]
+    fn visible_pages_are_urgent_and_neighbours_prefetched_once() {
+        let mut browse = Browse::default();
+        browse.set_filter(Filter::default());
+        browse.apply(&count_reply(
+            1,
+            RequestKind::CappedCount,
+            RowCount::Exact(1_000_000),
+        ));
+        browse.take_requests();
+        browse.show_rows(5_000, 5_030);
         // The neighbours wait until the visible page has landed, and are asked for once.
-        browse.apply(&page_reply(1, 5_000, 100), &workers);
-        browse.show_rows(5_000, 5_030, &workers);
-        browse.show_rows(5_000, 5_030, &workers);
-        let submitted = workers.submitted.borrow();
-        let pages: Vec<(Priority, u64)> = submitted
+        browse.apply(&page_reply(1, 5_000, 100));
+        browse.show_rows(5_000, 5_030);
+        browse.show_rows(5_000, 5_030);
+        let pages: Vec<(Priority, u64)> = browse
+            .take_requests()
+            .jobs
             .iter()
-            .filter_map(|(_, p, r)| match r {
-                Request::Page { offset, .. } => Some((*p, offset / 100)),
+            .filter_map(|j| match &j.request {
+                Request::Page { offset, .. } => Some((j.priority, offset / 100)),
                 _ => None,
             })
             .collect();
@@ -448,38 +757,30 @@ mod tests {
 
     #[test]
     fn a_short_page_pins_the_exact_count_and_estimates_never_overwrite_it() {
-        let workers = Recorder::default();
         let mut browse = Browse::default();
-        browse.set_filter(Filter::default(), &workers);
-        browse.apply(&page_reply(1, 0, 42), &workers);
+        browse.set_filter(Filter::default());
+        browse.apply(&page_reply(1, 0, 42));
         assert_eq!(browse.count(), Some(RowCount::Exact(42)));
-        browse.apply(
-            &Reply {
-                result: Ok(Answer::Count(RowCount::Estimate(60))),
-                label: "movies.estimate",
-                ..page_reply(1, 0, 0)
-            },
-            &workers,
-        );
+        browse.apply(&count_reply(
+            1,
+            RequestKind::EstimateCount,
+            RowCount::Estimate(60),
+        ));
         assert_eq!(browse.count(), Some(RowCount::Exact(42)));
     }
 
     #[test]
     fn the_cache_stays_bounded_however_far_one_scrolls() {
-        let workers = Recorder::default();
         let mut browse = Browse::default();
-        browse.set_filter(Filter::default(), &workers);
-        browse.apply(
-            &Reply {
-                result: Ok(Answer::Count(RowCount::Exact(10_000_000))),
-                label: "movies.count_exact",
-                ..page_reply(1, 0, 0)
-            },
-            &workers,
-        );
+        browse.set_filter(Filter::default());
+        browse.apply(&count_reply(
+            1,
+            RequestKind::ExactCount,
+            RowCount::Exact(10_000_000),
+        ));
         for page in 0..(MAX_CACHED_PAGES as u64 * 2) {
-            browse.show_rows(page * 100, page * 100 + 30, &workers);
-            browse.apply(&page_reply(1, page * 100, 100), &workers);
+            browse.show_rows(page * 100, page * 100 + 30);
+            browse.apply(&page_reply(1, page * 100, 100));
         }
         assert!(browse.pages.len() <= MAX_CACHED_PAGES);
         assert!(

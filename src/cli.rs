@@ -12,9 +12,10 @@ use crate::config::{self, ConfigLayer, Secret, Settings};
 use crate::db::cluster::{ClusterStatus, PrivateCluster};
 use crate::db::{self, Server};
 use crate::filter::Filter;
-use crate::import::load::{self, LoadReport, Progress};
+use crate::import::load::{self, LoadReport};
 use crate::import::movielens::MovieLensDir;
 use crate::import::sample::SampleSpec;
+use crate::progress::with_progress_bar;
 use crate::repo::movies::{MovieRow, MoviesRepository};
 
 /// Marquee: a desktop browser for PostgreSQL movie databases.
@@ -265,7 +266,7 @@ pub fn run(connection: &ConnectionArgs, command: Command) -> anyhow::Result<()> 
             stress,
             stress_secs,
         } => {
-            let options = crate::pool_stats::PoolStatsOptions {
+            let options = crate::pool_stats::report::PoolStatsOptions {
                 json,
                 watch,
                 interval: std::time::Duration::from_millis(interval_ms.max(50)),
@@ -276,7 +277,7 @@ pub fn run(connection: &ConnectionArgs, command: Command) -> anyhow::Result<()> 
             };
             with_database(&settings, |_, pool| {
                 let stdout = std::io::stdout();
-                crate::pool_stats::pool_stats_command(pool, &options, &mut stdout.lock())
+                crate::pool_stats::report::pool_stats_command(pool, &options, &mut stdout.lock())
             })
         }
         Command::Import {
@@ -508,34 +509,8 @@ fn db_command(settings: &Settings, action: DbAction) -> anyhow::Result<()> {
     }
 }
 
-/// Drives an indicatif bar from load progress (hidden when stderr is not a terminal).
-pub fn with_progress_bar<T, E>(
-    f: impl FnOnce(&mut dyn FnMut(Progress)) -> Result<T, E>,
-) -> Result<T, E> {
-    use indicatif::{ProgressBar, ProgressStyle};
-    let bar = ProgressBar::new(0);
-    let style = ProgressStyle::with_template("{msg:>16} [{bar:40}] {pos}/{len} ({eta})")
-        .map(|s| s.progress_chars("=> "))
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
-    bar.set_style(style);
-    let mut stage = "";
-    let result = f(&mut |p: Progress| {
-        if p.stage != stage {
-            stage = p.stage;
-            bar.set_message(p.stage);
-            bar.set_length(p.total.unwrap_or(0));
-        }
-        if let Some(total) = p.total {
-            bar.set_length(total);
-        }
-        bar.set_position(p.done);
-    });
-    bar.finish_and_clear();
-    result
-}
-
 /// Opens the window (the default when no subcommand is given).
 pub fn run_window(connection: &ConnectionArgs) -> anyhow::Result<()> {
     let settings = connection.settings()?;
-    crate::app::run(settings)
+    crate::ui::window::run(settings)
 }

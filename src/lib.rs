@@ -8,16 +8,17 @@
 //! - [`import`]: the generated sample collection and MovieLens CSV import.
 #![warn(missing_docs)]
 
-pub mod app;
 pub mod bench;
 pub mod browse;
 pub mod cli;
 pub mod config;
+pub mod connection;
 pub mod db;
 pub mod filter;
 pub mod import;
 pub mod logging;
 pub mod pool_stats;
+pub mod progress;
 pub mod repo;
 pub mod ui;
 pub mod worker;

@@ -96,6 +96,10 @@ pub enum Request {
     CancelConnection(u64),
     /// Hold a connection for this long running `pg_sleep` (the stress drill, and tests).
     Sleep(Duration),
+    /// Check every idle connection now; dead ones are closed (stats panel's Validate all).
+    ValidateAll,
+    /// Retire every connection; busy ones close when returned (stats panel's Recycle all).
+    RecycleAll,
     /// Any other unit of work on the shared pool, e.g. a one-off administrative query. It is
     /// treated like every other job: prioritised, logged, superseded, isolated if it panics.
     Custom {
@@ -119,21 +123,77 @@ impl std::fmt::Debug for CustomWork {
     }
 }
 
+/// Which kind of request a [`Reply`] answers: replies are routed on this, never on a label.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub enum RequestKind {
+    /// [`Request::Page`].
+    Page,
+    /// [`Request::EstimateCount`].
+    EstimateCount,
+    /// [`Request::CappedCount`].
+    CappedCount,
+    /// [`Request::ExactCount`].
+    ExactCount,
+    /// [`Request::Facets`].
+    Facets,
+    /// [`Request::Details`].
+    Details,
+    /// [`Request::ServerBackends`].
+    ServerBackends,
+    /// [`Request::CancelConnection`].
+    CancelConnection,
+    /// [`Request::Sleep`].
+    Sleep,
+    /// [`Request::ValidateAll`].
+    ValidateAll,
+    /// [`Request::RecycleAll`].
+    RecycleAll,
+    /// [`Request::Custom`], with its label.
+    Custom(&'static str),
+}
+
+impl RequestKind {
+    /// The repository call, as the job log and the pool panel show it.
+    pub fn label(self) -> &'static str {
+        match self {
+            RequestKind::Page => "movies.page",
+            RequestKind::EstimateCount => "movies.estimate",
+            RequestKind::CappedCount => "movies.count_capped",
+            RequestKind::ExactCount => "movies.count_exact",
+            RequestKind::Facets => "movies.facets",
+            RequestKind::Details => "movies.details",
+            RequestKind::ServerBackends => "server_stats.backends",
+            RequestKind::CancelConnection => "pool.cancel",
+            RequestKind::Sleep => "drill.sleep",
+            RequestKind::ValidateAll => "pool.validate_all",
+            RequestKind::RecycleAll => "pool.recycle_all",
+            RequestKind::Custom(label) => label,
+        }
+    }
+}
+
 impl Request {
+    /// Which kind of request this is.
+    pub fn kind(&self) -> RequestKind {
+        match self {
+            Request::Page { .. } => RequestKind::Page,
+            Request::EstimateCount(_) => RequestKind::EstimateCount,
+            Request::CappedCount { .. } => RequestKind::CappedCount,
+            Request::ExactCount(_) => RequestKind::ExactCount,
+            Request::Facets(_) => RequestKind::Facets,
+            Request::Details(_) => RequestKind::Details,
+            Request::ServerBackends => RequestKind::ServerBackends,
+            Request::CancelConnection(_) => RequestKind::CancelConnection,
+            Request::Sleep(_) => RequestKind::Sleep,
+            Request::ValidateAll => RequestKind::ValidateAll,
+            Request::RecycleAll => RequestKind::RecycleAll,
+            Request::Custom { label, .. } => RequestKind::Custom(label),
+        }
+    }
+
     /// The repository call, as shown in the job log.
     pub fn label(&self) -> &'static str {
-        match self {
-            Request::Page { .. } => "movies.page",
-            Request::EstimateCount(_) => "movies.estimate",
-            Request::CappedCount { .. } => "movies.count_capped",
-            Request::ExactCount(_) => "movies.count_exact",
-            Request::Facets(_) => "movies.facets",
-            Request::Details(_) => "movies.details",
-            Request::ServerBackends => "server_stats.backends",
-            Request::CancelConnection(_) => "pool.cancel",
-            Request::Sleep(_) => "drill.sleep",
-            Request::Custom { label, .. } => label,
-        }
+        self.kind().label()
     }
 }
 
@@ -172,6 +232,10 @@ pub enum Answer {
     Cancelled(bool),
     /// The sleep finished.
     Slept,
+    /// Validate all: this many idle connections were checked.
+    Validated(u32),
+    /// Recycle all: this many connections were retired.
+    Recycled(u32),
     /// A custom job finished, having handled this many rows.
     Done(u64),
 }
@@ -183,6 +247,7 @@ impl Answer {
             Answer::Count(_) | Answer::Details(_) | Answer::Cancelled(_) | Answer::Slept => 1,
             Answer::Facets(f) => (f.genres.len() + f.decades.len() + f.ratings.len()) as u64,
             Answer::Backends(b) => b.len() as u64,
+            Answer::Validated(n) | Answer::Recycled(n) => u64::from(*n),
             Answer::Done(n) => *n,
         }
     }
@@ -197,8 +262,8 @@ pub struct Reply {
     pub topic: Topic,
     /// Its generation.
     pub generation: u64,
-    /// The request's label.
-    pub label: &'static str,
+    /// What kind of request it answers.
+    pub kind: RequestKind,
     /// Time from the worker picking it up to the answer.
     pub elapsed: Duration,
     /// Time the job waited in the queue.
@@ -497,7 +562,8 @@ fn worker_loop(
         if shared.is_stale(job.topic, job.generation) {
             continue;
         }
-        let label = job.request.label();
+        let kind = job.request.kind();
+        let label = kind.label();
         let queued = job.queued_at.elapsed();
         shared
             .running
@@ -548,7 +614,7 @@ fn worker_loop(
             job: job.id,
             topic: job.topic,
             generation: job.generation,
-            label,
+            kind,
             elapsed,
             queued,
             result,
@@ -602,6 +668,8 @@ fn execute(repos: &Repos, request: &Request) -> Result<Answer, DbError> {
             repos.pool.record_query(result.as_ref().map(|_| ()));
             result
         }
+        Request::ValidateAll => Ok(Answer::Validated(repos.pool.validate_all().checked)),
+        Request::RecycleAll => Ok(Answer::Recycled(repos.pool.recycle_all())),
         Request::Custom { work, .. } => Ok(Answer::Done((work.0)(&repos.pool)?)),
     }
 }

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::TestDb;
-use marquee::app::Connection;
 use marquee::config::{ConnectParams, PoolSettings, Secret, ServerChoice, Settings, SslMode};
+use marquee::connection::{Connection, Waker};
 use marquee::db::cluster::PrivateCluster;
 use marquee::db::error::DbErrorKind;
 use marquee::db::pool::DatabasePool;
@@ -20,7 +20,7 @@ use marquee::db::{self, Server};
 use marquee::filter::Filter;
 use marquee::import::sample::SampleSpec;
 use marquee::repo::movies::MoviesRepository;
-use marquee::worker::{Answer, Priority, Request, Topic, Workers};
+use marquee::worker::{Answer, Priority, Request, RequestKind, Topic, Workers};
 
 /// A private cluster of the test's own, which it may stop, restart and reconfigure.
 struct Scratch {
@@ -147,14 +147,15 @@ fn a_server_down_at_launch_is_retried_with_backoff_and_recovers_by_itself() {
     let params = scratch.socket_params();
     scratch.cluster.stop().unwrap();
 
-    let ctx = egui::Context::default();
+    // Nothing to wake: the test polls.
+    let waker: Waker = std::sync::Arc::new(|_| {});
     let app_settings = Settings {
         server: ServerChoice::External(params),
         pool: settings(1, 2),
     };
-    let mut connection = Connection::start(&app_settings, &ctx);
+    let mut connection = Connection::start(&app_settings, &waker);
     wait_until("the unreachable state", Duration::from_secs(20), || {
-        connection.poll(&app_settings, &ctx);
+        connection.poll(&app_settings, &waker);
         matches!(connection, Connection::Failed { .. })
     });
     let Connection::Failed {
@@ -188,7 +189,7 @@ fn a_server_down_at_launch_is_retried_with_backoff_and_recovers_by_itself() {
         _ => None,
     };
     let recovered = wait_until("recovery", Duration::from_secs(40), || {
-        connection.poll(&app_settings, &ctx);
+        connection.poll(&app_settings, &waker);
         matches!(connection, Connection::Ready { .. })
     });
     let since_retry = retry_at.map(|at| server_up.max(at).elapsed());
@@ -336,7 +337,7 @@ fn an_exhausted_pool_fails_new_jobs_at_the_deadline_without_blocking_and_recover
             },
         );
         while let Ok(reply) = workers.replies().recv_timeout(Duration::from_secs(3)) {
-            if reply.label == "movies.page" {
+            if reply.kind == RequestKind::Page {
                 recovered = matches!(reply.result, Ok(Answer::Page { .. }));
                 break;
             }
@@ -808,7 +809,7 @@ fn browsing_filtering_details_and_export_work_through_pgbouncer_in_transaction_m
         assert!(
             reply.result.is_ok(),
             "{} through pgbouncer: {:?}",
-            reply.label,
+            reply.kind.label(),
             reply.result
         );
     }

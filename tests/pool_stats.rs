@@ -11,9 +11,9 @@ use common::TestDb;
 use marquee::config::PoolSettings;
 use marquee::db::error::DbErrorKind;
 use marquee::db::pool::DatabasePool;
-use marquee::pool_stats::{
-    Health, PoolStatsModel, PoolStatsOptions, StressDrill, StressSpec, pool_stats_command,
-};
+use marquee::pool_stats::drill::{StressDrill, StressSpec};
+use marquee::pool_stats::report::{PoolStatsOptions, pool_stats_command};
+use marquee::pool_stats::{Health, PoolStatsModel};
 use marquee::repo::Repo;
 use marquee::repo::server_stats::ServerStatsRepository;
 use marquee::worker::{Answer, Priority, Request, Topic, Workers};

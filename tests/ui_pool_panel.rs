@@ -209,7 +209,7 @@ fn the_panels_buttons_act_on_the_pool_and_answer_in_the_panel() {
     assert!(
         harness
             .state()
-            .pool_panel()
+            .pool_monitor()
             .note()
             .is_none_or(|note| !note.is_error)
     );

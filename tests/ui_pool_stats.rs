@@ -10,9 +10,10 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use marquee::config::PoolSettings;
 use marquee::db::error::DbErrorKind;
+use marquee::pool_stats::monitor::PoolStatsAction;
 use marquee::pool_stats::{LinkStatus, PoolStatsModel};
 use marquee::repo::server_stats::ServerStatsRepository;
-use marquee::ui::pool_stats::{PoolStatsAction, PoolStatsView};
+use marquee::ui::pool_stats::PoolStatsView;
 use marquee::worker::{Priority, Request, Topic, Workers};
 
 struct Panel {

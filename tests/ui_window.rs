@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT as _, Queryable};
-use marquee::app::Connection;
 use marquee::config::{PoolSettings, ServerChoice, Settings};
+use marquee::connection::Connection;
 use marquee::db::cluster::PrivateCluster;
 use marquee::ui::MarqueeApp;
 
-use common::ui::{App, field, loaded_rows, step_until};
+use common::ui::{App, field, loaded_rows, shows, stale_rows, step_until};
 
 fn app_for(server: ServerChoice) -> App {
     common::ui::app_with(server, [1280.0, 800.0])
@@ -186,7 +186,7 @@ fn an_unreachable_server_shows_the_error_and_retry_recovers() {
 }
 
 #[test]
-fn the_ui_keeps_drawing_while_a_slow_query_runs() {
+fn while_a_slow_query_runs_the_old_rows_stay_marked_and_the_ui_keeps_drawing() {
     let db = common::TestDb::default_sample();
     let mut harness = app_for(ServerChoice::External(db.params.clone()));
     wait_for_rows(&mut harness);
@@ -216,12 +216,19 @@ fn the_ui_keeps_drawing_while_a_slow_query_runs() {
         frames += 1;
         std::thread::sleep(Duration::from_millis(5));
     }
-    // Blocked: the table shows placeholders or nothing, never the old filter's rows.
+    // Blocked: the old filter's rows stay on screen, marked as the previous filter's, and no
+    // row is passed off as the new result before it has arrived.
     assert!(
-        loaded_rows(&harness)
-            .iter()
-            .all(|r| field(r, 1).to_lowercase().contains("love")),
-        "rows of the old filter showed while the new one was blocked"
+        shows(&harness, "Updating for the new filter"),
+        "the table says its rows are the previous filter's"
+    );
+    assert!(
+        !stale_rows(&harness).is_empty(),
+        "the old rows stay on screen instead of a blank 'Loading…'"
+    );
+    assert!(
+        loaded_rows(&harness).is_empty(),
+        "rows of the old filter showed as the new result while the new one was blocked"
     );
     assert!(
         slowest < Duration::from_millis(250),
@@ -234,7 +241,9 @@ fn the_ui_keeps_drawing_while_a_slow_query_runs() {
         Duration::from_secs(30),
         |h| {
             let rows = loaded_rows(h);
-            !rows.is_empty()
+            stale_rows(h).is_empty()
+                && !shows(h, "Updating for the new filter")
+                && !rows.is_empty()
                 && rows
                     .iter()
                     .all(|r| field(r, 1).to_lowercase().contains("love"))

@@ -10,7 +10,7 @@ use common::TestDb;
 use marquee::config::PoolSettings;
 use marquee::db::error::DbErrorKind;
 use marquee::filter::Filter;
-use marquee::worker::{Answer, CustomWork, Priority, Reply, Request, Topic, Workers};
+use marquee::worker::{Answer, CustomWork, Priority, Reply, Request, RequestKind, Topic, Workers};
 
 fn start(db: &TestDb, threads: usize) -> Workers {
     let pool = db.pool(&PoolSettings {
@@ -207,7 +207,7 @@ fn urgent_jobs_overtake_queued_background_work() {
         Request::EstimateCount(Arc::new(Filter::default())),
     );
     let first = next_reply(&workers, Duration::from_secs(10)).unwrap();
-    assert_eq!(first.label, "drill.sleep");
+    assert_eq!(first.kind, RequestKind::Sleep);
     let second = next_reply(&workers, Duration::from_secs(10)).unwrap();
     assert_eq!(
         second.job, urgent,

@@ -64,7 +64,7 @@ pub fn ensure(server: &ConnectParams, movies: u32) -> anyhow::Result<ConnectPara
         admin.batch_execute(&format!("CREATE DATABASE {name}"))?;
         let mut client = db::connect_once(&params)?;
         schema::migrate(&mut client, &name)?;
-        let report = crate::cli::with_progress_bar(|progress| {
+        let report = crate::progress::with_progress_bar(|progress| {
             load::load_sample(&mut client, &name, &spec, progress)
         })?;
         // Vacuum so index-only scans and the visibility map are as a settled database has them,

@@ -14,7 +14,7 @@ use crate::browse::Browse;
 use crate::config::PoolSettings;
 use crate::db::pool::DatabasePool;
 use crate::filter::{Filter, Range, SortColumn, SortKey};
-use crate::worker::Workers;
+use crate::worker::{RequestKind, Workers};
 
 /// First rows on screen (a window of 40 rows, as the table shows at a normal size).
 const VISIBLE_ROWS: u64 = 40;
@@ -90,21 +90,24 @@ pub struct ChangeTimes {
 /// Applies `filter` to `browse` and waits for its first page, count and facets.
 pub fn change(browse: &mut Browse, workers: &Workers, filter: Filter) -> ChangeTimes {
     let started = Instant::now();
-    browse.set_filter(filter, workers);
-    browse.show_rows(0, VISIBLE_ROWS - 1, workers);
+    browse.set_filter(filter);
+    browse.show_rows(0, VISIBLE_ROWS - 1);
+    browse.take_requests().send(workers);
     let generation = browse.generation();
     let mut times = ChangeTimes::default();
     pump(workers, CHANGE_TIMEOUT, |reply| {
-        if !browse.apply(&reply, workers) || reply.generation != generation {
+        let applied = browse.apply(&reply);
+        browse.take_requests().send(workers);
+        if !applied || reply.generation != generation {
             return false;
         }
         let at = started.elapsed();
-        match reply.label {
-            "movies.page" if reply.result.is_ok() => {
+        match reply.kind {
+            RequestKind::Page if reply.result.is_ok() => {
                 times.first_page.get_or_insert(at);
             }
-            "movies.count_capped" => times.count = Some(at),
-            "movies.facets" => times.facets = Some(at),
+            RequestKind::CappedCount => times.count = Some(at),
+            RequestKind::Facets => times.facets = Some(at),
             _ => {}
         }
         times.first_page.is_some() && times.count.is_some() && times.facets.is_some()

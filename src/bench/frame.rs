@@ -33,9 +33,10 @@ const HEIGHT: f32 = 800.0;
 fn apply(commands: &mut Vec<Command>, browse: &mut Browse, workers: &Workers) {
     for command in commands.drain(..) {
         if let Command::ShowRows(first, last) = command {
-            browse.show_rows(first, last, workers);
+            browse.show_rows(first, last);
         }
     }
+    browse.take_requests().send(workers);
 }
 
 fn input(frame: u64) -> egui::RawInput {
@@ -57,10 +58,12 @@ pub fn run(target: &Target, options: &Options) -> anyhow::Result<Report> {
     let pool = DatabasePool::new(&target.params, &settings)?;
     let workers = Workers::start(pool.clone(), settings.max_size as usize, Box::new(|| {}));
     let mut browse = Browse::default();
-    browse.set_filter(Filter::default(), &workers);
-    browse.request_exact_count(&workers);
+    browse.set_filter(Filter::default());
+    browse.request_exact_count();
+    browse.take_requests().send(&workers);
     pump(&workers, Duration::from_secs(120), |reply| {
-        browse.apply(&reply, &workers);
+        browse.apply(&reply);
+        browse.take_requests().send(&workers);
         matches!(browse.count(), Some(RowCount::Exact(_)))
     });
 
@@ -87,8 +90,9 @@ pub fn run(target: &Target, options: &Options) -> anyhow::Result<Report> {
         let wall_start = Instant::now();
         let cpu_start = thread_cpu();
         while let Some(reply) = workers.try_recv() {
-            browse.apply(&reply, &workers);
+            browse.apply(&reply);
         }
+        browse.take_requests().send(&workers);
         let layout_start = thread_cpu();
         let mut output = ctx.run_ui(input(frame + 30), |ui| table.ui(ui, &browse, &mut commands));
         // No GPU: the font atlas uploads a painter would do are dropped (not part of the CPU

@@ -33,14 +33,17 @@ fn visible(browse: &Browse, first: u64, last: u64) -> bool {
 pub fn show(browse: &mut Browse, workers: &Workers, first: u64) -> Duration {
     let started = Instant::now();
     let last = (first + VISIBLE_ROWS - 1).min(browse.row_count().saturating_sub(1));
-    browse.show_rows(first, last, workers);
+    browse.show_rows(first, last);
+    browse.take_requests().send(workers);
     // Apply whatever already arrived (prefetched pages) before deciding we must wait.
     while let Some(reply) = workers.try_recv() {
-        browse.apply(&reply, workers);
+        browse.apply(&reply);
     }
+    browse.take_requests().send(workers);
     if !visible(browse, first, last) {
         pump(workers, STEP_TIMEOUT, |reply| {
-            browse.apply(&reply, workers);
+            browse.apply(&reply);
+            browse.take_requests().send(workers);
             visible(browse, first, last)
         });
     }
@@ -54,11 +57,13 @@ pub fn run(target: &Target, options: &Options) -> anyhow::Result<Report> {
     let pool = DatabasePool::new(&target.params, &settings)?;
     let workers = Workers::start(pool.clone(), settings.max_size as usize, Box::new(|| {}));
     let mut browse = Browse::default();
-    browse.set_filter(Filter::default(), &workers);
+    browse.set_filter(Filter::default());
     // The table is sized by the count: wait for the first page and the exact count.
-    browse.request_exact_count(&workers);
+    browse.request_exact_count();
+    browse.take_requests().send(&workers);
     pump(&workers, Duration::from_secs(120), |reply| {
-        browse.apply(&reply, &workers);
+        browse.apply(&reply);
+        browse.take_requests().send(&workers);
         browse.row(0).is_some()
             && matches!(
                 browse.count(),

@@ -40,10 +40,12 @@ fn start_once(settings: &Settings, target: &Target) -> anyhow::Result<Start> {
         Box::new(|| {}),
     );
     let mut browse = Browse::default();
-    browse.set_filter(Filter::default(), &workers);
-    browse.show_rows(0, 39, &workers);
+    browse.set_filter(Filter::default());
+    browse.show_rows(0, 39);
+    browse.take_requests().send(&workers);
     let arrived = pump(&workers, Duration::from_secs(30), |reply| {
-        browse.apply(&reply, &workers);
+        browse.apply(&reply);
+        browse.take_requests().send(&workers);
         browse.row(0).is_some()
     });
     let total = t0.elapsed();

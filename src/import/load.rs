@@ -15,17 +15,7 @@ use crate::db::error::{DbError, DbErrorKind};
 use crate::import::movielens::{ImportError, MovieLensDir};
 use crate::import::records::{LinkRecord, MovieRecord, RatingRecord, TagRecord};
 use crate::import::sample::SampleSpec;
-
-/// How far a load has come; `total` is known for generated data and for files (in bytes).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Progress {
-    /// What is being loaded (`movies`, `ratings`, `tags`, `indexes`).
-    pub stage: &'static str,
-    /// Units done.
-    pub done: u64,
-    /// Units in all, when known.
-    pub total: Option<u64>,
-}
+use crate::progress::Progress;
 
 /// Rows stored by a load.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]

@@ -1,19 +1,18 @@
 //! The connection settings dialog: server (private or host/port/database/user/password/sslmode),
-//! pool min/max, "Test connection" on a background thread, and Apply, which hands new
-//! [`Settings`] to the app so it rebuilds the pool without restarting.
+//! pool min/max, "Test connection" (which the app runs off the UI thread and answers through
+//! [`ConnectionDialog::set_test_result`]), and Apply, which hands new [`Settings`] to the app so
+//! it rebuilds the pool without restarting.
 //!
 //! The password lives only in memory for this session; it is never written to the saved state.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
-use crossbeam_channel::Receiver;
 use egui::{RichText, Ui};
 
 use crate::config::{ConnectParams, PoolSettings, Secret, ServerChoice, Settings, SslMode};
 use crate::ui::Command;
 
-/// The dialog's form and the running test, if any.
+/// The dialog's form and the state of its connection test.
 #[derive(Debug)]
 pub struct ConnectionDialog {
     /// Shown or not.
@@ -30,20 +29,9 @@ pub struct ConnectionDialog {
     pool_max: u32,
     base_pool: PoolSettings,
     base_params: ConnectParams,
-    test: Option<PendingTest>,
+    /// A test is under way (the app runs it).
+    testing: bool,
     test_result: Option<Result<String, String>>,
-}
-
-/// A "Test connection" under way.
-#[derive(Debug)]
-struct PendingTest {
-    answer: Receiver<Result<String, String>>,
-    /// rust-postgres bounds only the socket connect by `connect_timeout`: a server that accepts
-    /// and never answers would keep the spinner (and the disabled button) going for hours. The
-    /// pool's handshake deadline: a second past the connect timeout.
-    deadline: Instant,
-    /// `host:port/db`, for the message.
-    target: String,
 }
 
 impl ConnectionDialog {
@@ -63,7 +51,7 @@ impl ConnectionDialog {
             pool_max: 0,
             base_pool: PoolSettings::default(),
             base_params: ConnectParams::default(),
-            test: None,
+            testing: false,
             test_result: None,
         };
         dialog.load(settings);
@@ -97,8 +85,9 @@ impl ConnectionDialog {
         self.pool_min = settings.pool.min_idle;
         self.pool_max = settings.pool.max_size;
         self.base_pool = settings.pool.clone();
-        // A test of the forgotten edits must not answer for the reloaded form.
-        self.test = None;
+        // A test of the forgotten edits must not answer for the reloaded form (the app drops
+        // the test itself).
+        self.testing = false;
         self.test_result = None;
     }
 
@@ -129,25 +118,16 @@ impl ConnectionDialog {
         }
     }
 
+    /// The answer of the test the app ran: `Ok` says what answered, `Err` what went wrong.
+    pub fn set_test_result(&mut self, result: Result<String, String>) {
+        self.testing = false;
+        self.test_result = Some(result);
+    }
+
     /// Draws the dialog when open.
     pub fn ui(&mut self, ctx: &egui::Context, commands: &mut Vec<Command>) {
         if !self.open {
             return;
-        }
-        if let Some(test) = &self.test {
-            let now = Instant::now();
-            if let Ok(result) = test.answer.try_recv() {
-                self.test_result = Some(result);
-                self.test = None;
-            } else if now >= test.deadline {
-                self.test_result = Some(Err(format!(
-                    "the server at {} accepted the connection but does not answer; is that the PostgreSQL port, and is the server overloaded or hung?",
-                    test.target
-                )));
-                self.test = None;
-            } else {
-                ctx.request_repaint_after(test.deadline - now);
-            }
         }
         let mut open = self.open;
         let mut close = false;
@@ -231,15 +211,17 @@ impl ConnectionDialog {
         }
         let mut close = false;
         ui.horizontal(|ui| {
-            let testing = self.test.is_some();
-            if ui
-                .add_enabled(
-                    !testing && !self.private,
-                    egui::Button::new("Test connection"),
-                )
-                .clicked()
+            let testing = self.testing;
+            let test = ui.add_enabled(
+                !testing && !self.private,
+                egui::Button::new("Test connection"),
+            );
+            if test.clicked()
+                && let ServerChoice::External(params) = self.settings().server
             {
-                self.start_test(ui.ctx());
+                self.testing = true;
+                self.test_result = None;
+                commands.push(Command::TestConnection(Box::new(params)));
             }
             if testing {
                 ui.spinner();
@@ -253,55 +235,5 @@ impl ConnectionDialog {
             }
         });
         close
-    }
-
-    /// Connects once on a background thread; the UI keeps drawing and shows the answer.
-    fn start_test(&mut self, ctx: &egui::Context) {
-        let ServerChoice::External(params) = self.settings().server else {
-            return;
-        };
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        let deadline = Instant::now() + Duration::from_secs(params.connect_timeout_secs.max(1) + 1);
-        let target = params.display_target();
-        let ctx = ctx.clone();
-        let spawned = std::thread::Builder::new()
-            .name("marquee-test-connection".into())
-            .spawn(move || {
-                let started = std::time::Instant::now();
-                let result = crate::db::connect_once(&params)
-                    .and_then(|mut client| {
-                        // An unnamed statement: the server may be PgBouncer in transaction
-                        // mode, where named prepared statements break.
-                        client
-                            .query_typed_one("SHOW server_version", &[])
-                            .and_then(|row| row.try_get::<_, String>(0))
-                            .map_err(|e| {
-                                crate::db::error::DbError::from_postgres(
-                                    &e,
-                                    &params.display_target(),
-                                )
-                            })
-                    })
-                    .map(|version| {
-                        format!(
-                            "Connected to PostgreSQL {version} in {} ms",
-                            started.elapsed().as_millis()
-                        )
-                    })
-                    .map_err(|e| e.to_string());
-                let _ = tx.send(result);
-                ctx.request_repaint();
-            });
-        match spawned {
-            Ok(_) => {
-                self.test = Some(PendingTest {
-                    answer: rx,
-                    deadline,
-                    target,
-                });
-                self.test_result = None;
-            }
-            Err(err) => self.test_result = Some(Err(format!("could not start the test: {err}"))),
-        }
     }
 }

@@ -6,9 +6,9 @@ use std::time::Instant;
 
 use egui::{RichText, Ui};
 
-use crate::app::StartFailure;
+use crate::connection::StartFailure;
 use crate::db::error::DbErrorKind;
-use crate::import::load::Progress;
+use crate::progress::Progress;
 use crate::repo::movies::thousands;
 use crate::ui::Command;
 
@@ -137,5 +137,17 @@ pub fn explain(kind: DbErrorKind) -> (&'static str, &'static str) {
             "Starting failed",
             "Retry; if it keeps failing, the server log says more.",
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_error_screen_names_a_setup_problem_as_such() {
+        let (title, advice) = explain(DbErrorKind::Setup);
+        assert_eq!(title, "The private database server cannot be set up");
+        assert!(!advice.contains("retries on its own"), "{advice}");
     }
 }

@@ -3,13 +3,22 @@
 //!
 //! The text form (`Filter::to_text` / `Filter::parse`) is the single source of truth shared with
 //! the CLI: widgets edit the draft and rewrite the text; a valid edit of the text rewrites the
-//! widgets. Every change is sent as [`Command::EditFilter`] and the app debounces it.
+//! widgets. The bar owns no filter: every change goes out as one [`Command::Filter`], and the
+//! browse model decides when it applies (after a pause for edits, at once for Enter and Clear).
+//!
+//! The text field never applies half-typed text: an edit is sent only while the whole text
+//! parses, and text that does not parse withdraws the edit still waiting, so the table keeps
+//! the last valid filter and the bar says so.
 
 use egui::{Color32, Key, RichText, Ui};
 
+use crate::browse::FilterChange;
 use crate::filter::{Filter, KNOWN_GENRES, MAX_YEAR, MIN_YEAR};
 use crate::repo::movies::{Facets, thousands};
 use crate::ui::Command;
+
+/// Id of the filter's text field.
+pub const TEXT_ID: &str = "marquee.filter_text";
 
 /// Id of the search field, so `/` can focus it and tests can find it.
 pub const SEARCH_ID: &str = "marquee.search";
@@ -17,7 +26,7 @@ pub const SEARCH_ID: &str = "marquee.search";
 /// The filter bar's state.
 #[derive(Debug, Default)]
 pub struct FilterBar {
-    /// The filter as edited; may be ahead of the applied one while the app debounces.
+    /// The filter as shown and edited; ahead of the applied one while an edit waits.
     draft: Filter,
     /// The search field exactly as typed (the filter keeps it trimmed).
     search: String,
@@ -35,7 +44,7 @@ impl FilterBar {
     /// A bar showing `filter`.
     pub fn new(filter: &Filter) -> Self {
         let mut bar = Self::default();
-        bar.set(filter);
+        bar.show(filter);
         bar
     }
 
@@ -44,8 +53,8 @@ impl FilterBar {
         &self.draft
     }
 
-    /// Shows `filter` in every widget (after a header click, a restore, or Esc).
-    pub fn set(&mut self, filter: &Filter) {
+    /// Shows `filter` in every widget (after a header click, Esc, Back, or a restore).
+    pub fn show(&mut self, filter: &Filter) {
         self.draft = filter.clone();
         self.search = filter.title.clone();
         self.year_min = filter.year.min.map(|y| y.to_string()).unwrap_or_default();
@@ -115,11 +124,12 @@ impl FilterBar {
             ui.separator();
             if ui
                 .add_enabled(self.draft.has_conditions(), egui::Button::new("Clear"))
-                .on_hover_text("Clear every condition (keeps the sort); Esc does the same")
+                .on_hover_text(
+                    "Clear every condition (keeps the sort); Esc does the same, Alt+← undoes it",
+                )
                 .clicked()
             {
-                self.clear_conditions();
-                changed = true;
+                commands.push(Command::Filter(FilterChange::ClearConditions));
             }
         });
 
@@ -150,22 +160,30 @@ impl FilterBar {
             ui.label("Filter");
             let edit = ui.add(
                 egui::TextEdit::singleline(&mut self.text)
-                    .id(egui::Id::unique("marquee.filter_text"))
+                    .id(egui::Id::unique(TEXT_ID))
                     .font(egui::TextStyle::Monospace)
                     .hint_text("genre:Drama year:1990..1999 rating:>=4 sort:-rating")
                     .desired_width(f32::INFINITY),
             );
-            if edit.changed() {
+            let entered = edit.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
+            if edit.changed() || entered {
                 match Filter::parse(&self.text) {
                     Ok(parsed) => {
                         self.text_error = None;
                         let text = std::mem::take(&mut self.text);
-                        self.set(&parsed);
+                        self.show(&parsed);
                         // Keep what the user is typing; only the widgets follow.
                         self.text = text;
-                        commands.push(Command::EditFilter(parsed));
+                        commands.push(Command::Filter(if entered {
+                            FilterChange::Apply(parsed)
+                        } else {
+                            FilterChange::Edit(parsed)
+                        }));
                     }
-                    Err(err) => self.text_error = Some(err.to_string()),
+                    Err(err) => {
+                        self.text_error = Some(err.to_string());
+                        commands.push(Command::Filter(FilterChange::Invalid));
+                    }
                 }
             }
             if edit.lost_focus() {
@@ -176,26 +194,22 @@ impl FilterBar {
             }
         });
         if let Some(error) = &self.text_error {
-            ui.label(RichText::new(error).color(ui.visuals().error_fg_color));
+            ui.label(
+                RichText::new(format!(
+                    "{error} — the table shows the last valid filter until the text parses"
+                ))
+                .color(ui.visuals().error_fg_color),
+            );
         }
 
         if changed {
             self.draft.normalize();
-            if !ui.memory(|m| m.has_focus(egui::Id::unique("marquee.filter_text"))) {
+            if !ui.memory(|m| m.has_focus(egui::Id::unique(TEXT_ID))) {
                 self.text = self.draft.to_text();
                 self.text_error = None;
             }
-            commands.push(Command::EditFilter(self.draft.clone()));
+            commands.push(Command::Filter(FilterChange::Edit(self.draft.clone())));
         }
-    }
-
-    /// Drops every condition, keeps the sort (Esc, the Clear button).
-    pub fn clear_conditions(&mut self) {
-        let sort = std::mem::take(&mut self.draft.sort);
-        self.set(&Filter {
-            sort,
-            ..Filter::default()
-        });
     }
 }
 

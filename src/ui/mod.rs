@@ -1,9 +1,10 @@
 //! The window: `MarqueeApp` wires the connection lifecycle and the browse model to the views.
 //!
-//! Views draw and push [`Command`]s; the app applies them after drawing (egui demo style), so no
-//! view touches the database, the pool or the workers, and each can be tested on its own.
-//! `App::logic` drains worker answers and runs timers (debounce, pool stats sampling); `App::ui`
-//! only draws and collects commands.
+//! Data moves one way: a view draws and pushes [`Command`]s; `App::logic` carries them out (the
+//! one place with side effects: worker jobs, the connection test, drills), hands the browse
+//! model's requests to the workers, and feeds worker [`Reply`]s back into the models that the
+//! views draw next frame. No view touches the database, the pool or the workers, so each can be
+//! tested on its own. See ARCHITECTURE.md.
 
 pub mod connection_dialog;
 pub mod connection_state;
@@ -13,17 +14,19 @@ pub mod movie_table;
 pub mod pool_panel;
 pub mod pool_stats;
 pub mod status_bar;
+pub mod window;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::app::{Connection, StartFailure};
-use crate::browse::Browse;
+use crate::browse::{Browse, FilterChange};
 use crate::config::{ConnectParams, PoolSettings, ServerChoice, Settings};
+use crate::connection::{Connection, ConnectionTest, StartFailure, Waker};
 use crate::db::error::DbErrorKind;
-use crate::filter::{Filter, SortColumn};
+use crate::filter::Filter;
 use crate::pool_stats::PoolStatsModel;
+use crate::pool_stats::monitor::{Link, PoolMonitor, PoolStatsAction};
 use crate::worker::{Answer, Priority, Reply, Request, Topic};
 
 use connection_dialog::ConnectionDialog;
@@ -32,16 +35,7 @@ use detail_pane::{DetailPane, DetailState};
 use filter_bar::FilterBar;
 use movie_table::{MovieTable, TableLayout};
 use pool_panel::PoolPanel;
-use pool_stats::PoolStatsAction;
 use status_bar::{StatusBar, StatusInfo};
-
-/// Typing is applied once it pauses this long; older queries are superseded and cancelled.
-pub const FILTER_DEBOUNCE: Duration = Duration::from_millis(150);
-
-/// The app icon, from `assets/icon.png`.
-pub fn icon() -> egui::IconData {
-    eframe::icon_data::from_png_bytes(include_bytes!("../../assets/icon.png")).unwrap_or_default()
-}
 
 /// System fonts tried as fallbacks, so titles in Japanese, Chinese, Korean or with symbols the
 /// bundled font lacks are drawn instead of shown as boxes. Missing files are skipped.
@@ -76,13 +70,11 @@ fn install_fallback_fonts(ctx: &egui::Context) {
     }
 }
 
-/// What a view asks the app to do; applied after drawing.
+/// What a view asks the app to do; carried out by `App::logic`.
 #[derive(Debug)]
 pub enum Command {
-    /// The filter was edited; apply it once editing pauses ([`FILTER_DEBOUNCE`]).
-    EditFilter(Filter),
-    /// Header click: sort by this column (shift = add a secondary key).
-    Sort(SortColumn, bool),
+    /// Any change of the filter: typing, chips, a header click, Esc, Back/Forward, pasted text.
+    Filter(FilterChange),
     /// Rows `first..=last` are on screen.
     ShowRows(u64, u64),
     /// The selected movie changed.
@@ -95,6 +87,8 @@ pub enum Command {
     Retry,
     /// Open the connection settings dialog.
     OpenSettings,
+    /// Connect once to these settings and report back to the dialog.
+    TestConnection(Box<ConnectParams>),
     /// Reconnect with these settings (rebuilds the pool without restarting).
     ApplySettings(Box<Settings>),
     /// Switch theme.
@@ -141,8 +135,6 @@ pub struct State {
     pub server: Option<ConnectParams>,
     /// Pool settings chosen in the connection dialog.
     pub pool: Option<PoolSettings>,
-    /// Detail pane width.
-    pub detail_width: Option<f32>,
     /// Whether the pool stats panel is shown.
     pub pool_panel_open: bool,
 }
@@ -150,6 +142,8 @@ pub struct State {
 /// The eframe application.
 pub struct MarqueeApp {
     settings: Settings,
+    /// Lets the connection's threads ask for a frame.
+    waker: Waker,
     connection: Connection,
     browse: Browse,
     theme: ThemeChoice,
@@ -162,10 +156,12 @@ pub struct MarqueeApp {
     status_bar: StatusBar,
     connection_state: ConnectionState,
     dialog: ConnectionDialog,
-    /// An edited filter waiting for typing to pause.
-    pending_filter: Option<(Filter, Instant)>,
-    /// The pool stats panel; its model also feeds the status bar's pool figures.
+    /// The dialog's "Test connection", while it runs.
+    connection_test: Option<ConnectionTest>,
+    /// The pool stats panel.
     pool_panel: PoolPanel,
+    /// What the panel shows and the work it starts; also feeds the status bar's pool figures.
+    pool_monitor: PoolMonitor,
     commands: Vec<Command>,
     /// The last error of a detail request, for the status bar.
     detail_error: Option<String>,
@@ -193,10 +189,12 @@ impl MarqueeApp {
         install_fallback_fonts(&cc.egui_ctx);
         let filter = Filter::parse(&state.filter).unwrap_or_default();
         let mut browse = Browse::default();
-        // No workers yet: the filter is recorded and run once connected.
-        browse.set_filter(filter.clone(), &NoWorkers);
-        let connection = Connection::start(&settings, &cc.egui_ctx);
+        // Not connected yet: the filter is recorded, and run once connected.
+        browse.set_filter(filter.clone());
+        let waker = window_waker(&cc.egui_ctx);
+        let connection = Connection::start(&settings, &waker);
         Self {
+            waker,
             dialog: ConnectionDialog::new(&settings),
             settings,
             connection,
@@ -210,8 +208,9 @@ impl MarqueeApp {
             selected_id: state.selected_id,
             status_bar: StatusBar,
             connection_state: ConnectionState,
-            pending_filter: None,
+            connection_test: None,
             pool_panel: PoolPanel::new(state.pool_panel_open),
+            pool_monitor: PoolMonitor::default(),
             commands: Vec::new(),
             detail_error: None,
         }
@@ -227,14 +226,14 @@ impl MarqueeApp {
         &self.connection
     }
 
-    /// The pool stats panel (tests read its model and the outcome of its actions).
-    pub fn pool_panel(&self) -> &PoolPanel {
-        &self.pool_panel
+    /// What the pool stats panel shows and the outcome of its actions (tests read it).
+    pub fn pool_monitor(&self) -> &PoolMonitor {
+        &self.pool_monitor
     }
 
     /// What the pool stats panel shows.
     pub fn pool_stats(&self) -> &PoolStatsModel {
-        self.pool_panel.model()
+        self.pool_monitor.model()
     }
 
     /// The state that [`eframe::App::save`] writes.
@@ -252,19 +251,37 @@ impl MarqueeApp {
             selected_id: self.selected_id,
             server,
             pool,
-            detail_width: None,
             pool_panel_open: self.pool_panel.open,
         }
     }
 
-    fn apply_filter_now(&mut self, filter: Filter) {
-        self.pending_filter = None;
-        if filter == *self.browse.filter() {
-            return;
+    /// The one route for filter changes: the browse model applies (or waits), and the bar shows
+    /// the result when the change did not come from its own editing.
+    fn change_filter(&mut self, change: FilterChange) {
+        if let Some(shown) = self.browse.change_filter(change, Instant::now()) {
+            self.filter_bar.show(&shown);
         }
-        match self.connection.workers() {
-            Some(workers) => self.browse.set_filter(filter, workers),
-            None => self.browse.set_filter(filter, &NoWorkers),
+    }
+
+    /// Hands what the browse model asked for to the workers. Not connected: dropped, and asked
+    /// again by `refresh` once connected.
+    fn send_browse_requests(&mut self) {
+        let requests = self.browse.take_requests();
+        if let Some(workers) = self.connection.workers() {
+            requests.send(workers);
+        }
+    }
+
+    fn pool_link(&self) -> Link<'_> {
+        match (
+            self.connection.pool(),
+            self.connection.workers(),
+            self.connection.link_status(),
+        ) {
+            (Some(pool), Some(workers), _) => Link::Ready(pool, workers),
+            (_, _, Some(status)) => Link::Down(status),
+            // Connected without workers cannot happen; say "connecting" rather than guess.
+            _ => Link::Down(crate::pool_stats::LinkStatus::Connecting { attempt: 0 }),
         }
     }
 
@@ -291,9 +308,7 @@ impl MarqueeApp {
     fn apply_reply(&mut self, reply: Reply) {
         match reply.topic {
             Topic::Browse => {
-                if let Some(workers) = self.connection.workers() {
-                    self.browse.apply(&reply, workers);
-                }
+                self.browse.apply(&reply);
             }
             Topic::Detail if reply.generation == self.detail_generation => match reply.result {
                 Ok(Answer::Details(Some(bundle))) => {
@@ -311,63 +326,58 @@ impl MarqueeApp {
                     self.detail = DetailState::Failed(err.to_string());
                 }
             },
-            Topic::Admin => self.pool_panel.apply_reply(reply),
+            Topic::Admin => self.pool_monitor.apply_reply(reply),
             Topic::Detail => {}
         }
     }
 
+    /// Carries out what the views asked for: the one place with side effects.
     fn apply_commands(&mut self, ctx: &egui::Context) {
         for command in std::mem::take(&mut self.commands) {
             match command {
-                Command::EditFilter(filter) => {
-                    self.pending_filter = Some((filter, Instant::now() + FILTER_DEBOUNCE));
-                    ctx.request_repaint_after(FILTER_DEBOUNCE);
-                }
-                Command::Sort(column, additive) => {
-                    let mut filter = self
-                        .pending_filter
-                        .take()
-                        .map_or_else(|| self.browse.filter().clone(), |(f, _)| f);
-                    filter.toggle_sort(column, additive);
-                    filter.normalize();
-                    self.filter_bar.set(&filter);
-                    self.apply_filter_now(filter);
-                }
-                Command::ShowRows(first, last) => {
-                    if let Some(workers) = self.connection.workers() {
-                        self.browse.show_rows(first, last, workers);
-                    }
-                }
+                Command::Filter(change) => self.change_filter(change),
+                Command::ShowRows(first, last) => self.browse.show_rows(first, last),
                 Command::Select(Some(id)) => self.request_details(id),
                 Command::Select(None) => {
                     self.selected_id = None;
                     self.detail = DetailState::Nothing;
                 }
                 Command::Copy(text) => ctx.copy_text(text),
-                Command::RequestExactCount => {
-                    if let Some(workers) = self.connection.workers() {
-                        self.browse.request_exact_count(workers);
-                    }
-                }
-                Command::Retry => self.reconnect(ctx),
+                Command::RequestExactCount => self.browse.request_exact_count(),
+                Command::Retry => self.reconnect(),
                 Command::OpenSettings => {
+                    // A test of the last opening must not answer for this one.
+                    self.connection_test = None;
                     self.dialog.load(&self.settings);
                     self.dialog.open = true;
                 }
+                Command::TestConnection(params) => {
+                    match ConnectionTest::start(*params, &self.waker) {
+                        Ok(test) => self.connection_test = Some(test),
+                        Err(message) => self.dialog.set_test_result(Err(message)),
+                    }
+                }
                 Command::ApplySettings(settings) => {
                     self.settings = *settings;
-                    self.reconnect(ctx);
+                    self.reconnect();
                 }
                 Command::SetTheme(theme) => {
                     self.theme = theme;
                     theme.apply(ctx);
                 }
                 Command::TogglePoolPanel => {
-                    self.pool_panel.toggle();
+                    self.pool_panel.open = !self.pool_panel.open;
+                    if self.pool_panel.open {
+                        self.pool_monitor.opened();
+                    }
                     ctx.request_repaint();
                 }
                 Command::PoolStats(action) => {
-                    self.pool_panel.apply(action, &self.connection);
+                    let link = match (self.connection.pool(), self.connection.workers()) {
+                        (Some(pool), Some(workers)) => Link::Ready(pool, workers),
+                        _ => Link::Down(crate::pool_stats::LinkStatus::Connecting { attempt: 0 }),
+                    };
+                    self.pool_monitor.apply(action, link);
                     ctx.request_repaint();
                 }
             }
@@ -375,18 +385,32 @@ impl MarqueeApp {
     }
 
     /// Replaces the connection (Retry, Apply): the old one closes on a background thread.
-    fn reconnect(&mut self, ctx: &egui::Context) {
-        let next = Connection::start(&self.settings, ctx);
+    fn reconnect(&mut self) {
+        let next = Connection::start(&self.settings, &self.waker);
         std::mem::replace(&mut self.connection, next).close_in_background();
-        self.pool_panel.disconnect();
+        self.pool_monitor.disconnect();
     }
 
-    /// Keyboard shortcuts that belong to no single view: `/` focuses search, Esc clears, F2
-    /// shows or hides the pool stats panel.
+    /// Keyboard shortcuts that belong to no single view: `/` focuses search, Esc clears (Back
+    /// undoes it), Alt+←/→ go back and forward, F2 shows or hides the pool stats panel, and
+    /// filter text pasted outside a text field is applied.
     fn shortcuts(&mut self, ctx: &egui::Context) {
-        // F2 types nothing, so it works even while a text field has the focus.
-        if ctx.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::F2)) {
+        // F2 and Alt+arrows type nothing, so they work even while a text field has the focus.
+        let (f2, back, forward) = ctx.input_mut(|i| {
+            (
+                i.consume_key(egui::Modifiers::NONE, egui::Key::F2),
+                i.consume_key(egui::Modifiers::ALT, egui::Key::ArrowLeft),
+                i.consume_key(egui::Modifiers::ALT, egui::Key::ArrowRight),
+            )
+        });
+        if f2 {
             self.commands.push(Command::TogglePoolPanel);
+        }
+        if back {
+            self.commands.push(Command::Filter(FilterChange::Back));
+        }
+        if forward {
+            self.commands.push(Command::Filter(FilterChange::Forward));
         }
         let typing = ctx
             .memory(|m| m.focused())
@@ -409,10 +433,22 @@ impl MarqueeApp {
         if slash {
             self.filter_bar.focus_search();
         }
-        if escape && self.browse.filter().has_conditions() && !self.dialog.open {
-            self.filter_bar.clear_conditions();
-            let filter = self.filter_bar.draft().clone();
-            self.apply_filter_now(filter);
+        if escape && !self.dialog.open {
+            self.commands
+                .push(Command::Filter(FilterChange::ClearConditions));
+        }
+        // Filter text pasted with nothing focused (a text field takes its own paste).
+        let pasted = ctx.input(|i| {
+            i.events.iter().find_map(|e| match e {
+                egui::Event::Paste(text) => Some(text.clone()),
+                _ => None,
+            })
+        });
+        if let Some(text) = pasted
+            && let Ok(filter) = Filter::parse(text.trim())
+        {
+            self.commands
+                .push(Command::Filter(FilterChange::Apply(filter)));
         }
     }
 
@@ -443,7 +479,7 @@ impl MarqueeApp {
             ServerChoice::Private { .. } => Some("private server".to_owned()),
         });
         let connected = matches!(self.connection, Connection::Ready { .. });
-        let snapshot = self.pool_panel.model().snapshot().filter(|_| connected);
+        let snapshot = self.pool_monitor.model().snapshot().filter(|_| connected);
         // Only while it stands: once a query succeeded after it, it is history (the pool stats
         // panel keeps it), not something the status bar should keep shouting.
         let pool_error = snapshot
@@ -460,7 +496,7 @@ impl MarqueeApp {
             state_is_error,
             connected,
             count: self.browse.count(),
-            counting: false,
+            counting: self.browse.is_counting(),
             last_query: self.browse.last_query,
             pool: snapshot.map(|s| (s.in_use, s.idle, s.max)),
             last_error: self
@@ -476,6 +512,20 @@ impl MarqueeApp {
     fn top_bar_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
             ui.label(egui::RichText::new("Marquee").strong().size(16.0));
+            if ui
+                .add_enabled(self.browse.can_go_back(), egui::Button::new("◀ Back"))
+                .on_hover_text("The filter before this one (Alt+←)")
+                .clicked()
+            {
+                self.commands.push(Command::Filter(FilterChange::Back));
+            }
+            if ui
+                .add_enabled(self.browse.can_go_forward(), egui::Button::new("Forward ▶"))
+                .on_hover_text("Undo Back (Alt+→)")
+                .clicked()
+            {
+                self.commands.push(Command::Filter(FilterChange::Forward));
+            }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 let (label, next) = match self.theme {
                     ThemeChoice::Dark => ("Light theme", ThemeChoice::Light),
@@ -499,21 +549,17 @@ impl MarqueeApp {
     }
 }
 
-/// Stands in for the workers while not connected: `Browse` records the filter, and the
-/// requests are made again by `refresh` once connected.
-struct NoWorkers;
-
-impl crate::browse::Submit for NoWorkers {
-    fn submit(&self, _topic: Topic, _generation: u64, _priority: Priority, _request: Request) {}
-    fn supersede(&self, _topic: Topic, _generation: u64) {}
+/// A [`Waker`] that asks egui for a frame.
+fn window_waker(ctx: &egui::Context) -> Waker {
+    let ctx = ctx.clone();
+    std::sync::Arc::new(move |after| ctx.request_repaint_after(after))
 }
 
 impl eframe::App for MarqueeApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
-        if self.connection.poll(&self.settings, ctx) {
-            if let Some(workers) = self.connection.workers() {
-                self.browse.refresh(workers);
-            }
+        let now = Instant::now();
+        if self.connection.poll(&self.settings, &self.waker) {
+            self.browse.refresh();
             if let Some(id) = self.selected_id {
                 self.request_details(id);
             }
@@ -523,19 +569,21 @@ impl eframe::App for MarqueeApp {
         for reply in replies {
             self.apply_reply(reply);
         }
-        if let Some((_, at)) = &self.pending_filter {
-            let now = Instant::now();
-            if now >= *at {
-                if let Some((filter, _)) = self.pending_filter.take() {
-                    self.apply_filter_now(filter);
-                }
-            } else {
-                ctx.request_repaint_after(*at - now);
-            }
+        self.apply_commands(ctx);
+        if let Some(wait) = self.browse.tick(now) {
+            ctx.request_repaint_after(wait);
+        }
+        self.send_browse_requests();
+        if let Some(result) = self.connection_test.as_ref().and_then(|t| t.poll(now)) {
+            self.connection_test = None;
+            self.dialog.set_test_result(result);
         }
         // Also while hidden, so the panel has history and health when it opens; `logic` only
         // runs when a frame does, hence the repaint.
-        let next_sample = self.pool_panel.logic(&self.connection, Instant::now());
+        let open = self.pool_panel.open;
+        let mut monitor = std::mem::take(&mut self.pool_monitor);
+        let next_sample = monitor.logic(self.pool_link(), open, now);
+        self.pool_monitor = monitor;
         ctx.request_repaint_after(next_sample);
     }
 
@@ -562,7 +610,7 @@ impl eframe::App for MarqueeApp {
                 .default_size(460.0)
                 .size_range(320.0..=max_width)
                 .show(ui, |ui| {
-                    let actions = self.pool_panel.ui(ui);
+                    let actions = self.pool_panel.ui(ui, &self.pool_monitor);
                     commands.extend(actions.into_iter().map(Command::PoolStats));
                 });
         }
@@ -603,7 +651,10 @@ impl eframe::App for MarqueeApp {
 
         commands.append(&mut self.commands);
         self.commands = commands;
-        self.apply_commands(&ctx);
+        // `logic` carries them out at the start of the next frame: ask for it now.
+        if !self.commands.is_empty() {
+            ctx.request_repaint();
+        }
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
@@ -611,7 +662,7 @@ impl eframe::App for MarqueeApp {
     }
 
     fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
-        self.pool_panel.stop_drill();
+        self.pool_monitor.stop_drill();
         let closed = Connection::Failed {
             failure: StartFailure {
                 kind: DbErrorKind::Unreachable,

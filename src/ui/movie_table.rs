@@ -14,7 +14,7 @@ use egui::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::browse::Browse;
+use crate::browse::{Browse, FilterChange};
 use crate::filter::{Filter, SortColumn};
 use crate::repo::movies::MovieRow;
 use crate::ui::Command;
@@ -289,13 +289,21 @@ impl MovieTable {
 
     /// Draws the table and pushes commands (sort, select, copy, visible range).
     pub fn ui(&mut self, ui: &mut Ui, browse: &Browse, commands: &mut Vec<Command>) {
-        if browse.generation() != self.generation {
+        // While the previous filter's rows are still shown (stale), they stay where they were;
+        // the new filter takes over once its first page has landed.
+        let stale = browse.is_stale();
+        if browse.generation() != self.generation && !stale {
             // A new filter: its rows start at the top and the old selection means nothing.
             self.generation = browse.generation();
             self.top_row = 0;
             self.offset_px = 0.0;
             self.cursor = None;
             self.anchor = None;
+            // The movie picked under the old filter may not be in this result: the detail
+            // pane lets go of it rather than show it as if it were selected.
+            if self.reported_id.take().is_some() {
+                commands.push(Command::Select(None));
+            }
         }
         let total = browse.row_count();
         let full = ui.available_rect_before_wrap();
@@ -355,6 +363,23 @@ impl MovieTable {
         self.header_ui(ui, header, id, browse.filter(), commands);
         self.body_ui(ui, body, id, browse, total, rows_on_screen, commands);
 
+        if stale && total > 0 {
+            let text = "Updating for the new filter…";
+            let galley = ui.painter().layout_no_wrap(
+                text.to_owned(),
+                FontId::proportional(13.0),
+                ui.visuals().strong_text_color(),
+            );
+            let at = pos2(body.right() - galley.size().x - 12.0, body.top() + 6.0);
+            let badge = Rect::from_min_size(at, galley.size()).expand(4.0);
+            ui.painter()
+                .rect_filled(badge, 4.0, ui.visuals().extreme_bg_color);
+            ui.painter()
+                .galley(at, galley, ui.visuals().strong_text_color());
+            // Read by screen readers and tests: the rows shown are the previous filter's.
+            ui.interact(badge, id.with("stale"), Sense::hover())
+                .widget_info(|| WidgetInfo::labeled(Role::Label, true, text));
+        }
         if total == 0 {
             let text = if browse.is_loading() {
                 "Loading…"
@@ -379,7 +404,8 @@ impl MovieTable {
             || self
                 .drag_moved_at
                 .is_none_or(|at| at.elapsed() >= DRAG_SETTLE);
-        if total > 0 && settled {
+        // Stale rows are not asked for: the model already asked for the new filter's first page.
+        if total > 0 && settled && !stale {
             let last = (self.top_row + rows_on_screen).min(total) - 1;
             commands.push(Command::ShowRows(self.top_row, last.max(self.top_row)));
         } else if dragging {
@@ -649,7 +675,7 @@ impl MovieTable {
                 && let Some(sort) = sort
             {
                 let shift = ui.input(|i| i.modifiers.shift);
-                commands.push(Command::Sort(sort, shift));
+                commands.push(Command::Filter(FilterChange::Sort(sort, shift)));
             }
             response.context_menu(|ui| self.columns_menu(ui));
 
@@ -713,7 +739,12 @@ impl MovieTable {
         let painter = ui.painter_at(body);
         let selection = self.selection();
         let columns: Vec<Column> = self.visible_columns().copied().collect();
-        let text_color = visuals.text_color();
+        // The previous filter's rows, still on screen until the new ones land, are dimmed.
+        let text_color = if browse.is_stale() {
+            visuals.weak_text_color()
+        } else {
+            visuals.text_color()
+        };
         let weak = visuals.weak_text_color();
         let font = FontId::proportional(13.5);
         let end = (self.top_row + rows_on_screen).min(total);
@@ -735,9 +766,15 @@ impl MovieTable {
                 Sense::click(),
             );
             response.widget_info(|| {
+                // Screen readers (and tests) hear which rows are the previous filter's.
+                let stale = if browse.is_stale() {
+                    ", previous filter"
+                } else {
+                    ""
+                };
                 let label = match row {
                     Some(row) => format!(
-                        "row {}: {} | {} | {} | {} | {} | {}",
+                        "row {}{stale}: {} | {} | {} | {} | {} | {}",
                         index + 1,
                         row.id,
                         row.title,

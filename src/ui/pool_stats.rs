@@ -6,30 +6,11 @@
 use egui::{Color32, RichText, Ui};
 use egui_plot::{Bar, BarChart, Corner, HLine, Legend, Line, Plot, PlotPoints};
 
+use crate::pool_stats::monitor::PoolStatsAction;
 use crate::pool_stats::{
     Gauge, HISTORY_WINDOW, Health, PoolStatsModel, Quantiles, format_micros, format_secs_f64,
     histogram_bars,
 };
-
-/// What the user asked for; the app performs it after drawing.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PoolStatsAction {
-    /// Cancel the query of the pooled connection with this id (server-side cancel).
-    Cancel(u64),
-    /// Validate every idle connection now.
-    ValidateAll,
-    /// Close every connection and let the pool open fresh ones.
-    RecycleAll,
-    /// Fire `queries` concurrent queries for `secs` seconds.
-    Stress {
-        /// Concurrent queries.
-        queries: u32,
-        /// For how long.
-        secs: u32,
-    },
-    /// Read `pg_stat_activity` again.
-    RefreshServerView,
-}
 
 /// The panel's own state: the stress drill's inputs.
 #[derive(Clone, Debug, PartialEq, Eq)]

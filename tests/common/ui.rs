@@ -51,16 +51,31 @@ pub fn shows(harness: &App, text: &str) -> bool {
     harness.query_all_by_label_contains(text).next().is_some()
 }
 
-/// Labels of the table rows on screen whose data has arrived, in row order.
+/// Labels of the table rows on screen whose data for the current filter has arrived, in row
+/// order.
 pub fn loaded_rows(harness: &App) -> Vec<String> {
+    rows_where(harness, |label| {
+        !label.ends_with(": loading") && !label.contains(STALE)
+    })
+}
+
+/// Labels of the previous filter's rows, still on screen until the new filter's first page.
+pub fn stale_rows(harness: &App) -> Vec<String> {
+    rows_where(harness, |label| label.contains(STALE))
+}
+
+/// How the table's accessibility labels mark the previous filter's rows.
+const STALE: &str = ", previous filter:";
+
+fn rows_where(harness: &App, keep: impl Fn(&str) -> bool) -> Vec<String> {
     let mut rows: Vec<(u64, String)> = harness
         .query_all_by_role(Role::Row)
         .filter_map(|node| node.accesskit_node().label())
-        .filter(|label| !label.ends_with(": loading"))
+        .filter(|label| keep(label))
         .filter_map(|label| {
             let number = label
                 .strip_prefix("row ")?
-                .split(':')
+                .split([':', ','])
                 .next()?
                 .parse()
                 .ok()?;

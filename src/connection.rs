@@ -1,7 +1,9 @@
-//! The eframe application: owns the connection lifecycle (start the server and pool on a
-//! background thread, retry with backoff when it is down, rebuild on new settings, close on exit)
-//! and routes worker answers to the views. It never touches the database on the UI thread.
+//! The connection lifecycle, without egui: start the server and pool on a background thread,
+//! retry with backoff while the server is down, wait for the user when settings must change, and
+//! close on exit. The window drives it from `logic`; a [`Waker`] handed in lets its threads ask
+//! for the next frame.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
@@ -11,9 +13,13 @@ use crate::db::cluster::ClusterError;
 use crate::db::error::{DbError, DbErrorKind};
 use crate::db::pool::DatabasePool;
 use crate::db::{self, Server, StartError};
-use crate::import::load::Progress;
 use crate::pool_stats::LinkStatus;
+use crate::progress::Progress;
 use crate::worker::{Reply, Workers};
+
+/// Asks the window for a frame after the given delay (`Duration::ZERO`: as soon as possible).
+/// The window passes `egui::Context::request_repaint_after`; tests and the CLI pass what they need.
+pub type Waker = Arc<dyn Fn(Duration) + Send + Sync>;
 
 /// What the startup thread reports.
 pub enum StartupEvent {
@@ -183,7 +189,7 @@ pub fn spawn_startup(
                 let target = pool.target().to_owned();
                 let movies = if private {
                     // The window shows the progress; so does the terminal it was started from.
-                    crate::cli::with_progress_bar(|terminal| {
+                    crate::progress::with_progress_bar(|terminal| {
                         crate::import::load::seed_if_empty(&mut conn, &target, &mut |p| {
                             terminal(p.clone());
                             send(StartupEvent::Progress(
@@ -238,14 +244,14 @@ pub fn spawn_startup(
 
 impl Connection {
     /// Begins connecting.
-    pub fn start(settings: &Settings, ctx: &egui::Context) -> Self {
-        Self::start_attempt(settings, ctx, 0)
+    pub fn start(settings: &Settings, waker: &Waker) -> Self {
+        Self::start_attempt(settings, waker, 0)
     }
 
-    fn start_attempt(settings: &Settings, ctx: &egui::Context, attempt: u32) -> Self {
-        let ctx = ctx.clone();
+    fn start_attempt(settings: &Settings, waker: &Waker, attempt: u32) -> Self {
+        let waker = Arc::clone(waker);
         Connection::Starting {
-            events: spawn_startup(settings.clone(), move || ctx.request_repaint()),
+            events: spawn_startup(settings.clone(), move || waker(Duration::ZERO)),
             step: "Starting…".to_owned(),
             progress: None,
             since: Instant::now(),
@@ -292,7 +298,7 @@ impl Connection {
 
     /// Advances the state machine: startup reports, automatic retries. Returns `true` when the
     /// connection just became ready (so the caller can run the current filter).
-    pub fn poll(&mut self, settings: &Settings, ctx: &egui::Context) -> bool {
+    pub fn poll(&mut self, settings: &Settings, waker: &Waker) -> bool {
         let next = match self {
             Connection::Starting {
                 events,
@@ -309,12 +315,12 @@ impl Connection {
                             *progress = p;
                         }
                         StartupEvent::Ready(backend) => {
-                            let repaint = ctx.clone();
+                            let wake = Arc::clone(waker);
                             let size = backend.pool.settings().max_size as usize;
                             let workers = Workers::start(
                                 backend.pool.clone(),
                                 size,
-                                Box::new(move || repaint.request_repaint()),
+                                Box::new(move || wake(Duration::ZERO)),
                             );
                             next = Some(Connection::Ready { backend, workers });
                         }
@@ -330,12 +336,14 @@ impl Connection {
                 next_retry: Some(at),
                 attempt,
                 ..
-            } if Instant::now() >= *at => Some(Connection::start_attempt(settings, ctx, *attempt)),
+            } if Instant::now() >= *at => {
+                Some(Connection::start_attempt(settings, waker, *attempt))
+            }
             Connection::Failed {
                 next_retry: Some(at),
                 ..
             } => {
-                ctx.request_repaint_after(at.saturating_duration_since(Instant::now()));
+                waker(at.saturating_duration_since(Instant::now()));
                 None
             }
             _ => None,
@@ -390,28 +398,70 @@ impl Connection {
     }
 }
 
-/// Runs the window until it is closed.
-pub fn run(settings: Settings) -> anyhow::Result<()> {
-    let options = eframe::NativeOptions {
-        viewport: egui::ViewportBuilder::default()
-            .with_title("Marquee")
-            .with_inner_size([1280.0, 800.0])
-            .with_min_inner_size([640.0, 400.0])
-            .with_icon(crate::ui::icon()),
-        renderer: eframe::Renderer::Glow,
-        ..Default::default()
-    };
-    eframe::run_native(
-        "Marquee",
-        options,
-        Box::new(move |cc| Ok(Box::new(crate::ui::MarqueeApp::new(cc, settings)))),
-    )
-    .map_err(|err| {
-        anyhow::anyhow!(
-            "could not open the window: {err}\nWithout a display, the command line reaches the same data: \
-             `marquee movies --filter …`, `marquee export …`, `marquee pool-stats` (see `marquee --help`)"
-        )
-    })
+/// A "Test connection" under way: one connect on a thread of its own, so the window keeps
+/// drawing, bounded by a deadline of its own.
+pub struct ConnectionTest {
+    answer: Receiver<Result<String, String>>,
+    /// rust-postgres bounds only the socket connect by `connect_timeout`: a server that accepts
+    /// and never answers would keep the test going for hours. The pool's handshake deadline: a
+    /// second past the connect timeout.
+    deadline: Instant,
+    /// `host:port/db`, for the message.
+    target: String,
+}
+
+impl ConnectionTest {
+    /// Connects once to `params` and asks for the server version; `waker` is called when the
+    /// answer is there.
+    pub fn start(params: crate::config::ConnectParams, waker: &Waker) -> Result<Self, String> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let deadline = Instant::now() + Duration::from_secs(params.connect_timeout_secs.max(1) + 1);
+        let target = params.display_target();
+        let wake = Arc::clone(waker);
+        std::thread::Builder::new()
+            .name("marquee-test-connection".into())
+            .spawn(move || {
+                let started = Instant::now();
+                let result = db::connect_once(&params)
+                    .and_then(|mut client| {
+                        // An unnamed statement: the server may be PgBouncer in transaction
+                        // mode, where named prepared statements break.
+                        client
+                            .query_typed_one("SHOW server_version", &[])
+                            .and_then(|row| row.try_get::<_, String>(0))
+                            .map_err(|e| DbError::from_postgres(&e, &params.display_target()))
+                    })
+                    .map(|version| {
+                        format!(
+                            "Connected to PostgreSQL {version} in {} ms",
+                            started.elapsed().as_millis()
+                        )
+                    })
+                    .map_err(|e| e.to_string());
+                let _ = tx.send(result);
+                wake(Duration::ZERO);
+            })
+            .map_err(|err| format!("could not start the test: {err}"))?;
+        waker(deadline.saturating_duration_since(Instant::now()));
+        Ok(Self {
+            answer: rx,
+            deadline,
+            target,
+        })
+    }
+
+    /// The answer once there (or once the deadline passed); `None` while waiting.
+    pub fn poll(&self, now: Instant) -> Option<Result<String, String>> {
+        if let Ok(result) = self.answer.try_recv() {
+            return Some(result);
+        }
+        (now >= self.deadline).then(|| {
+            Err(format!(
+                "the server at {} accepted the connection but does not answer; is that the PostgreSQL port, and is the server overloaded or hung?",
+                self.target
+            ))
+        })
+    }
 }
 
 #[cfg(test)]
@@ -505,12 +555,5 @@ mod tests {
                 }
             ));
         }
-    }
-
-    #[test]
-    fn the_error_screen_names_a_setup_problem_as_such() {
-        let (title, advice) = crate::ui::connection_state::explain(DbErrorKind::Setup);
-        assert_eq!(title, "The private database server cannot be set up");
-        assert!(!advice.contains("retries on its own"), "{advice}");
     }
 }

@@ -1,0 +1,32 @@
+//! Opens the native window: viewport, renderer and icon, then hands over to [`super::MarqueeApp`].
+
+use crate::config::Settings;
+
+/// The app icon, from `assets/icon.png`.
+pub fn icon() -> egui::IconData {
+    eframe::icon_data::from_png_bytes(include_bytes!("../../assets/icon.png")).unwrap_or_default()
+}
+
+/// Runs the window until it is closed.
+pub fn run(settings: Settings) -> anyhow::Result<()> {
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("Marquee")
+            .with_inner_size([1280.0, 800.0])
+            .with_min_inner_size([640.0, 400.0])
+            .with_icon(icon()),
+        renderer: eframe::Renderer::Glow,
+        ..Default::default()
+    };
+    eframe::run_native(
+        "Marquee",
+        options,
+        Box::new(move |cc| Ok(Box::new(super::MarqueeApp::new(cc, settings)))),
+    )
+    .map_err(|err| {
+        anyhow::anyhow!(
+            "could not open the window: {err}\nWithout a display, the command line reaches the same data: \
+             `marquee movies --filter …`, `marquee export …`, `marquee pool-stats` (see `marquee --help`)"
+        )
+    })
+}
