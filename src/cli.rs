@@ -484,7 +484,7 @@ fn db_command(settings: &Settings, action: DbAction) -> anyhow::Result<()> {
                 private_dir.context("`db status` reports on the private cluster; use --private")?;
             match PrivateCluster::status_of(&data_dir)? {
                 ClusterStatus::NotInitialized => {
-                    println!("not initialized ({})", data_dir.display())
+                    println!("not initialized ({})", data_dir.display());
                 }
                 ClusterStatus::Stopped => println!("stopped ({})", data_dir.display()),
                 ClusterStatus::Running { pid, port } => {

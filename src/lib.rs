@@ -6,7 +6,6 @@
 //! - [`config`]: settings from flags > environment > config file > defaults;
 //! - [`db`]: the private cluster, the one shared pool, the schema (no egui here);
 //! - [`import`]: the generated sample collection and MovieLens CSV import.
-#![warn(missing_docs)]
 
 pub mod bench;
 pub mod browse;

@@ -474,24 +474,23 @@ fn unanswering_port() -> (u16, (std::os::fd::OwnedFd, Vec<std::net::TcpStream>))
     assert!(fd >= 0);
     // SAFETY: `fd` is a fresh socket that nothing else owns.
     let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: sockaddr_in is plain old data; all zeroes is a valid value.
     let mut addr: libc::sockaddr_in = unsafe { std::mem::zeroed() };
     addr.sin_family = libc::AF_INET as libc::sa_family_t;
     addr.sin_addr.s_addr = u32::from_ne_bytes([127, 0, 0, 1]);
     let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
     // SAFETY: `addr` is a valid sockaddr_in of length `len`.
-    assert_eq!(
-        unsafe { libc::bind(owned.as_raw_fd(), (&raw const addr).cast(), len) },
-        0
-    );
+    let bound_rc = unsafe { libc::bind(owned.as_raw_fd(), (&raw const addr).cast(), len) };
+    assert_eq!(bound_rc, 0);
     // SAFETY: listening on our bound socket with a backlog of zero.
     assert_eq!(unsafe { libc::listen(owned.as_raw_fd(), 0) }, 0);
+    // SAFETY: sockaddr_in is plain old data; all zeroes is a valid value.
     let mut bound: libc::sockaddr_in = unsafe { std::mem::zeroed() };
     let mut bound_len = len;
     // SAFETY: `bound` has room for a sockaddr_in.
-    assert_eq!(
-        unsafe { libc::getsockname(owned.as_raw_fd(), (&raw mut bound).cast(), &mut bound_len) },
-        0
-    );
+    let name_rc =
+        unsafe { libc::getsockname(owned.as_raw_fd(), (&raw mut bound).cast(), &mut bound_len) };
+    assert_eq!(name_rc, 0);
     let port = u16::from_be(bound.sin_port);
     // Fill the queue; connections beyond it hang in SYN_SENT.
     let fillers = (0..2)

@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use postgres::types::Type;
 
-use super::{BenchName, Check, Options, Report, Rng, Target};
+use super::report::{BenchName, Check, Options, Report, Target};
+use super::stats::Rng;
 use crate::config::PoolSettings;
 use crate::db::{self, pool::DatabasePool};
 

@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{BenchName, Check, Options, Report, Target, pump};
+use super::report::{BenchName, Check, Options, Report, Target, pump};
 use crate::browse::Browse;
 use crate::config::PoolSettings;
 use crate::db::pool::DatabasePool;

@@ -10,14 +10,15 @@
 
 use std::time::{Duration, Instant};
 
+use super::report::{BenchName, Check, Options, Report, Target, pump};
+use super::stats::Rng;
 use super::stats::thread_cpu;
-use super::{BenchName, Check, Options, Report, Rng, Target, pump};
 use crate::browse::Browse;
 use crate::config::PoolSettings;
 use crate::db::pool::DatabasePool;
 use crate::filter::Filter;
 use crate::repo::movies::RowCount;
-use crate::ui::Command;
+use crate::ui::command::Command;
 use crate::ui::movie_table::MovieTable;
 use crate::worker::Workers;
 

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
-use super::{BenchName, Check, Options, Report, Summary, Target};
+use super::report::{BenchName, Check, Options, Report, Target, Timing};
+use super::stats::Summary;
 use crate::config::PoolSettings;
 use crate::db::pool::DatabasePool;
 use crate::repo::movies::MoviesRepository;
@@ -67,7 +68,7 @@ pub fn run(target: &Target, options: &Options) -> anyhow::Result<Report> {
 
     if options.with_original {
         let original = run_original(target, options.repeats.max(3))?;
-        report.timings.push(super::Timing {
+        report.timings.push(Timing {
             name: "original python (psycopg2 RealDictCursor)".to_owned(),
             summary: original.summary.clone(),
         });

@@ -9,7 +9,8 @@
 
 use std::time::{Duration, Instant};
 
-use super::{BenchName, Check, Options, Report, Rng, Target, pump};
+use super::report::{BenchName, Check, Options, Report, Target, pump};
+use super::stats::Rng;
 use crate::browse::Browse;
 use crate::config::PoolSettings;
 use crate::db::pool::DatabasePool;

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use egui::{RichText, Ui};
 
 use crate::config::{ConnectParams, PoolSettings, Secret, ServerChoice, Settings, SslMode};
-use crate::ui::Command;
+use crate::ui::command::Command;
 
 /// The dialog's form and the state of its connection test.
 #[derive(Debug)]

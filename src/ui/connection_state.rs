@@ -10,7 +10,7 @@ use crate::connection::StartFailure;
 use crate::db::error::DbErrorKind;
 use crate::progress::Progress;
 use crate::repo::movies::thousands;
-use crate::ui::Command;
+use crate::ui::command::Command;
 
 /// The startup view.
 #[derive(Debug, Default)]

@@ -15,7 +15,7 @@ use egui::{Color32, Key, RichText, Ui};
 use crate::browse::FilterChange;
 use crate::filter::{Filter, KNOWN_GENRES, MAX_YEAR, MIN_YEAR};
 use crate::repo::movies::{Facets, thousands};
-use crate::ui::Command;
+use crate::ui::command::Command;
 
 /// Id of the filter's text field.
 pub const TEXT_ID: &str = "marquee.filter_text";

@@ -6,6 +6,7 @@
 //! views draw next frame. No view touches the database, the pool or the workers, so each can be
 //! tested on its own. See ARCHITECTURE.md.
 
+pub mod command;
 pub mod connection_dialog;
 pub mod connection_state;
 pub mod detail_pane;
@@ -26,9 +27,10 @@ use crate::connection::{Connection, ConnectionTest, StartFailure, Waker};
 use crate::db::error::DbErrorKind;
 use crate::filter::Filter;
 use crate::pool_stats::PoolStatsModel;
-use crate::pool_stats::monitor::{Link, PoolMonitor, PoolStatsAction};
+use crate::pool_stats::monitor::{Link, PoolMonitor};
 use crate::worker::{Answer, Priority, Reply, Request, Topic};
 
+pub use command::{Command, ThemeChoice};
 use connection_dialog::ConnectionDialog;
 use connection_state::ConnectionState;
 use detail_pane::{DetailPane, DetailState};
@@ -67,54 +69,6 @@ fn install_fallback_fonts(ctx: &egui::Context) {
             egui::FontData::from_owned(bytes),
             families,
         ));
-    }
-}
-
-/// What a view asks the app to do; carried out by `App::logic`.
-#[derive(Debug)]
-pub enum Command {
-    /// Any change of the filter: typing, chips, a header click, Esc, Back/Forward, pasted text.
-    Filter(FilterChange),
-    /// Rows `first..=last` are on screen.
-    ShowRows(u64, u64),
-    /// The selected movie changed.
-    Select(Option<i32>),
-    /// Put this text on the clipboard.
-    Copy(String),
-    /// Count exactly (status bar).
-    RequestExactCount,
-    /// Try connecting again now.
-    Retry,
-    /// Open the connection settings dialog.
-    OpenSettings,
-    /// Connect once to these settings and report back to the dialog.
-    TestConnection(Box<ConnectParams>),
-    /// Reconnect with these settings (rebuilds the pool without restarting).
-    ApplySettings(Box<Settings>),
-    /// Switch theme.
-    SetTheme(ThemeChoice),
-    /// Show or hide the pool stats panel (toolbar button, F2).
-    TogglePoolPanel,
-    /// A button in the pool stats panel.
-    PoolStats(PoolStatsAction),
-}
-
-/// Dark or light.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ThemeChoice {
-    /// Dark (the default).
-    #[default]
-    Dark,
-    /// Light.
-    Light,
-}
-
-impl ThemeChoice {
-    fn apply(self, ctx: &egui::Context) {
-        ctx.set_theme(match self {
-            ThemeChoice::Dark => egui::Theme::Dark,
-            ThemeChoice::Light => egui::Theme::Light,
-        });
     }
 }
 

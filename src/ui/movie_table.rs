@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::browse::{Browse, FilterChange};
 use crate::filter::{Filter, SortColumn};
 use crate::repo::movies::MovieRow;
-use crate::ui::Command;
+use crate::ui::command::Command;
 
 /// Height of one row; fixed so a row index maps to a pixel position without measuring.
 pub const ROW_HEIGHT: f32 = 22.0;

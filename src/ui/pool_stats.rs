@@ -291,7 +291,7 @@ fn wait_ui(ui: &mut Ui, model: &PoolStatsModel) {
         // x is log2 of the wait in µs (four buckets per doubling).
         .x_axis_formatter(|mark, _| format_micros(2_f64.powf(mark.value).round() as u64))
         .show(ui, |plot| {
-            plot.bar_chart(BarChart::new("checkout wait", bars))
+            plot.bar_chart(BarChart::new("checkout wait", bars));
         });
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use egui::{RichText, Ui};
 
 use crate::repo::movies::RowCount;
-use crate::ui::Command;
+use crate::ui::command::Command;
 
 /// What the status bar shows, gathered by the app (the bar itself reads nothing).
 #[derive(Debug, Default)]

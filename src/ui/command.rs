@@ -1,0 +1,57 @@
+//! What the views ask the app to do. Views draw and push these; `MarqueeApp::logic` carries
+//! them out, so no view performs an effect itself.
+
+use serde::{Deserialize, Serialize};
+
+use crate::browse::FilterChange;
+use crate::config::{ConnectParams, Settings};
+use crate::pool_stats::monitor::PoolStatsAction;
+
+/// What a view asks the app to do; carried out by `App::logic`.
+#[derive(Debug)]
+pub enum Command {
+    /// Any change of the filter: typing, chips, a header click, Esc, Back/Forward, pasted text.
+    Filter(FilterChange),
+    /// Rows `first..=last` are on screen.
+    ShowRows(u64, u64),
+    /// The selected movie changed.
+    Select(Option<i32>),
+    /// Put this text on the clipboard.
+    Copy(String),
+    /// Count exactly (status bar).
+    RequestExactCount,
+    /// Try connecting again now.
+    Retry,
+    /// Open the connection settings dialog.
+    OpenSettings,
+    /// Connect once to these settings and report back to the dialog.
+    TestConnection(Box<ConnectParams>),
+    /// Reconnect with these settings (rebuilds the pool without restarting).
+    ApplySettings(Box<Settings>),
+    /// Switch theme.
+    SetTheme(ThemeChoice),
+    /// Show or hide the pool stats panel (toolbar button, F2).
+    TogglePoolPanel,
+    /// A button in the pool stats panel.
+    PoolStats(PoolStatsAction),
+}
+
+/// Dark or light.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ThemeChoice {
+    /// Dark (the default).
+    #[default]
+    Dark,
+    /// Light.
+    Light,
+}
+
+impl ThemeChoice {
+    /// Makes it the window's theme.
+    pub fn apply(self, ctx: &egui::Context) {
+        ctx.set_theme(match self {
+            ThemeChoice::Dark => egui::Theme::Dark,
+            ThemeChoice::Light => egui::Theme::Light,
+        });
+    }
+}
