@@ -425,3 +425,39 @@ fn a_server_that_never_answers_fails_the_test_instead_of_spinning_forever() {
     assert!(test_button_enabled(&harness));
     drop(silent);
 }
+
+#[test]
+fn the_dialog_sits_centered_and_esc_closes_it_without_touching_the_filter() {
+    let first = first_db();
+    let mut harness = app_showing_rows(first.params.clone());
+    // Filter text pasted with nothing focused applies; Esc must not clear it behind the dialog.
+    harness.event(egui::Event::Paste("genre:Drama".into()));
+    step_until(
+        &mut harness,
+        "the pasted filter",
+        Duration::from_secs(5),
+        |h| h.state().state().filter == "genre:Drama",
+    );
+    let filter_before = harness.state().state().filter;
+
+    open_dialog(&mut harness);
+    let title = harness.get_by_label("Connection settings").rect();
+    assert!(
+        (title.center().x - 640.0).abs() < 40.0,
+        "the dialog is centered over the 1280-point window: {title:?}"
+    );
+
+    harness.key_press(egui::Key::Escape);
+    step_until(
+        &mut harness,
+        "Esc to close the dialog",
+        Duration::from_secs(5),
+        |h| !dialog_is_open(h),
+    );
+    assert_eq!(
+        harness.state().state().filter,
+        filter_before,
+        "the Esc that closed the dialog is not also the one that clears the filter"
+    );
+    assert!(loaded_titles(&harness).len() >= 10);
+}

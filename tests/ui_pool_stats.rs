@@ -112,6 +112,8 @@ fn the_panel_shows_a_loaded_pool_and_its_cancel_button_ends_the_query() {
     assert_shows(
         &harness,
         &[
+            // The plain summary on top: both connections are held, nobody waits right now.
+            "2 connections, all 2 busy (max 2); nobody waits; checkouts wait",
             "Degraded",
             "2 checkout timeouts in the last 10 s",
             "Last error",

@@ -898,6 +898,39 @@ impl PoolStatsModel {
         }
     }
 
+    /// The pool in one plain sentence, for the top of the panel: "10 connections, all idle;
+    /// nobody waits; checkouts wait 0 µs (p95)". Operators and newcomers read this first.
+    pub fn plain_summary(&self) -> String {
+        let Some(snapshot) = self.snapshot() else {
+            return match &self.link {
+                LinkStatus::Connected => "No pool yet".to_owned(),
+                _ => "Not connected: no pool".to_owned(),
+            };
+        };
+        let connections = format!(
+            "{} connection{}",
+            snapshot.total,
+            plural(u64::from(snapshot.total))
+        );
+        let use_now = match (snapshot.in_use, snapshot.idle) {
+            (0, _) if snapshot.total > 0 => format!("{connections}, all idle"),
+            (0, _) => "no connections open yet".to_owned(),
+            (busy, 0) => format!("{connections}, all {busy} busy"),
+            (busy, idle) => format!("{connections}: {busy} busy, {idle} idle"),
+        };
+        let gauges = self.gauges();
+        let waiting = match gauges.waiting {
+            0 => "nobody waits".to_owned(),
+            n => format!("{n} quer{} waiting", if n == 1 { "y" } else { "ies" }),
+        };
+        let wait = Quantiles::of(&snapshot.counters.wait);
+        format!(
+            "{use_now} (max {}); {waiting}; checkouts wait {} (p95)",
+            snapshot.max,
+            format_micros(wait.p95_micros)
+        )
+    }
+
     /// Share (0..=1) of checkout attempts that had to wait.
     pub fn waited_share(&self) -> f64 {
         let Some(c) = self.snapshot.as_ref().map(|s| &s.counters) else {

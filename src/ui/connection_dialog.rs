@@ -131,15 +131,19 @@ impl ConnectionDialog {
         }
         let mut open = self.open;
         let mut close = false;
+        // Esc closes it like Cancel (a combo box that is open takes its own Esc first).
+        let escape =
+            ctx.input(|i| i.key_pressed(egui::Key::Escape)) && !egui::Popup::is_any_open(ctx);
         egui::Window::new("Connection settings")
             .open(&mut open)
             .collapsible(false)
             .resizable(false)
             .default_width(380.0)
+            .anchor(egui::Align2::CENTER_CENTER, egui::Vec2::ZERO)
             .show(ctx, |ui| {
                 close = self.form_ui(ui, commands);
             });
-        self.open = open && !close;
+        self.open = open && !close && !escape;
     }
 
     fn form_ui(&mut self, ui: &mut Ui, commands: &mut Vec<Command>) -> bool {

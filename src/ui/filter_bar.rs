@@ -90,32 +90,48 @@ impl FilterBar {
             }
 
             ui.separator();
-            ui.label("Year");
-            changed |= year_field(ui, &mut self.year_min, &mut self.draft.year.min, "from");
-            ui.label("–");
-            changed |= year_field(ui, &mut self.year_max, &mut self.draft.year.max, "to");
+            let label = ui.label("Year").id;
+            changed |= year_field(
+                ui,
+                &mut self.year_min,
+                &mut self.draft.year.min,
+                "from",
+                label,
+            );
+            let label = ui.label("–").id;
+            changed |= year_field(
+                ui,
+                &mut self.year_max,
+                &mut self.draft.year.max,
+                "to",
+                label,
+            );
 
             ui.separator();
-            ui.label("Avg ≥");
+            let label = ui.label("Avg ≥").id;
             let mut min_rating = self.draft.rating.min.unwrap_or(0.0);
-            let slider = ui.add(
-                egui::Slider::new(&mut min_rating, 0.0..=5.0)
-                    .step_by(0.5)
-                    .fixed_decimals(1),
-            );
+            let slider = ui
+                .add(
+                    egui::Slider::new(&mut min_rating, 0.0..=5.0)
+                        .step_by(0.5)
+                        .fixed_decimals(1),
+                )
+                .labelled_by(label);
             if slider.changed() {
                 self.draft.rating.min = (min_rating > 0.0).then_some(min_rating);
                 changed = true;
             }
 
             ui.separator();
-            ui.label("Ratings ≥");
+            let label = ui.label("Ratings ≥").id;
             let mut min_votes = self.draft.min_votes.unwrap_or(0);
-            let votes = ui.add(
-                egui::DragValue::new(&mut min_votes)
-                    .range(0..=10_000_000)
-                    .speed(5.0),
-            );
+            let votes = ui
+                .add(
+                    egui::DragValue::new(&mut min_votes)
+                        .range(0..=10_000_000)
+                        .speed(5.0),
+                )
+                .labelled_by(label);
             if votes.changed() {
                 self.draft.min_votes = (min_votes > 0).then_some(min_votes);
                 changed = true;
@@ -157,14 +173,16 @@ impl FilterBar {
         });
 
         ui.horizontal(|ui| {
-            ui.label("Filter");
-            let edit = ui.add(
-                egui::TextEdit::singleline(&mut self.text)
-                    .id(egui::Id::unique(TEXT_ID))
-                    .font(egui::TextStyle::Monospace)
-                    .hint_text("genre:Drama year:1990..1999 rating:>=4 sort:-rating")
-                    .desired_width(f32::INFINITY),
-            );
+            let label = ui.label("Filter").id;
+            let edit = ui
+                .add(
+                    egui::TextEdit::singleline(&mut self.text)
+                        .id(egui::Id::unique(TEXT_ID))
+                        .font(egui::TextStyle::Monospace)
+                        .hint_text("genre:Drama year:1990..1999 rating:>=4 sort:-rating")
+                        .desired_width(f32::INFINITY),
+                )
+                .labelled_by(label);
             let entered = edit.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
             if edit.changed() || entered {
                 match Filter::parse(&self.text) {
@@ -214,7 +232,13 @@ impl FilterBar {
 }
 
 /// A year box: empty = open end; anything else must be a plausible year.
-fn year_field(ui: &mut Ui, text: &mut String, value: &mut Option<i16>, hint: &str) -> bool {
+fn year_field(
+    ui: &mut Ui,
+    text: &mut String,
+    value: &mut Option<i16>,
+    hint: &str,
+    label: egui::Id,
+) -> bool {
     let parsed = text.trim().parse::<i16>().ok();
     let valid =
         text.trim().is_empty() || parsed.is_some_and(|y| (MIN_YEAR..=MAX_YEAR).contains(&y));
@@ -224,7 +248,7 @@ fn year_field(ui: &mut Ui, text: &mut String, value: &mut Option<i16>, hint: &st
     if !valid {
         edit = edit.text_color(Color32::from_rgb(220, 80, 60));
     }
-    let response = ui.add(edit);
+    let response = ui.add(edit).labelled_by(label);
     if !response.changed() {
         return false;
     }

@@ -372,6 +372,7 @@ impl MarqueeApp {
         if typing {
             return;
         }
+        let dialog_open = self.dialog.open;
         let (slash, escape) = ctx.input_mut(|i| {
             let slash = i.consume_key(egui::Modifiers::NONE, egui::Key::Slash);
             if slash {
@@ -379,15 +380,14 @@ impl MarqueeApp {
                 i.events
                     .retain(|e| !matches!(e, egui::Event::Text(t) if t == "/"));
             }
-            (
-                slash,
-                i.consume_key(egui::Modifiers::NONE, egui::Key::Escape),
-            )
+            // With the dialog open, Esc is the dialog's (it closes it).
+            let escape = !dialog_open && i.consume_key(egui::Modifiers::NONE, egui::Key::Escape);
+            (slash, escape)
         });
         if slash {
             self.filter_bar.focus_search();
         }
-        if escape && !self.dialog.open {
+        if escape {
             self.commands
                 .push(Command::Filter(FilterChange::ClearConditions));
         }

@@ -35,15 +35,19 @@ impl PoolStatsView {
     pub fn ui(&mut self, ui: &mut Ui, model: &PoolStatsModel) -> Vec<PoolStatsAction> {
         let mut actions = Vec::new();
         ui.heading("Connection pool");
-        health_ui(ui, model);
+        ui.label(RichText::new(model.plain_summary()).strong());
         if model.snapshot().is_none() {
+            health_ui(ui, model);
             ui.label("No pool yet: figures appear once connected.");
             return actions;
         }
+        // The buttons come first, so status lines that appear below never move them.
+        self.actions_ui(ui, model, &mut actions);
+        ui.separator();
         egui::ScrollArea::vertical()
             .id_salt("pool_stats_scroll")
             .show(ui, |ui| {
-                self.actions_ui(ui, model, &mut actions);
+                health_ui(ui, model);
                 ui.separator();
                 gauges_ui(ui, model);
                 section(ui, "Checkout wait", |ui| wait_ui(ui, model));
