@@ -71,7 +71,8 @@ impl FilterBar {
     /// Draws the bar.
     pub fn ui(&mut self, ui: &mut Ui, facets: Option<&Facets>, commands: &mut Vec<Command>) {
         let mut changed = false;
-        ui.horizontal(|ui| {
+        // Wraps rather than cut controls off in a small window.
+        ui.horizontal_wrapped(|ui| {
             let search = ui.add(
                 egui::TextEdit::singleline(&mut self.search)
                     .id(egui::Id::unique(SEARCH_ID))

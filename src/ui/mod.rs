@@ -72,6 +72,9 @@ fn install_fallback_fonts(ctx: &egui::Context) {
     }
 }
 
+/// The movie table keeps at least this width; side panels give way first.
+const MIN_TABLE_WIDTH: f32 = 380.0;
+
 /// What survives a restart (eframe persistence). Never holds the password: `ConnectParams`
 /// skips it when serialized.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -556,23 +559,29 @@ impl eframe::App for MarqueeApp {
         egui::Panel::bottom("status_bar").show(ui, |ui| {
             self.status_bar.ui(ui, &info, &mut commands);
         });
+        // Side panels give way to the table: it keeps at least MIN_TABLE_WIDTH points, and in a
+        // narrow window an open pool panel takes the detail pane's place.
+        let width = ui.available_width();
+        let detail_width = (width * 0.28).clamp(220.0, 360.0);
+        let pool_width = (width * 0.4).clamp(300.0, 460.0);
+        let show_detail = matches!(self.connection, Connection::Ready { .. })
+            && (!self.pool_panel.open || width - pool_width - detail_width >= MIN_TABLE_WIDTH);
         if self.pool_panel.open {
-            // Never more than most of the window: the table stays in view.
-            let max_width = (ui.available_width() * 0.7).max(320.0);
+            let max_width = (width - MIN_TABLE_WIDTH).max(pool_width);
             egui::Panel::right("pool_stats")
                 .resizable(true)
-                .default_size(460.0)
-                .size_range(320.0..=max_width)
+                .default_size(pool_width)
+                .size_range(280.0..=max_width)
                 .show(ui, |ui| {
                     let actions = self.pool_panel.ui(ui, &self.pool_monitor);
                     commands.extend(actions.into_iter().map(Command::PoolStats));
                 });
         }
-        if matches!(self.connection, Connection::Ready { .. }) {
+        if show_detail {
             egui::Panel::right("detail_pane")
                 .resizable(true)
-                .default_size(360.0)
-                .min_size(300.0)
+                .default_size(detail_width)
+                .size_range(200.0..=(width * 0.5).max(220.0))
                 .show(ui, |ui| {
                     ui.add_space(6.0);
                     self.detail_pane.ui(ui, &self.detail);

@@ -26,6 +26,8 @@ const SCROLLBAR_WIDTH: f32 = 14.0;
 const MIN_THUMB: f32 = 28.0;
 const CELL_PAD: f32 = 6.0;
 const MIN_COLUMN_WIDTH: f32 = 30.0;
+/// Title and genres give up width down to this before the table scrolls sideways.
+const FLEX_MIN_WIDTH: f32 = 110.0;
 /// Most rows one copy puts on the clipboard; rows not cached are skipped anyway.
 const MAX_COPY_ROWS: u64 = 40_000;
 /// While the thumb is dragged, pages are requested only once it rests this long, so a fast drag
@@ -93,6 +95,11 @@ impl ColumnKind {
             ColumnKind::Rating => 86.0,
             ColumnKind::Votes => 80.0,
         }
+    }
+
+    /// Text columns that shrink before the table scrolls sideways.
+    fn flexible(self) -> bool {
+        matches!(self, ColumnKind::Title | ColumnKind::Genres)
     }
 
     fn numeric(self) -> bool {
@@ -357,10 +364,14 @@ impl MovieTable {
             self.top_row = max_top;
             self.offset_px = 0.0;
         }
-        let content_width: f32 = self.visible_columns().map(|c| c.width).sum();
+        let content_width: f32 = self
+            .fitted_columns(body.width())
+            .iter()
+            .map(|c| c.width)
+            .sum();
         self.scroll_x = self.scroll_x.min((content_width - body.width()).max(0.0));
 
-        self.header_ui(ui, header, id, browse.filter(), commands);
+        self.header_ui(ui, header, body.width(), id, browse.filter(), commands);
         self.body_ui(ui, body, id, browse, total, rows_on_screen, commands);
 
         if stale && total > 0 {
@@ -422,6 +433,30 @@ impl MovieTable {
 
     fn visible_columns(&self) -> impl Iterator<Item = &Column> {
         self.layout.columns.iter().filter(|c| c.visible)
+    }
+
+    /// The visible columns at the widths they are drawn with: when they do not fit `width`,
+    /// title and genres give up space (down to [`FLEX_MIN_WIDTH`]) before the table scrolls
+    /// sideways, so the numbers stay in view in a small window. The saved widths are unchanged.
+    fn fitted_columns(&self, width: f32) -> Vec<Column> {
+        let mut columns: Vec<Column> = self.visible_columns().copied().collect();
+        let excess = columns.iter().map(|c| c.width).sum::<f32>() - width;
+        let room = |c: &Column| {
+            if c.kind.flexible() {
+                (c.width - FLEX_MIN_WIDTH).max(0.0)
+            } else {
+                0.0
+            }
+        };
+        let flexible: f32 = columns.iter().map(room).sum();
+        if excess <= 0.0 || flexible <= 0.0 {
+            return columns;
+        }
+        let shrink = (excess / flexible).min(1.0);
+        for column in &mut columns {
+            column.width -= room(column) * shrink;
+        }
+        columns
     }
 
     fn scroll_by_px(&mut self, px: f32, max_top: u64) {
@@ -617,6 +652,7 @@ impl MovieTable {
         &mut self,
         ui: &Ui,
         header: Rect,
+        fit_width: f32,
         id: egui::Id,
         filter: &Filter,
         commands: &mut Vec<Command>,
@@ -630,7 +666,7 @@ impl MovieTable {
             visuals.widgets.noninteractive.bg_stroke,
         );
         let mut x = header.left() - self.scroll_x;
-        let columns: Vec<Column> = self.visible_columns().copied().collect();
+        let columns = self.fitted_columns(fit_width);
         for column in columns {
             let cell =
                 Rect::from_min_size(pos2(x, header.top()), vec2(column.width, HEADER_HEIGHT));
@@ -738,7 +774,7 @@ impl MovieTable {
         let visuals = ui.visuals().clone();
         let painter = ui.painter_at(body);
         let selection = self.selection();
-        let columns: Vec<Column> = self.visible_columns().copied().collect();
+        let columns = self.fitted_columns(body.width());
         // The previous filter's rows, still on screen until the new ones land, are dimmed.
         let text_color = if browse.is_stale() {
             visuals.weak_text_color()

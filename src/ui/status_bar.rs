@@ -41,7 +41,8 @@ pub struct StatusBar;
 impl StatusBar {
     /// Draws the bar.
     pub fn ui(&mut self, ui: &mut Ui, info: &StatusInfo, commands: &mut Vec<Command>) {
-        ui.horizontal(|ui| {
+        // A second line in a narrow window, rather than figures cut off at the edge.
+        ui.horizontal_wrapped(|ui| {
             let state = RichText::new(&info.state);
             if info.state_is_error {
                 ui.colored_label(ui.visuals().error_fg_color, state);

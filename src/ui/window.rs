@@ -13,7 +13,7 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
         viewport: egui::ViewportBuilder::default()
             .with_title("Marquee")
             .with_inner_size([1280.0, 800.0])
-            .with_min_inner_size([640.0, 400.0])
+            .with_min_inner_size([720.0, 480.0])
             .with_icon(icon()),
         renderer: eframe::Renderer::Glow,
         ..Default::default()

@@ -1,0 +1,113 @@
+//! The real window at 800×600 (the smallest size people commonly use, just above the minimum):
+//! every control is on screen, the table keeps its numbers in view, and with the pool panel
+//! open the table still has a usable width.
+
+mod common;
+
+use std::time::Duration;
+
+use egui::accesskit::Role;
+use egui_kittest::kittest::{NodeT as _, Queryable as _};
+use marquee::config::ServerChoice;
+use marquee::filter::KNOWN_GENRES;
+
+use common::ui::{App, loaded_rows, step_until};
+
+const SIZE: [f32; 2] = [800.0, 600.0];
+
+fn screen() -> egui::Rect {
+    egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(SIZE[0], SIZE[1]))
+}
+
+#[track_caller]
+fn assert_on_screen(harness: &App, role: Option<Role>, label: &str) {
+    let node = match role {
+        Some(role) => harness.get_by_role_and_label(role, label),
+        None => harness.get_by_label(label),
+    };
+    let rect = node.rect();
+    assert!(
+        screen().expand(0.5).contains_rect(rect),
+        "{label:?} is cut off or outside the 800×600 window: {rect:?}"
+    );
+}
+
+#[test]
+fn at_800_by_600_every_control_is_reachable_and_the_table_fits() {
+    let db = common::TestDb::default_sample();
+    let mut harness = common::ui::app_with(ServerChoice::External(db.params.clone()), SIZE);
+    step_until(
+        &mut harness,
+        "the first rows",
+        Duration::from_secs(60),
+        |h| loaded_rows(h).len() >= 10,
+    );
+
+    for button in [
+        "◀ Back",
+        "Forward ▶",
+        "Pool",
+        "Connection…",
+        "Light theme",
+        "Clear",
+    ] {
+        assert_on_screen(&harness, Some(Role::Button), button);
+    }
+    for genre in KNOWN_GENRES {
+        assert_on_screen(&harness, None, genre);
+    }
+    // Fields named by their labels.
+    for field in ["Filter", "Year", "Avg ≥", "Ratings ≥"] {
+        let rects: Vec<egui::Rect> = harness
+            .query_all_by_label(field)
+            .map(|n| n.rect())
+            .collect();
+        assert!(!rects.is_empty(), "no {field:?} field");
+        for rect in rects {
+            assert!(
+                screen().expand(0.5).contains_rect(rect),
+                "{field:?} is cut off: {rect:?}"
+            );
+        }
+    }
+    // The numbers stay in view: title and genres give way instead.
+    for header in ["id", "title", "year", "genres", "avg rating", "ratings"] {
+        assert_on_screen(&harness, Some(Role::ColumnHeader), header);
+    }
+    step_until(
+        &mut harness,
+        "the movie count",
+        Duration::from_secs(30),
+        |h| h.query_all_by_label_contains(" movies").next().is_some(),
+    );
+    let count = harness
+        .query_all_by_label_contains(" movies")
+        .next()
+        .expect("the count in the status bar")
+        .rect();
+    assert!(
+        screen().contains_rect(count),
+        "the count is cut off: {count:?}"
+    );
+
+    // The pool panel opens beside a table that keeps a usable width.
+    harness.key_press(egui::Key::F2);
+    step_until(
+        &mut harness,
+        "the pool panel",
+        Duration::from_secs(10),
+        |h| h.query_by_label("Connection pool").is_some(),
+    );
+    let title = harness
+        .get_by_role_and_label(Role::ColumnHeader, "title")
+        .rect();
+    let ratings = harness
+        .get_by_role_and_label(Role::ColumnHeader, "ratings")
+        .rect();
+    assert!(
+        ratings.right() - title.left() >= 300.0,
+        "the table is squeezed to {} points beside the pool panel",
+        ratings.right() - title.left()
+    );
+    assert_on_screen(&harness, Some(Role::Button), "Validate all now");
+}
