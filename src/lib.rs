@@ -10,6 +10,7 @@
 pub mod bench;
 pub mod browse;
 pub mod cli;
+pub mod completion;
 pub mod config;
 pub mod connection;
 pub mod db;

@@ -42,6 +42,8 @@ pub enum Topic {
     Detail,
     /// Everything else (stats panel, cancels, drills); never superseded.
     Admin,
+    /// Completion for the filter text (tags matching what is typed).
+    Suggest,
 }
 
 impl Topic {
@@ -50,6 +52,7 @@ impl Topic {
             Topic::Browse => 0,
             Topic::Detail => 1,
             Topic::Admin => 2,
+            Topic::Suggest => 3,
         }
     }
 }
@@ -96,6 +99,8 @@ pub enum Request {
     CancelConnection(u64),
     /// Hold a connection for this long running `pg_sleep` (the stress drill, and tests).
     Sleep(Duration),
+    /// The most used tags containing this text (filter completion).
+    TagSuggestions(String),
     /// Check every idle connection now; dead ones are closed (stats panel's Validate all).
     ValidateAll,
     /// Retire every connection; busy ones close when returned (stats panel's Recycle all).
@@ -144,6 +149,8 @@ pub enum RequestKind {
     CancelConnection,
     /// [`Request::Sleep`].
     Sleep,
+    /// [`Request::TagSuggestions`].
+    TagSuggestions,
     /// [`Request::ValidateAll`].
     ValidateAll,
     /// [`Request::RecycleAll`].
@@ -165,6 +172,7 @@ impl RequestKind {
             RequestKind::ServerBackends => "server_stats.backends",
             RequestKind::CancelConnection => "pool.cancel",
             RequestKind::Sleep => "drill.sleep",
+            RequestKind::TagSuggestions => "tags.search",
             RequestKind::ValidateAll => "pool.validate_all",
             RequestKind::RecycleAll => "pool.recycle_all",
             RequestKind::Custom(label) => label,
@@ -185,6 +193,7 @@ impl Request {
             Request::ServerBackends => RequestKind::ServerBackends,
             Request::CancelConnection(_) => RequestKind::CancelConnection,
             Request::Sleep(_) => RequestKind::Sleep,
+            Request::TagSuggestions(_) => RequestKind::TagSuggestions,
             Request::ValidateAll => RequestKind::ValidateAll,
             Request::RecycleAll => RequestKind::RecycleAll,
             Request::Custom { label, .. } => RequestKind::Custom(label),
@@ -232,6 +241,8 @@ pub enum Answer {
     Cancelled(bool),
     /// The sleep finished.
     Slept,
+    /// Tags with how many times each was given, most used first.
+    Tags(Vec<(String, u64)>),
     /// Validate all: this many idle connections were checked.
     Validated(u32),
     /// Recycle all: this many connections were retired.
@@ -247,6 +258,7 @@ impl Answer {
             Answer::Count(_) | Answer::Details(_) | Answer::Cancelled(_) | Answer::Slept => 1,
             Answer::Facets(f) => (f.genres.len() + f.decades.len() + f.ratings.len()) as u64,
             Answer::Backends(b) => b.len() as u64,
+            Answer::Tags(t) => t.len() as u64,
             Answer::Validated(n) | Answer::Recycled(n) => u64::from(*n),
             Answer::Done(n) => *n,
         }
@@ -322,7 +334,7 @@ struct Job {
 
 struct Shared {
     /// The lowest generation still wanted, per topic.
-    wanted: [AtomicU64; 3],
+    wanted: [AtomicU64; 4],
     /// Running jobs: id → (topic, generation).
     running: Mutex<HashMap<JobId, (Topic, u64)>>,
     log: Mutex<VecDeque<JobRecord>>,
@@ -384,7 +396,7 @@ impl Workers {
         let (cancel_tx, cancel_rx) = crossbeam_channel::unbounded::<JobId>();
         let count = count.max(1);
         let shared = Arc::new(Shared {
-            wanted: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
+            wanted: Default::default(),
             running: Mutex::new(HashMap::new()),
             log: Mutex::new(VecDeque::with_capacity(JOB_LOG_CAPACITY)),
             states: Mutex::new(vec![WorkerState::Idle; count]),
@@ -668,6 +680,7 @@ fn execute(repos: &Repos, request: &Request) -> Result<Answer, DbError> {
             repos.pool.record_query(result.as_ref().map(|_| ()));
             result
         }
+        Request::TagSuggestions(text) => Ok(Answer::Tags(repos.tags.search(text, 20)?)),
         Request::ValidateAll => Ok(Answer::Validated(repos.pool.validate_all().checked)),
         Request::RecycleAll => Ok(Answer::Recycled(repos.pool.recycle_all())),
         Request::Custom { work, .. } => Ok(Answer::Done((work.0)(&repos.pool)?)),

@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use egui::accesskit::Role;
-use egui_kittest::kittest::Queryable as _;
+use egui_kittest::kittest::{NodeT as _, Queryable as _};
 use marquee::config::ServerChoice;
 use marquee::repo::movies::RowCount;
 
@@ -146,5 +146,75 @@ fn the_detail_pane_lets_go_of_a_movie_that_left_the_result() {
     assert!(
         !shows(&harness, &title) || title.is_empty(),
         "the detail pane still shows {title:?} from the previous result"
+    );
+}
+
+fn filter_field_value(harness: &App) -> String {
+    harness
+        .get_by_role_and_label(Role::TextInput, "Filter")
+        .value()
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_filter_field_completes_keys_genres_and_tags_from_the_database_and_explains_itself() {
+    let (db, mut harness) = app();
+    // A real tag of the sample, as a user would half-remember it.
+    let tag: String = db
+        .client()
+        .query_one(
+            "SELECT tag FROM tags WHERE length(tag) >= 5 AND tag !~ '\\s'
+              GROUP BY tag ORDER BY count(*) DESC, tag LIMIT 1",
+            &[],
+        )
+        .expect("a tag")
+        .get(0);
+
+    let field_node = harness.get_by_role_and_label(Role::TextInput, "Filter");
+    field_node.focus();
+    field_node.type_text("gen");
+    step_until(
+        &mut harness,
+        "key suggestions",
+        Duration::from_secs(5),
+        |h| h.query_by_label("genre-all:").is_some(),
+    );
+    harness.key_press(egui::Key::Tab);
+    harness.step();
+    assert_eq!(filter_field_value(&harness), "genre:");
+    harness
+        .get_by_role_and_label(Role::TextInput, "Filter")
+        .type_text("Dr");
+    harness.step();
+    harness.key_press(egui::Key::Tab);
+    harness.step();
+    assert_eq!(filter_field_value(&harness), "genre:Drama");
+
+    let typed = format!(" tag:{}", &tag[..3]);
+    harness
+        .get_by_role_and_label(Role::TextInput, "Filter")
+        .type_text(&typed);
+    step_until(
+        &mut harness,
+        "tag suggestions",
+        Duration::from_secs(20),
+        |h| h.query_by_label(&tag).is_some(),
+    );
+    harness.get_by_label(&tag).click();
+    step_until(
+        &mut harness,
+        "the completed tag",
+        Duration::from_secs(5),
+        |h| filter_field_value(h) == format!("genre:Drama tag:{tag}"),
+    );
+    harness.key_press(egui::Key::Enter);
+    wait_for_filter(&mut harness, &format!("genre:Drama tag:{tag}"));
+
+    harness.get_by_label("?").click();
+    step_until(
+        &mut harness,
+        "the filter help",
+        Duration::from_secs(5),
+        |h| shows(h, "Filter language") && shows(h, "genre-all:Drama,War"),
     );
 }

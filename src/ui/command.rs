@@ -12,6 +12,8 @@ use crate::pool_stats::monitor::PoolStatsAction;
 pub enum Command {
     /// Any change of the filter: typing, chips, a header click, Esc, Back/Forward, pasted text.
     Filter(FilterChange),
+    /// Ask the database for tags containing this text (filter completion).
+    SuggestTags(String),
     /// Rows `first..=last` are on screen.
     ShowRows(u64, u64),
     /// The selected movie changed.

@@ -10,9 +10,10 @@
 //! parses, and text that does not parse withdraws the edit still waiting, so the table keeps
 //! the last valid filter and the bar says so.
 
-use egui::{Color32, Key, RichText, Ui};
+use egui::{Color32, Key, Modifiers, RichText, Ui};
 
 use crate::browse::FilterChange;
+use crate::completion::{self, TOKEN_HELP};
 use crate::filter::{Filter, KNOWN_GENRES, MAX_YEAR, MIN_YEAR};
 use crate::repo::movies::{Facets, thousands};
 use crate::ui::command::Command;
@@ -38,6 +39,11 @@ pub struct FilterBar {
     text_error: Option<String>,
     /// Set by `/`: focus the search field on the next draw.
     focus_search: bool,
+    /// Tags the database offered for the tag being typed, and the text they answer.
+    tags: Vec<String>,
+    tags_for: Option<String>,
+    /// The completion row was drawn last frame (kept while a click on it is under way).
+    completing: bool,
 }
 
 impl FilterBar {
@@ -61,6 +67,19 @@ impl FilterBar {
         self.year_max = filter.year.max.map(|y| y.to_string()).unwrap_or_default();
         self.text = filter.to_text();
         self.text_error = None;
+    }
+
+    /// The database's tags for the tag being typed (`text`); dropped if typing moved on.
+    pub fn set_tag_suggestions(&mut self, text: &str, tags: Vec<String>) {
+        if self.tags_for.as_deref() == Some(text) {
+            self.tags = tags;
+        }
+    }
+
+    /// The completion row stays while a click on one of its buttons is under way (pressing
+    /// it takes the focus from the field before the click completes).
+    fn completing_click(&self, ui: &Ui) -> bool {
+        self.completing && ui.input(|i| i.pointer.any_down() || i.pointer.any_released())
     }
 
     /// Asks for the search field to take keyboard focus (the `/` shortcut).
@@ -173,17 +192,60 @@ impl FilterBar {
             }
         });
 
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             let label = ui.label("Filter").id;
-            let edit = ui
+            let help = ui
+                .small_button("?")
+                .on_hover_text("The filter language, with examples");
+            egui::Popup::from_toggle_button_response(&help).show(help_ui);
+            let text_id = egui::Id::unique(TEXT_ID);
+            let focused = ui.memory(|m| m.has_focus(text_id));
+            let completion = (focused || self.completing_click(ui))
+                .then(|| completion::complete(&self.text, KNOWN_GENRES, &self.tags))
+                .flatten();
+            // Tab takes the first suggestion; it must not reach the field (it would move focus).
+            let mut accept = completion
+                .as_ref()
+                .filter(|_| focused && ui.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Tab)))
+                .map(|c| c.candidates[0].clone());
+            let mut edit = ui
                 .add(
                     egui::TextEdit::singleline(&mut self.text)
-                        .id(egui::Id::unique(TEXT_ID))
+                        .id(text_id)
                         .font(egui::TextStyle::Monospace)
                         .hint_text("genre:Drama year:1990..1999 rating:>=4 sort:-rating")
                         .desired_width(f32::INFINITY),
                 )
                 .labelled_by(label);
+            self.completing = completion.is_some();
+            if let Some(c) = &completion {
+                ui.end_row();
+                ui.weak("Tab:");
+                for candidate in &c.candidates {
+                    if ui.small_button(candidate.as_str()).clicked() {
+                        accept = Some(candidate.clone());
+                    }
+                }
+            }
+            if let (Some(candidate), Some(c)) = (accept, &completion) {
+                self.text = completion::apply(&self.text, c, &candidate);
+                // Back in the field, with the cursor after what was completed.
+                let mut state = egui::TextEdit::load_state(ui.ctx(), text_id).unwrap_or_default();
+                let end = egui::text::CCursor::new(self.text.chars().count());
+                state
+                    .cursor
+                    .set_char_range(Some(egui::text::CCursorRange::one(end)));
+                state.store(ui.ctx(), text_id);
+                ui.memory_mut(|m| m.request_focus(text_id));
+                edit.mark_changed();
+            }
+            if let Some(tag) = completion::tag_being_typed(&self.text)
+                && !tag.is_empty()
+                && self.tags_for.as_deref() != Some(tag)
+            {
+                self.tags_for = Some(tag.to_owned());
+                commands.push(Command::SuggestTags(tag.to_owned()));
+            }
             let entered = edit.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
             if edit.changed() || entered {
                 match Filter::parse(&self.text) {
@@ -265,4 +327,21 @@ fn year_field(
     }
     *value = new;
     true
+}
+
+/// The "?" popup: every token with an example.
+fn help_ui(ui: &mut Ui) {
+    ui.label(RichText::new("Filter language").strong());
+    ui.label("Tokens combine with spaces; Tab completes names, genres, sort columns and tags.");
+    egui::Grid::new("filter_help")
+        .num_columns(2)
+        .striped(true)
+        .show(ui, |ui| {
+            for (example, meaning) in TOKEN_HELP {
+                ui.monospace(*example);
+                ui.label(*meaning);
+                ui.end_row();
+            }
+        });
+    ui.label("Enter applies at once; text that does not parse is never applied.");
 }

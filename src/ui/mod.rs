@@ -120,6 +120,9 @@ pub struct MarqueeApp {
     /// What the panel shows and the work it starts; also feeds the status bar's pool figures.
     pool_monitor: PoolMonitor,
     commands: Vec<Command>,
+    /// The tag completion asked for last, and its generation.
+    suggest_text: Option<String>,
+    suggest_generation: u64,
     /// The last error of a detail request, for the status bar.
     detail_error: Option<String>,
 }
@@ -169,6 +172,8 @@ impl MarqueeApp {
             pool_panel: PoolPanel::new(state.pool_panel_open),
             pool_monitor: PoolMonitor::default(),
             commands: Vec::new(),
+            suggest_text: None,
+            suggest_generation: 0,
             detail_error: None,
         }
     }
@@ -284,6 +289,13 @@ impl MarqueeApp {
                 }
             },
             Topic::Admin => self.pool_monitor.apply_reply(reply),
+            Topic::Suggest if reply.generation == self.suggest_generation => {
+                if let (Ok(Answer::Tags(tags)), Some(text)) = (reply.result, &self.suggest_text) {
+                    let tags = tags.into_iter().map(|(tag, _)| tag).collect();
+                    self.filter_bar.set_tag_suggestions(text, tags);
+                }
+            }
+            Topic::Suggest => {}
             Topic::Detail => {}
         }
     }
@@ -293,6 +305,19 @@ impl MarqueeApp {
         for command in std::mem::take(&mut self.commands) {
             match command {
                 Command::Filter(change) => self.change_filter(change),
+                Command::SuggestTags(text) => {
+                    self.suggest_generation += 1;
+                    if let Some(workers) = self.connection.workers() {
+                        workers.supersede(Topic::Suggest, self.suggest_generation);
+                        workers.submit(
+                            Topic::Suggest,
+                            self.suggest_generation,
+                            Priority::Urgent,
+                            Request::TagSuggestions(text.clone()),
+                        );
+                    }
+                    self.suggest_text = Some(text);
+                }
                 Command::ShowRows(first, last) => self.browse.show_rows(first, last),
                 Command::Select(Some(id)) => self.request_details(id),
                 Command::Select(None) => {
