@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use egui::accesskit::Role;
-use egui_kittest::kittest::{NodeT as _, Queryable as _};
+use egui_kittest::kittest::Queryable as _;
 use marquee::config::ServerChoice;
 use marquee::repo::movies::RowCount;
 
