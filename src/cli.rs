@@ -374,40 +374,20 @@ pub fn print_movies(
     Ok(())
 }
 
-/// Streams the filtered movies to `file` (or stdout for `-`), with a progress bar. On failure a
-/// partially written file is removed, so an export is either whole or absent.
+/// Streams the filtered movies to `file` (or stdout for `-`), with a progress spinner.
 fn export(pool: &db::pool::DatabasePool, filter: &Filter, file: &Path) -> anyhow::Result<()> {
-    let movies = MoviesRepository::new(pool.clone());
     if file == Path::new("-") {
         let stdout = std::io::stdout();
-        movies.export_csv(filter, &mut stdout.lock(), &mut |_| {})?;
+        MoviesRepository::new(pool.clone()).export_csv(filter, &mut stdout.lock(), &mut |_| {})?;
         return Ok(());
     }
-    let partial = file.with_extension("csv.partial");
-    let out = std::fs::File::create(&partial)
-        .with_context(|| format!("cannot create {}", partial.display()))?;
-    let mut out = std::io::BufWriter::new(out);
     let bar = indicatif::ProgressBar::new_spinner();
     bar.set_message("exporting");
-    let result = movies.export_csv(filter, &mut out, &mut |n| bar.set_position(n));
+    let result = crate::export::export_to_file(pool, filter, file, &mut |n| bar.set_position(n));
     bar.finish_and_clear();
-    let result = result.map_err(anyhow::Error::from).and_then(|n| {
-        out.flush()?;
-        drop(out);
-        std::fs::rename(&partial, file)
-            .with_context(|| format!("cannot write {}", file.display()))?;
-        Ok(n)
-    });
-    match result {
-        Ok(n) => {
-            eprintln!("Exported {n} movies to {}", file.display());
-            Ok(())
-        }
-        Err(err) => {
-            let _ = std::fs::remove_file(&partial);
-            Err(err)
-        }
-    }
+    let n = result?;
+    eprintln!("Exported {n} movies to {}", file.display());
+    Ok(())
 }
 
 fn print_report(report: &LoadReport) {

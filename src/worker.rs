@@ -44,6 +44,8 @@ pub enum Topic {
     Admin,
     /// Completion for the filter text (tags matching what is typed).
     Suggest,
+    /// An export to a file from the window; superseding it cancels it.
+    Export,
 }
 
 impl Topic {
@@ -53,6 +55,7 @@ impl Topic {
             Topic::Detail => 1,
             Topic::Admin => 2,
             Topic::Suggest => 3,
+            Topic::Export => 4,
         }
     }
 }
@@ -101,6 +104,15 @@ pub enum Request {
     Sleep(Duration),
     /// The most used tags containing this text (filter completion).
     TagSuggestions(String),
+    /// Write the filtered movies to a CSV file ([`crate::export::export_to_file`]).
+    Export {
+        /// What to export.
+        filter: Arc<Filter>,
+        /// Where.
+        path: std::path::PathBuf,
+        /// Rows written so far, for the window's progress bar.
+        progress: Arc<AtomicU64>,
+    },
     /// Check every idle connection now; dead ones are closed (stats panel's Validate all).
     ValidateAll,
     /// Retire every connection; busy ones close when returned (stats panel's Recycle all).
@@ -151,6 +163,8 @@ pub enum RequestKind {
     Sleep,
     /// [`Request::TagSuggestions`].
     TagSuggestions,
+    /// [`Request::Export`].
+    Export,
     /// [`Request::ValidateAll`].
     ValidateAll,
     /// [`Request::RecycleAll`].
@@ -173,6 +187,7 @@ impl RequestKind {
             RequestKind::CancelConnection => "pool.cancel",
             RequestKind::Sleep => "drill.sleep",
             RequestKind::TagSuggestions => "tags.search",
+            RequestKind::Export => "movies.export",
             RequestKind::ValidateAll => "pool.validate_all",
             RequestKind::RecycleAll => "pool.recycle_all",
             RequestKind::Custom(label) => label,
@@ -194,6 +209,7 @@ impl Request {
             Request::CancelConnection(_) => RequestKind::CancelConnection,
             Request::Sleep(_) => RequestKind::Sleep,
             Request::TagSuggestions(_) => RequestKind::TagSuggestions,
+            Request::Export { .. } => RequestKind::Export,
             Request::ValidateAll => RequestKind::ValidateAll,
             Request::RecycleAll => RequestKind::RecycleAll,
             Request::Custom { label, .. } => RequestKind::Custom(label),
@@ -243,6 +259,8 @@ pub enum Answer {
     Slept,
     /// Tags with how many times each was given, most used first.
     Tags(Vec<(String, u64)>),
+    /// The export is complete: this many movies were written.
+    Exported(u64),
     /// Validate all: this many idle connections were checked.
     Validated(u32),
     /// Recycle all: this many connections were retired.
@@ -259,6 +277,7 @@ impl Answer {
             Answer::Facets(f) => (f.genres.len() + f.decades.len() + f.ratings.len()) as u64,
             Answer::Backends(b) => b.len() as u64,
             Answer::Tags(t) => t.len() as u64,
+            Answer::Exported(n) => *n,
             Answer::Validated(n) | Answer::Recycled(n) => u64::from(*n),
             Answer::Done(n) => *n,
         }
@@ -334,7 +353,7 @@ struct Job {
 
 struct Shared {
     /// The lowest generation still wanted, per topic.
-    wanted: [AtomicU64; 4],
+    wanted: [AtomicU64; 5],
     /// Running jobs: id → (topic, generation).
     running: Mutex<HashMap<JobId, (Topic, u64)>>,
     log: Mutex<VecDeque<JobRecord>>,
@@ -681,6 +700,18 @@ fn execute(repos: &Repos, request: &Request) -> Result<Answer, DbError> {
             result
         }
         Request::TagSuggestions(text) => Ok(Answer::Tags(repos.tags.search(text, 20)?)),
+        Request::Export {
+            filter,
+            path,
+            progress,
+        } => crate::export::export_to_file(&repos.pool, filter, path, &mut |n| {
+            progress.store(n, Relaxed);
+        })
+        .map(Answer::Exported)
+        .map_err(|e| match e {
+            crate::repo::movies::ExportError::Database(db) => db,
+            other => DbError::new(DbErrorKind::Query, other.to_string()),
+        }),
         Request::ValidateAll => Ok(Answer::Validated(repos.pool.validate_all().checked)),
         Request::RecycleAll => Ok(Answer::Recycled(repos.pool.recycle_all())),
         Request::Custom { work, .. } => Ok(Answer::Done((work.0)(&repos.pool)?)),

@@ -12,6 +12,14 @@ use crate::pool_stats::monitor::PoolStatsAction;
 pub enum Command {
     /// Any change of the filter: typing, chips, a header click, Esc, Back/Forward, pasted text.
     Filter(FilterChange),
+    /// Open the Export… dialog.
+    OpenExport,
+    /// Ask the platform's save dialog where to export, starting from this path.
+    ChooseExportPath(std::path::PathBuf),
+    /// Export the current filter's movies to this file.
+    StartExport(std::path::PathBuf),
+    /// Stop the running export (its partial file is removed).
+    CancelExport,
     /// Ask the database for tags containing this text (filter completion).
     SuggestTags(String),
     /// Rows `first..=last` are on screen.

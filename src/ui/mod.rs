@@ -10,6 +10,7 @@ pub mod command;
 pub mod connection_dialog;
 pub mod connection_state;
 pub mod detail_pane;
+pub mod export_dialog;
 pub mod filter_bar;
 pub mod movie_table;
 pub mod pool_panel;
@@ -34,6 +35,7 @@ pub use command::{Command, ThemeChoice};
 use connection_dialog::ConnectionDialog;
 use connection_state::ConnectionState;
 use detail_pane::{DetailPane, DetailState};
+use export_dialog::{ExportDialog, ExportStatus};
 use filter_bar::FilterBar;
 use movie_table::{MovieTable, TableLayout};
 use pool_panel::PoolPanel;
@@ -70,6 +72,13 @@ fn install_fallback_fonts(ctx: &egui::Context) {
             families,
         ));
     }
+}
+
+/// An export under way: where it goes and how far it is.
+struct RunningExport {
+    path: std::path::PathBuf,
+    progress: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    expected: Option<u64>,
 }
 
 /// The movie table keeps at least this width; side panels give way first.
@@ -120,6 +129,13 @@ pub struct MarqueeApp {
     /// What the panel shows and the work it starts; also feeds the status bar's pool figures.
     pool_monitor: PoolMonitor,
     commands: Vec<Command>,
+    /// The Export… dialog, and the export the app runs for it.
+    export_dialog: ExportDialog,
+    export: Option<RunningExport>,
+    export_status: ExportStatus,
+    export_generation: u64,
+    /// The platform save dialog's answer, while it is open.
+    export_path_choice: Option<crossbeam_channel::Receiver<Option<std::path::PathBuf>>>,
     /// The tag completion asked for last, and its generation.
     suggest_text: Option<String>,
     suggest_generation: u64,
@@ -172,6 +188,11 @@ impl MarqueeApp {
             pool_panel: PoolPanel::new(state.pool_panel_open),
             pool_monitor: PoolMonitor::default(),
             commands: Vec::new(),
+            export_dialog: ExportDialog::default(),
+            export: None,
+            export_status: ExportStatus::Idle,
+            export_generation: 0,
+            export_path_choice: None,
             suggest_text: None,
             suggest_generation: 0,
             detail_error: None,
@@ -296,6 +317,21 @@ impl MarqueeApp {
                 }
             }
             Topic::Suggest => {}
+            Topic::Export if reply.generation == self.export_generation => {
+                if let Some(export) = self.export.take() {
+                    self.export_status = match reply.result {
+                        Ok(Answer::Exported(rows)) => ExportStatus::Done {
+                            rows,
+                            path: export.path,
+                        },
+                        Ok(_) => ExportStatus::Idle,
+                        Err(err) => ExportStatus::Failed(format!(
+                            "The export failed and nothing was written: {err}"
+                        )),
+                    };
+                }
+            }
+            Topic::Export => {}
             Topic::Detail => {}
         }
     }
@@ -305,6 +341,31 @@ impl MarqueeApp {
         for command in std::mem::take(&mut self.commands) {
             match command {
                 Command::Filter(change) => self.change_filter(change),
+                Command::OpenExport => {
+                    if self.export.is_none() {
+                        self.export_status = ExportStatus::Idle;
+                    }
+                    self.export_dialog
+                        .open_with(crate::export::default_path("marquee-export.csv"));
+                }
+                Command::StartExport(path) => self.start_export(path),
+                Command::ChooseExportPath(suggested) => {
+                    let (tx, rx) = crossbeam_channel::bounded(1);
+                    let waker = std::sync::Arc::clone(&self.waker);
+                    crate::export::choose_path(&suggested, move |chosen| {
+                        let _ = tx.send(chosen);
+                        waker(std::time::Duration::ZERO);
+                    });
+                    self.export_path_choice = Some(rx);
+                }
+                Command::CancelExport => {
+                    self.export_generation += 1;
+                    if let Some(workers) = self.connection.workers() {
+                        workers.supersede(Topic::Export, self.export_generation);
+                    }
+                    self.export = None;
+                    self.export_status = ExportStatus::Cancelled;
+                }
                 Command::SuggestTags(text) => {
                     self.suggest_generation += 1;
                     if let Some(workers) = self.connection.workers() {
@@ -366,6 +427,36 @@ impl MarqueeApp {
         }
     }
 
+    /// Starts exporting the current filter to `path` on a worker; the dialog follows it.
+    fn start_export(&mut self, path: std::path::PathBuf) {
+        let Some(workers) = self.connection.workers() else {
+            self.export_status =
+                ExportStatus::Failed("Not connected: nothing to export yet".into());
+            return;
+        };
+        self.export_generation += 1;
+        let progress = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        workers.submit(
+            Topic::Export,
+            self.export_generation,
+            Priority::Background,
+            Request::Export {
+                filter: std::sync::Arc::new(self.browse.filter().clone()),
+                path: path.clone(),
+                progress: std::sync::Arc::clone(&progress),
+            },
+        );
+        let expected = match self.browse.count() {
+            Some(crate::repo::movies::RowCount::Exact(n)) => Some(n),
+            _ => None,
+        };
+        self.export = Some(RunningExport {
+            path,
+            progress,
+            expected,
+        });
+    }
+
     /// Replaces the connection (Retry, Apply): the old one closes on a background thread.
     fn reconnect(&mut self) {
         let next = Connection::start(&self.settings, &self.waker);
@@ -400,7 +491,7 @@ impl MarqueeApp {
         if typing {
             return;
         }
-        let dialog_open = self.dialog.open;
+        let dialog_open = self.dialog.open || self.export_dialog.open;
         let (slash, escape) = ctx.input_mut(|i| {
             let slash = i.consume_key(egui::Modifiers::NONE, egui::Key::Slash);
             if slash {
@@ -520,6 +611,13 @@ impl MarqueeApp {
                     self.commands.push(Command::OpenSettings);
                 }
                 if ui
+                    .button("Export…")
+                    .on_hover_text("Save the movies of the current filter as CSV")
+                    .clicked()
+                {
+                    self.commands.push(Command::OpenExport);
+                }
+                if ui
                     .add(egui::Button::new("Pool").selected(self.pool_panel.open))
                     .on_hover_text("Show or hide the connection pool panel (F2)")
                     .clicked()
@@ -556,6 +654,23 @@ impl eframe::App for MarqueeApp {
             ctx.request_repaint_after(wait);
         }
         self.send_browse_requests();
+        if let Some(choice) = &self.export_path_choice
+            && let Ok(chosen) = choice.try_recv()
+        {
+            self.export_path_choice = None;
+            if let Some(path) = chosen {
+                self.export_dialog.set_path(&path);
+            }
+        }
+        if let Some(export) = &self.export {
+            self.export_status = ExportStatus::Running {
+                rows: export.progress.load(std::sync::atomic::Ordering::Relaxed),
+                expected: export.expected,
+                path: export.path.clone(),
+            };
+            // The progress has no event of its own: look again a few times a second.
+            ctx.request_repaint_after(std::time::Duration::from_millis(200));
+        }
         if let Some(result) = self.connection_test.as_ref().and_then(|t| t.poll(now)) {
             self.connection_test = None;
             self.dialog.set_test_result(result);
@@ -636,6 +751,14 @@ impl eframe::App for MarqueeApp {
             }
         });
         self.dialog.ui(&ctx, &mut commands);
+        let count = self.browse.count().map(|c| format!("{} movies", c.label()));
+        self.export_dialog.ui(
+            &ctx,
+            &self.browse.filter().to_text(),
+            count,
+            &self.export_status,
+            &mut commands,
+        );
 
         commands.append(&mut self.commands);
         self.commands = commands;
