@@ -214,7 +214,8 @@ impl FilterBar {
                         .id(text_id)
                         .font(egui::TextStyle::Monospace)
                         .hint_text("genre:Drama year:1990..1999 rating:>=4 sort:-rating")
-                        .desired_width(f32::INFINITY),
+                        // The rest of the row: infinity would push it onto a line of its own.
+                        .desired_width((ui.available_size_before_wrap().x - 8.0).max(240.0)),
                 )
                 .labelled_by(label);
             self.completing = completion.is_some();

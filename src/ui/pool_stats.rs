@@ -4,7 +4,7 @@
 //! app carries them out (it never touches the pool here).
 
 use egui::{Color32, RichText, Ui};
-use egui_plot::{Bar, BarChart, Corner, HLine, Legend, Line, Plot, PlotPoints};
+use egui_plot::{Bar, BarChart, HLine, Line, Plot, PlotPoints};
 
 use crate::pool_stats::monitor::PoolStatsAction;
 use crate::pool_stats::{
@@ -203,9 +203,23 @@ fn gauges_ui(ui: &mut Ui, model: &PoolStatsModel) {
             row("Min idle target", g.min_idle.to_string());
         });
     let window = HISTORY_WINDOW.as_secs_f64();
+    // The key sits above each plot, never on it: a legend inside covered the oldest minute.
+    let connections = [
+        (Gauge::Total, Color32::from_rgb(200, 200, 200)),
+        (Gauge::Idle, Color32::from_rgb(90, 150, 230)),
+        (Gauge::InUse, Color32::from_rgb(110, 190, 90)),
+        (Gauge::Opening, Color32::from_rgb(200, 110, 210)),
+    ];
+    let min_idle_color = Color32::from_rgb(80, 190, 180);
+    plot_key(
+        ui,
+        connections
+            .iter()
+            .map(|(g, c)| (g.label(), *c))
+            .chain([("min idle", min_idle_color)]),
+    );
     Plot::new("pool_stats_connections_plot")
         .height(90.0)
-        .legend(Legend::default().position(Corner::LeftTop))
         .include_x(-window)
         .include_x(0.0)
         .include_y(0.0)
@@ -214,17 +228,20 @@ fn gauges_ui(ui: &mut Ui, model: &PoolStatsModel) {
         .allow_zoom(false)
         .allow_scroll(false)
         .show(ui, |plot| {
-            for gauge in [Gauge::Total, Gauge::Idle, Gauge::InUse, Gauge::Opening] {
-                plot.line(Line::new(
-                    gauge.label(),
-                    PlotPoints::new(model.series(gauge)),
-                ));
+            for (gauge, color) in connections {
+                plot.line(
+                    Line::new(gauge.label(), PlotPoints::new(model.series(gauge))).color(color),
+                );
             }
-            plot.hline(HLine::new("min idle", f64::from(g.min_idle)));
+            plot.hline(HLine::new("min idle", f64::from(g.min_idle)).color(min_idle_color));
         });
+    let waiting = [
+        (Gauge::Waiting, Color32::from_rgb(220, 90, 80)),
+        (Gauge::OldestWaiterMillis, Color32::from_rgb(230, 170, 60)),
+    ];
+    plot_key(ui, waiting.iter().map(|(g, c)| (g.label(), *c)));
     Plot::new("pool_stats_waiting_plot")
         .height(70.0)
-        .legend(Legend::default().position(Corner::LeftTop))
         .include_x(-window)
         .include_x(0.0)
         .include_y(0.0)
@@ -233,13 +250,22 @@ fn gauges_ui(ui: &mut Ui, model: &PoolStatsModel) {
         .allow_zoom(false)
         .allow_scroll(false)
         .show(ui, |plot| {
-            for gauge in [Gauge::Waiting, Gauge::OldestWaiterMillis] {
-                plot.line(Line::new(
-                    gauge.label(),
-                    PlotPoints::new(model.series(gauge)),
-                ));
+            for (gauge, color) in waiting {
+                plot.line(
+                    Line::new(gauge.label(), PlotPoints::new(model.series(gauge))).color(color),
+                );
             }
         });
+}
+
+/// A plot's key, one colored line sample and name per series, drawn above the plot.
+fn plot_key<'a>(ui: &mut Ui, series: impl Iterator<Item = (&'a str, Color32)>) {
+    ui.horizontal_wrapped(|ui| {
+        for (label, color) in series {
+            ui.colored_label(color, "━");
+            ui.label(RichText::new(label).small());
+        }
+    });
 }
 
 fn quantile_rows(ui: &mut Ui, id: &str, rows: &[(&str, Quantiles)]) {
