@@ -17,6 +17,7 @@ use marquee::db::{self, schema};
 use marquee::import::load;
 use marquee::import::sample::SampleSpec;
 
+pub mod require;
 pub mod ui;
 
 /// Folder of the shared test cluster (kept between runs so the seeded template is reused).
