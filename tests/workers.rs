@@ -86,9 +86,9 @@ fn superseded_work_is_cancelled_on_the_server_and_never_delivered() {
         Topic::Browse,
         1,
         Priority::Urgent,
-        Request::Sleep(Duration::from_secs(20)),
+        Request::Sleep(Duration::from_secs(600)),
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(60);
     while sleeping_backends(&db) == 0 {
         assert!(Instant::now() < deadline, "the slow query never started");
         std::thread::sleep(Duration::from_millis(10));
@@ -98,13 +98,13 @@ fn superseded_work_is_cancelled_on_the_server_and_never_delivered() {
         Topic::Browse,
         1,
         Priority::Background,
-        Request::Sleep(Duration::from_secs(20)),
+        Request::Sleep(Duration::from_secs(600)),
     );
     workers.submit(
         Topic::Browse,
         1,
         Priority::Background,
-        Request::Sleep(Duration::from_secs(20)),
+        Request::Sleep(Duration::from_secs(600)),
     );
 
     // The user types: generation 2 supersedes everything older.
@@ -112,8 +112,8 @@ fn superseded_work_is_cancelled_on_the_server_and_never_delivered() {
     workers.supersede(Topic::Browse, 2);
     while sleeping_backends(&db) > 0 {
         assert!(
-            superseded_at.elapsed() < Duration::from_secs(5),
-            "the server never cancelled the query"
+            superseded_at.elapsed() < Duration::from_secs(60),
+            "the server never cancelled the 600 s query"
         );
         std::thread::sleep(Duration::from_millis(10));
     }
