@@ -170,3 +170,20 @@ pub fn scratch_dir(label: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).expect("scratch dir");
     dir
 }
+
+/// The `marquee` binary with a clean environment: every `PG*`, `MARQUEE_*` and `DATABASE_URL`
+/// variable of the developer's shell removed, and `XDG_CONFIG_HOME` pointed at an empty folder,
+/// so only what the test sets decides the server.
+pub fn marquee_cli() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_marquee"));
+    for (key, _) in std::env::vars_os() {
+        let Some(key) = key.to_str() else { continue };
+        if key.starts_with("PG") || key.starts_with("MARQUEE_") || key == "DATABASE_URL" {
+            command.env_remove(key);
+        }
+    }
+    let config_home = Path::new(env!("CARGO_TARGET_TMPDIR")).join("empty-xdg-config");
+    let _ = std::fs::create_dir_all(&config_home);
+    command.env("XDG_CONFIG_HOME", config_home);
+    command
+}
