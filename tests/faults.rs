@@ -810,12 +810,13 @@ impl Bouncer {
             "PgBouncer in transaction mode",
             "apt-get install pgbouncer",
         )?;
-        let dir = common::scratch_dir("pgbouncer");
         let port = std::net::TcpListener::bind(("127.0.0.1", 0))
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
+        // One folder per instance: the PgBouncer tests run in parallel.
+        let dir = common::scratch_dir(&format!("pgbouncer-{port}"));
         std::fs::write(dir.join("userlist.txt"), "\"marquee\" \"\"\n").unwrap();
         std::fs::write(
             dir.join("pgbouncer.ini"),
@@ -947,6 +948,60 @@ fn browsing_filtering_details_and_export_work_through_pgbouncer_in_transaction_m
         .get(0);
     assert_eq!(exported as i64, expected);
     workers.shutdown(Duration::from_secs(5));
+    drop(pool);
+    drop(bouncer);
+}
+
+#[test]
+fn a_runaway_query_behind_pgbouncer_ends_at_the_timeout_set_on_the_role() {
+    let db = TestDb::migrated();
+    // PgBouncer drops the startup `options` that carry the pool's statement_timeout, so the README
+    // puts the timeout on the role; here on the role within this test's database only.
+    db.client()
+        .batch_execute(&format!(
+            "ALTER ROLE {} IN DATABASE {} SET statement_timeout = '1s'",
+            db.params.user, db.name
+        ))
+        .unwrap();
+    let Some(bouncer) = Bouncer::start(&db.params) else {
+        return;
+    };
+    let params = ConnectParams {
+        host: "127.0.0.1".into(),
+        port: bouncer.port,
+        dbname: "movies".into(),
+        user: "marquee".into(),
+        password: None,
+        sslmode: SslMode::Disable,
+        sslrootcert: None,
+        connect_timeout_secs: 3,
+    };
+    let pool = DatabasePool::new(
+        &params,
+        &PoolSettings {
+            // Would be ten minutes, if PgBouncer let it through.
+            statement_timeout_ms: 600_000,
+            ..settings(1, 2)
+        },
+    )
+    .unwrap();
+    let mut conn = pool
+        .get("test.runaway")
+        .expect("a connection through pgbouncer");
+    let timeout: String = conn
+        .query_typed_one("SHOW statement_timeout", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(timeout, "1s", "the role's setting applies behind pgbouncer");
+    // Only the timeout can end this within the test's life.
+    let err = conn
+        .query_typed("SELECT pg_sleep(600)", &[])
+        .map(|_| ())
+        .unwrap_err();
+    let err = marquee::db::error::DbError::from_postgres(&err, pool.target());
+    assert_eq!(err.kind, DbErrorKind::StatementTimeout, "{err}");
+    assert!(err.message.contains("statement timeout"), "{err}");
+    drop(conn);
     drop(pool);
     drop(bouncer);
 }
