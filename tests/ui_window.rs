@@ -307,3 +307,41 @@ fn paging_down_fetches_the_rows_further_down_the_table() {
         std::thread::sleep(Duration::from_millis(5));
     }
 }
+
+#[test]
+fn a_server_that_comes_back_is_reconnected_without_a_click() {
+    let dir = common::scratch_dir("ui-auto-retry");
+    let settings = Settings {
+        server: ServerChoice::Private {
+            data_dir: dir.clone(),
+        },
+        pool: PoolSettings::default(),
+    };
+    let server = marquee::db::Server::start(&settings).expect("start scratch cluster");
+    let params = server.params.clone();
+    PrivateCluster::stop_folder(&dir).expect("stop scratch cluster");
+
+    let mut harness = app_for(ServerChoice::External(params));
+    step_until(
+        &mut harness,
+        "the error state",
+        Duration::from_secs(60),
+        |h| {
+            h.query_by_label("Cannot reach the database server")
+                .is_some()
+        },
+    );
+    // Only frames from here on: the backoff's own retry must find the server.
+    PrivateCluster::ensure_running(&dir).expect("restart scratch cluster");
+    step_until(
+        &mut harness,
+        "connected by the automatic retry",
+        Duration::from_secs(90),
+        |h| {
+            matches!(h.state().connection(), Connection::Ready { .. })
+                && h.query_by_label("Connected").is_some()
+        },
+    );
+    drop(harness);
+    let _ = PrivateCluster::stop_folder(&dir);
+}
