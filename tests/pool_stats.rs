@@ -574,3 +574,104 @@ fn pool_stats_command_prints_text_and_json_after_a_stress_run() {
     assert_eq!(lines.len(), 3);
     assert!(lines.iter().all(|l| l["server"].is_null()));
 }
+
+/// Drives the panel's monitor the way `MarqueeApp::logic` does, on a clock the test sets.
+fn monitor_samples(
+    monitor: &mut marquee::pool_stats::monitor::PoolMonitor,
+    pool: &DatabasePool,
+    workers: &Workers,
+    open: bool,
+    now: Instant,
+) -> (Duration, Option<Instant>) {
+    use marquee::pool_stats::monitor::Link;
+    let next = monitor.logic(Link::Ready(pool, workers), open, now);
+    (next, monitor.model().history().last().map(|s| s.at))
+}
+
+#[test]
+fn the_panel_samples_four_times_a_second_while_open_and_once_while_hidden() {
+    use marquee::pool_stats::monitor::{PoolMonitor, SAMPLE_EVERY, SAMPLE_EVERY_HIDDEN};
+    assert_eq!(SAMPLE_EVERY, Duration::from_millis(250));
+    assert_eq!(SAMPLE_EVERY_HIDDEN, Duration::from_secs(1));
+    let db = TestDb::migrated();
+    let pool = db.pool(&settings(1, 2, 5_000));
+    let workers = Workers::start(pool.clone(), 2, Box::new(|| {}));
+    let mut monitor = PoolMonitor::default();
+    let t0 = Instant::now();
+    let at = |ms: u64| t0 + Duration::from_millis(ms);
+
+    // Hidden: the first snapshot at once, the next one a second later, none in between.
+    let (next, last) = monitor_samples(&mut monitor, &pool, &workers, false, at(0));
+    assert_eq!((next, last), (SAMPLE_EVERY_HIDDEN, Some(at(0))));
+    for ms in [250, 500, 999] {
+        let (next, last) = monitor_samples(&mut monitor, &pool, &workers, false, at(ms));
+        assert_eq!(last, Some(at(0)), "no sample at {ms} ms while hidden");
+        assert_eq!(
+            next,
+            Duration::from_millis(1_000 - ms),
+            "the next is due at 1 s"
+        );
+    }
+    let (_, last) = monitor_samples(&mut monitor, &pool, &workers, false, at(1_000));
+    assert_eq!(last, Some(at(1_000)));
+
+    // Opened: sampled at once, then every 250 ms, frames in between change nothing.
+    monitor.opened();
+    let (next, last) = monitor_samples(&mut monitor, &pool, &workers, true, at(1_100));
+    assert_eq!((next, last), (SAMPLE_EVERY, Some(at(1_100))));
+    let (next, last) = monitor_samples(&mut monitor, &pool, &workers, true, at(1_200));
+    assert_eq!((next, last), (Duration::from_millis(150), Some(at(1_100))));
+    let (_, last) = monitor_samples(&mut monitor, &pool, &workers, true, at(1_350));
+    assert_eq!(last, Some(at(1_350)));
+    let mut samples = 0;
+    for frame in 0..200 {
+        // 200 frames at 100 fps over two seconds: eight samples, not two hundred.
+        let before = monitor.model().history().last().map(|s| s.at);
+        let (_, last) = monitor_samples(
+            &mut monitor,
+            &pool,
+            &workers,
+            true,
+            at(1_350 + 10 * (frame + 1)),
+        );
+        samples += usize::from(last != before);
+    }
+    assert_eq!(samples, 8, "open: four samples a second");
+    assert!(workers.shutdown(Duration::from_secs(5)));
+}
+
+#[test]
+fn the_history_keeps_sixty_seconds_and_no_more() {
+    use marquee::pool_stats::HISTORY_WINDOW;
+    use marquee::pool_stats::monitor::PoolMonitor;
+    assert_eq!(HISTORY_WINDOW, Duration::from_secs(60));
+    let db = TestDb::migrated();
+    let pool = db.pool(&settings(1, 2, 5_000));
+    let workers = Workers::start(pool.clone(), 2, Box::new(|| {}));
+    let mut monitor = PoolMonitor::default();
+    let t0 = Instant::now();
+    // Five minutes of hidden sampling, once a second, on the test's clock.
+    for secs in 0..=300 {
+        monitor_samples(
+            &mut monitor,
+            &pool,
+            &workers,
+            false,
+            t0 + Duration::from_secs(secs),
+        );
+    }
+    let history: Vec<Instant> = monitor.model().history().map(|s| s.at).collect();
+    let newest = *history.last().unwrap();
+    assert_eq!(newest, t0 + Duration::from_secs(300));
+    assert_eq!(
+        history.len(),
+        61,
+        "one sample a second for sixty seconds, both ends included"
+    );
+    assert!(
+        history
+            .iter()
+            .all(|at| newest.duration_since(*at) <= HISTORY_WINDOW)
+    );
+    assert!(workers.shutdown(Duration::from_secs(5)));
+}
