@@ -5,13 +5,14 @@
 //!
 //! ```text
 //! marquee bench load-all [--movies 86537] [--with-original] [--json]
-//! marquee bench checkout | filter | scroll | frame | startup | all
+//! marquee bench checkout | filter | scroll | frame | startup | export | all
 //! ```
 //!
 //! `--json` prints one [`Report`] per benchmark, one per line, for scripts (see `BENCHMARKS.md`).
 
 pub mod checkout;
 pub mod dataset;
+pub mod export;
 pub mod filter;
 pub mod frame;
 pub mod load_all;
@@ -44,6 +45,8 @@ pub enum BenchName {
     Frame,
     /// Warm private cluster → pool → first page through the workers.
     Startup,
+    /// Export through COPY: time, and the peak memory it adds (1,000,000 movies by default).
+    Export,
     /// All of the above, in that order.
     All,
 }
@@ -58,6 +61,7 @@ impl BenchName {
             BenchName::Scroll => "scroll",
             BenchName::Frame => "frame",
             BenchName::Startup => "startup",
+            BenchName::Export => "export",
             BenchName::All => "all",
         }
     }
@@ -66,7 +70,7 @@ impl BenchName {
     /// the benchmarks whose targets are stated for a million rows.
     pub fn default_movies(self) -> u32 {
         match self {
-            BenchName::Scroll | BenchName::Frame => 1_000_000,
+            BenchName::Scroll | BenchName::Frame | BenchName::Export => 1_000_000,
             _ => crate::import::sample::DEFAULT_MOVIES,
         }
     }
@@ -360,6 +364,7 @@ pub fn run_one(
         BenchName::Scroll => scroll::run(target, options)?,
         BenchName::Frame => frame::run(target, options)?,
         BenchName::Startup => startup::run(settings, target, options)?,
+        BenchName::Export => export::run(target, options)?,
         BenchName::All => anyhow::bail!("`all` is not a single benchmark"),
     };
     Ok(report.finish())
@@ -381,6 +386,7 @@ pub fn run(settings: &Settings, args: &BenchArgs) -> anyhow::Result<()> {
             BenchName::Scroll,
             BenchName::Frame,
             BenchName::Startup,
+            BenchName::Export,
         ],
         one => vec![one],
     };
