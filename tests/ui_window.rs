@@ -212,12 +212,13 @@ fn while_a_slow_query_runs_the_old_rows_stay_marked_and_the_ui_keeps_drawing() {
     harness.key_press(egui::Key::Slash);
     harness.step();
     harness.event(egui::Event::Text("love".into()));
-    // The window keeps drawing frames while the new filter's query waits on the server.
+    // The window keeps drawing frames while the new filter's query waits on the server. (Other
+    // queries of the old filter may block on the lock too: wait for the new filter's state.)
     step_until(
         &mut harness,
         "the new filter's query to block on the lock",
         Duration::from_secs(60),
-        |_| blocked_queries() > 0,
+        |h| shows(h, "Updating for the new filter") && blocked_queries() > 0,
     );
     for _ in 0..10 {
         harness.step();
