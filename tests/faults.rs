@@ -342,7 +342,7 @@ fn killed_backends_fail_at_most_running_queries_and_the_pool_refills() {
     let scratch = Scratch::new("fault-killed");
     let pool = DatabasePool::new(&scratch.socket_params(), &settings(3, 5)).unwrap();
     let movies = MoviesRepository::new(pool.clone());
-    wait_until("pool at its minimum", Duration::from_secs(10), || {
+    wait_until("pool at its minimum", PATIENCE, || {
         pool.snapshot().total >= 3
     });
     movies.page(&Filter::default(), 0, 10).unwrap();
@@ -361,7 +361,7 @@ fn killed_backends_fail_at_most_running_queries_and_the_pool_refills() {
     for _ in 0..5 {
         movies.page(&Filter::default(), 0, 10).unwrap();
     }
-    let refill = wait_until("refilled to the minimum", Duration::from_secs(10), || {
+    let refill = wait_until("refilled to the minimum", PATIENCE, || {
         let snap = pool.snapshot();
         snap.total >= 3 && snap.counters.closed_total() >= 3
     });
@@ -640,15 +640,11 @@ fn server_slots_below_the_pool_minimum_degrade_with_a_clear_message() {
     // Work still gets done on the slots there are...
     assert_eq!(movies.page(&Filter::default(), 0, 5).unwrap().len(), 5);
     // ...and the pool says why it cannot reach its minimum.
-    wait_until(
-        "the slot shortage to be reported",
-        Duration::from_secs(10),
-        || {
-            pool.snapshot()
-                .last_error
-                .is_some_and(|(e, _)| e.message.contains("no free connection slots"))
-        },
-    );
+    wait_until("the slot shortage to be reported", PATIENCE, || {
+        pool.snapshot()
+            .last_error
+            .is_some_and(|(e, _)| e.message.contains("no free connection slots"))
+    });
     let snap = pool.snapshot();
     assert!(
         snap.total <= 3,
@@ -854,7 +850,7 @@ impl Bouncer {
             .spawn()
             .expect("start pgbouncer");
         let bouncer = Self { child, dir, port };
-        wait_until("pgbouncer to listen", Duration::from_secs(10), || {
+        wait_until("pgbouncer to listen", PATIENCE, || {
             std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
         });
         Some(bouncer)

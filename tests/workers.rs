@@ -59,7 +59,7 @@ fn answers_name_the_job_topic_and_generation_they_answer() {
             limit: 100,
         },
     );
-    let reply = next_reply(&workers, Duration::from_secs(10)).expect("a reply");
+    let reply = next_reply(&workers, Duration::from_secs(60)).expect("a reply");
     assert_eq!(
         (reply.job, reply.topic, reply.generation),
         (job, Topic::Browse, 7)
@@ -126,7 +126,7 @@ fn superseded_work_is_cancelled_on_the_server_and_never_delivered() {
         Priority::Urgent,
         Request::EstimateCount(Arc::new(Filter::default())),
     );
-    let reply = next_reply(&workers, Duration::from_secs(10)).expect("the new answer");
+    let reply = next_reply(&workers, Duration::from_secs(60)).expect("the new answer");
     assert_eq!(
         (reply.job, reply.generation),
         (job, 2),
@@ -162,7 +162,7 @@ fn a_panicking_job_becomes_an_error_and_its_connection_is_discarded() {
             work: panicking,
         },
     );
-    let reply = next_reply(&workers, Duration::from_secs(10)).expect("reply");
+    let reply = next_reply(&workers, Duration::from_secs(60)).expect("reply");
     let err = reply.result.unwrap_err();
     assert_eq!(err.kind, DbErrorKind::Panicked);
     assert!(err.message.contains("bug in a job"), "{err}");
@@ -174,7 +174,7 @@ fn a_panicking_job_becomes_an_error_and_its_connection_is_discarded() {
         Priority::Urgent,
         Request::EstimateCount(Arc::new(Filter::default())),
     );
-    let reply = next_reply(&workers, Duration::from_secs(10)).expect("reply after panic");
+    let reply = next_reply(&workers, Duration::from_secs(60)).expect("reply after panic");
     assert!(reply.result.is_ok(), "{:?}", reply.result);
     assert_eq!(workers.pool().snapshot().counters.closed_poisoned, 1);
     assert!(workers.shutdown(Duration::from_secs(5)));
@@ -211,9 +211,9 @@ fn urgent_jobs_overtake_queued_background_work() {
         Priority::Urgent,
         Request::EstimateCount(Arc::new(Filter::default())),
     );
-    let first = next_reply(&workers, Duration::from_secs(10)).unwrap();
+    let first = next_reply(&workers, Duration::from_secs(60)).unwrap();
     assert_eq!(first.kind, RequestKind::Sleep);
-    let second = next_reply(&workers, Duration::from_secs(10)).unwrap();
+    let second = next_reply(&workers, Duration::from_secs(60)).unwrap();
     assert_eq!(
         second.job, urgent,
         "the urgent job runs before the queued background ones"
