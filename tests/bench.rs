@@ -35,6 +35,7 @@ fn every_benchmark_runs_at_a_tiny_size_and_prints_one_json_line() {
         BenchName::Scroll,
         BenchName::Frame,
         BenchName::Startup,
+        BenchName::Export,
     ] {
         let report = bench::run_one(name, &settings, &target, &Options::tiny())
             .unwrap_or_else(|err| panic!("{}: {err:#}", name.as_str()));

@@ -3,23 +3,32 @@
 
 mod common;
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use common::TestDb;
 use marquee::import::sample::SampleSpec;
 
 fn marquee(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_marquee"))
+    // The test decides the server; nothing from the developer's environment leaks in.
+    common::marquee_cli()
         .args(args)
-        // The test decides the server; nothing from the developer's environment leaks in.
-        .env_remove("DATABASE_URL")
-        .env_remove("PGHOST")
-        .env_remove("PGPORT")
-        .env_remove("PGDATABASE")
-        .env_remove("PGUSER")
-        .env("XDG_CONFIG_HOME", env!("CARGO_TARGET_TMPDIR"))
         .output()
         .expect("run marquee")
+}
+
+/// The CLI's promise: exit code 1 with a message on stderr.
+#[track_caller]
+fn assert_fails_with_code_1(out: &Output) {
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "expected exit code 1; stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !out.stderr.is_empty(),
+        "a failure explains itself on stderr"
+    );
 }
 
 fn stdout(out: &Output) -> String {
@@ -80,7 +89,7 @@ fn movies_prints_csv_json_and_tables_for_a_filter() {
 }
 
 #[test]
-fn bad_filter_text_exits_non_zero_and_points_at_the_token() {
+fn bad_filter_text_exits_with_code_1_and_points_at_the_token() {
     let db = TestDb::migrated();
     let out = marquee(&[
         "--url",
@@ -89,7 +98,7 @@ fn bad_filter_text_exits_non_zero_and_points_at_the_token() {
         "--filter",
         "genre:Drama year:19x7",
     ]);
-    assert!(!out.status.success());
+    assert_fails_with_code_1(&out);
     let err = stderr(&out);
     assert!(
         err.contains("bad filter") && err.contains("year:19x7"),
@@ -135,17 +144,16 @@ fn an_unreachable_server_is_a_clear_error_without_the_password() {
         .local_addr()
         .unwrap()
         .port();
-    let out = Command::new(env!("CARGO_BIN_EXE_marquee"))
+    let out = common::marquee_cli()
         .args(["movies"])
         .env("PGHOST", "127.0.0.1")
         .env("PGPORT", port.to_string())
         .env("PGPASSWORD", "hunter2-secret")
         .env("PGCONNECT_TIMEOUT", "2")
         .env("MARQUEE_CHECKOUT_TIMEOUT_MS", "1500")
-        .env("XDG_CONFIG_HOME", env!("CARGO_TARGET_TMPDIR"))
         .output()
         .unwrap();
-    assert!(!out.status.success());
+    assert_fails_with_code_1(&out);
     let err = stderr(&out);
     assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");
     assert!(
@@ -157,14 +165,13 @@ fn an_unreachable_server_is_a_clear_error_without_the_password() {
 
 #[test]
 fn bad_configuration_values_are_named() {
-    let out = Command::new(env!("CARGO_BIN_EXE_marquee"))
+    let out = common::marquee_cli()
         .args(["movies"])
         .env("MARQUEE_POOL_MIN", "8")
         .env("MARQUEE_POOL_MAX", "4")
-        .env("XDG_CONFIG_HOME", env!("CARGO_TARGET_TMPDIR"))
         .output()
         .unwrap();
-    assert!(!out.status.success());
+    assert_fails_with_code_1(&out);
     assert!(
         stderr(&out).contains("min 8 is larger than max 4"),
         "{}",
@@ -217,10 +224,15 @@ fn db_status_and_url_describe_the_private_cluster() {
         "{url}"
     );
     // psql accepts it.
-    let psql = Command::new("psql")
-        .args([url.as_str(), "-tAc", "SELECT 40 + 2"])
-        .output();
-    if let Ok(psql) = psql {
+    if let Some(psql) = common::require::program(
+        "psql",
+        "`marquee db url` read by psql",
+        "apt-get install postgresql-client",
+    ) {
+        let psql = std::process::Command::new(psql)
+            .args([url.as_str(), "-tAc", "SELECT 40 + 2"])
+            .output()
+            .expect("run psql");
         assert_eq!(
             String::from_utf8_lossy(&psql.stdout).trim(),
             "42",

@@ -320,9 +320,8 @@ fn the_cli_import_reports_counts_and_fails_clearly() {
     let db = TestDb::migrated();
     let url = db.params.to_url();
     let run = |dir: &Path| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_marquee"))
+        common::marquee_cli()
             .args(["--url", &url, "import", "movielens", dir.to_str().unwrap()])
-            .env("XDG_CONFIG_HOME", env!("CARGO_TARGET_TMPDIR"))
             .output()
             .unwrap()
     };
@@ -334,10 +333,10 @@ fn the_cli_import_reports_counts_and_fails_clearly() {
     );
     assert!(String::from_utf8_lossy(&ok.stdout).contains("Loaded 16 movies, 40 ratings, 10 tags"));
     let bad = run(&fixture("movielens-malformed"));
-    assert!(!bad.status.success());
+    assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("ratings.csv, line 7"));
     let missing = run(Path::new("/nonexistent/ml"));
-    assert!(!missing.status.success());
+    assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("movies.csv"));
 }
 

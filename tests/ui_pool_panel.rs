@@ -95,7 +95,7 @@ fn f2_opens_the_pool_panel_with_live_figures_and_the_toggle_closes_it() {
     step_until(
         &mut harness,
         "the server view",
-        Duration::from_secs(10),
+        Duration::from_secs(60),
         |h| shows(h, "Server backends:") && shows(h, "Matches the pool"),
     );
 
@@ -150,7 +150,7 @@ fn the_panels_buttons_act_on_the_pool_and_answer_in_the_panel() {
     let mut harness = app_for(ServerChoice::External(db.params.clone()));
     wait_for_table(&mut harness);
     harness.get_by_label("Pool").click();
-    step_until(&mut harness, "the panel", Duration::from_secs(10), |h| {
+    step_until(&mut harness, "the panel", Duration::from_secs(60), |h| {
         shows(h, "Validate all now")
     });
 
@@ -187,7 +187,7 @@ fn the_panels_buttons_act_on_the_pool_and_answer_in_the_panel() {
     step_until(
         &mut harness,
         "the stress drill running",
-        Duration::from_secs(10),
+        Duration::from_secs(60),
         |h| shows(h, "Stress drill running"),
     );
     step_until(

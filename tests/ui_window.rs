@@ -159,7 +159,7 @@ fn an_unreachable_server_shows_the_error_and_retry_recovers() {
     step_until(
         &mut harness,
         "the error state",
-        Duration::from_secs(20),
+        Duration::from_secs(60),
         |h| {
             h.query_by_label("Cannot reach the database server")
                 .is_some()
@@ -178,7 +178,7 @@ fn an_unreachable_server_shows_the_error_and_retry_recovers() {
     step_until(
         &mut harness,
         "the empty table",
-        Duration::from_secs(20),
+        Duration::from_secs(60),
         |h| h.state().browse().count().is_some(),
     );
     drop(harness);
@@ -191,30 +191,37 @@ fn while_a_slow_query_runs_the_old_rows_stay_marked_and_the_ui_keeps_drawing() {
     let mut harness = app_for(ServerChoice::External(db.params.clone()));
     wait_for_rows(&mut harness);
 
-    // Hold a lock on movies for 3 s: every page query of the next filter blocks on the server.
-    let params = db.params.clone();
-    let blocker = std::thread::spawn(move || {
-        let mut client = marquee::db::connect_once(&params).expect("connect");
-        client
-            .batch_execute(
-                "BEGIN; LOCK TABLE movies IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3); COMMIT;",
+    // Hold a lock on movies until the test lets go: every page query of the next filter blocks
+    // on the server. (Frame cost is a benchmark, `cargo bench --bench app_frame`, not timed here.)
+    let mut blocker = db.client();
+    blocker
+        .batch_execute("BEGIN; LOCK TABLE movies IN ACCESS EXCLUSIVE MODE")
+        .expect("lock movies");
+    let mut observer = db.client();
+    let mut blocked_queries = move || -> i64 {
+        observer
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity \
+                  WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                &[],
             )
-            .expect("slow transaction");
-    });
-    std::thread::sleep(Duration::from_millis(300));
+            .expect("read pg_stat_activity")
+            .get(0)
+    };
 
     harness.key_press(egui::Key::Slash);
     harness.step();
     harness.event(egui::Event::Text("love".into()));
-    let started = Instant::now();
-    let mut slowest = Duration::ZERO;
-    let mut frames = 0;
-    while started.elapsed() < Duration::from_secs(2) {
-        let frame = Instant::now();
+    // The window keeps drawing frames while the new filter's query waits on the server. (Other
+    // queries of the old filter may block on the lock too: wait for the new filter's state.)
+    step_until(
+        &mut harness,
+        "the new filter's query to block on the lock",
+        Duration::from_secs(60),
+        |h| shows(h, "Updating for the new filter") && blocked_queries() > 0,
+    );
+    for _ in 0..10 {
         harness.step();
-        slowest = slowest.max(frame.elapsed());
-        frames += 1;
-        std::thread::sleep(Duration::from_millis(5));
     }
     // Blocked: the old filter's rows stay on screen, marked as the previous filter's, and no
     // row is passed off as the new result before it has arrived.
@@ -230,11 +237,7 @@ fn while_a_slow_query_runs_the_old_rows_stay_marked_and_the_ui_keeps_drawing() {
         loaded_rows(&harness).is_empty(),
         "rows of the old filter showed as the new result while the new one was blocked"
     );
-    assert!(
-        slowest < Duration::from_millis(250),
-        "a frame took {slowest:?} while a query was blocked ({frames} frames)"
-    );
-    blocker.join().expect("blocker thread");
+    blocker.batch_execute("COMMIT").expect("release the lock");
     step_until(
         &mut harness,
         "rows after the lock",
@@ -275,7 +278,7 @@ fn paging_down_fetches_the_rows_further_down_the_table() {
     step_until(
         &mut harness,
         "rows after paging down",
-        Duration::from_secs(20),
+        Duration::from_secs(60),
         |h| {
             loaded_rows(h)
                 .first()
@@ -286,11 +289,11 @@ fn paging_down_fetches_the_rows_further_down_the_table() {
     step_until(
         &mut harness,
         "the exact row count",
-        Duration::from_secs(20),
+        Duration::from_secs(60),
         |h| h.query_by_label_contains("86,537 movies").is_some(),
     );
     harness.key_press(egui::Key::End);
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         harness.step();
         let rows = loaded_rows(&harness);
@@ -304,4 +307,42 @@ fn paging_down_fetches_the_rows_further_down_the_table() {
         );
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+#[test]
+fn a_server_that_comes_back_is_reconnected_without_a_click() {
+    let dir = common::scratch_dir("ui-auto-retry");
+    let settings = Settings {
+        server: ServerChoice::Private {
+            data_dir: dir.clone(),
+        },
+        pool: PoolSettings::default(),
+    };
+    let server = marquee::db::Server::start(&settings).expect("start scratch cluster");
+    let params = server.params.clone();
+    PrivateCluster::stop_folder(&dir).expect("stop scratch cluster");
+
+    let mut harness = app_for(ServerChoice::External(params));
+    step_until(
+        &mut harness,
+        "the error state",
+        Duration::from_secs(60),
+        |h| {
+            h.query_by_label("Cannot reach the database server")
+                .is_some()
+        },
+    );
+    // Only frames from here on: the backoff's own retry must find the server.
+    PrivateCluster::ensure_running(&dir).expect("restart scratch cluster");
+    step_until(
+        &mut harness,
+        "connected by the automatic retry",
+        Duration::from_secs(90),
+        |h| {
+            matches!(h.state().connection(), Connection::Ready { .. })
+                && h.query_by_label("Connected").is_some()
+        },
+    );
+    drop(harness);
+    let _ = PrivateCluster::stop_folder(&dir);
 }

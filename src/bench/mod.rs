@@ -5,13 +5,14 @@
 //!
 //! ```text
 //! marquee bench load-all [--movies 86537] [--with-original] [--json]
-//! marquee bench checkout | filter | scroll | frame | startup | all
+//! marquee bench checkout | filter | scroll | frame | startup | export | all
 //! ```
 //!
 //! `--json` prints one [`Report`] per benchmark, one per line, for scripts (see `BENCHMARKS.md`).
 
 pub mod checkout;
 pub mod dataset;
+pub mod export;
 pub mod filter;
 pub mod frame;
 pub mod load_all;
@@ -43,6 +44,7 @@ pub fn run_one(
         BenchName::Scroll => scroll::run(target, options)?,
         BenchName::Frame => frame::run(target, options)?,
         BenchName::Startup => startup::run(settings, target, options)?,
+        BenchName::Export => export::run(target, options)?,
         BenchName::All => anyhow::bail!("`all` is not a single benchmark"),
     };
     Ok(report.finish())
@@ -64,6 +66,7 @@ pub fn run(settings: &Settings, args: &BenchArgs) -> anyhow::Result<()> {
             BenchName::Scroll,
             BenchName::Frame,
             BenchName::Startup,
+            BenchName::Export,
         ],
         one => vec![one],
     };

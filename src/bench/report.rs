@@ -27,6 +27,8 @@ pub enum BenchName {
     Frame,
     /// Warm private cluster → pool → first page through the workers.
     Startup,
+    /// Export through COPY: time, and the peak memory it adds (1,000,000 movies by default).
+    Export,
     /// All of the above, in that order.
     All,
 }
@@ -41,6 +43,7 @@ impl BenchName {
             BenchName::Scroll => "scroll",
             BenchName::Frame => "frame",
             BenchName::Startup => "startup",
+            BenchName::Export => "export",
             BenchName::All => "all",
         }
     }
@@ -49,7 +52,7 @@ impl BenchName {
     /// the benchmarks whose targets are stated for a million rows.
     pub fn default_movies(self) -> u32 {
         match self {
-            BenchName::Scroll | BenchName::Frame => 1_000_000,
+            BenchName::Scroll | BenchName::Frame | BenchName::Export => 1_000_000,
             _ => crate::import::sample::DEFAULT_MOVIES,
         }
     }

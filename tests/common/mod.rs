@@ -17,6 +17,7 @@ use marquee::db::{self, schema};
 use marquee::import::load;
 use marquee::import::sample::SampleSpec;
 
+pub mod require;
 pub mod ui;
 
 /// Folder of the shared test cluster (kept between runs so the seeded template is reused).
@@ -51,17 +52,76 @@ fn admin() -> postgres::Client {
     db::connect_once(&params_for("postgres")).expect("admin connection")
 }
 
-/// Seeded template databases, by spec: created once per cluster, guarded by an advisory lock so
-/// parallel test binaries do not race.
-pub fn template(spec: &SampleSpec) -> String {
-    let name = format!(
-        "tpl_v{}_s{}_{}_{}_{}",
-        marquee::import::sample::GENERATOR_VERSION,
-        schema::latest_version(),
+/// The code that decides what a seeded database holds: the generator and loader
+/// (`src/import/`), the migrations and the code that runs them. A template is only reused while
+/// all of it is unchanged.
+const SEEDING_CODE: [&str; 3] = ["src/import", "src/db/migrations", "src/db/schema.rs"];
+
+/// A hash of every file of [`SEEDING_CODE`] (paths and contents, in a fixed order), so a changed
+/// loader, generator or migration never serves a stale template, even when nobody bumped a
+/// version number.
+pub fn seeding_code_hash() -> u64 {
+    static HASH: OnceLock<u64> = OnceLock::new();
+    *HASH.get_or_init(|| seeding_code_hash_in(Path::new(env!("CARGO_MANIFEST_DIR"))))
+}
+
+/// [`seeding_code_hash`] of the crate checked out at `root`.
+pub fn seeding_code_hash_in(root: &Path) -> u64 {
+    let mut files = Vec::new();
+    for entry in SEEDING_CODE {
+        collect_files(&root.join(entry), &mut files);
+    }
+    files.sort();
+    assert!(
+        !files.is_empty(),
+        "no seeding code under {}",
+        root.display()
+    );
+    // FNV-1a: stable across Rust versions and runs, unlike `DefaultHasher`.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for file in files {
+        let relative = file.strip_prefix(root).unwrap_or(&file);
+        let contents = std::fs::read(&file).expect("read seeding code");
+        for byte in relative
+            .to_string_lossy()
+            .bytes()
+            .chain([0])
+            .chain(contents)
+        {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    hash
+}
+
+fn collect_files(path: &Path, files: &mut Vec<PathBuf>) {
+    if path.is_dir() {
+        let entries = std::fs::read_dir(path).expect("list seeding code");
+        for entry in entries {
+            collect_files(&entry.expect("seeding code entry").path(), files);
+        }
+    } else if path.is_file() {
+        files.push(path.to_path_buf());
+    }
+}
+
+/// Name of the template for `spec` made by the current seeding code.
+pub fn template_name(spec: &SampleSpec) -> String {
+    format!(
+        "tpl_{:016x}_{}_{}_{}",
+        seeding_code_hash(),
         spec.movies,
         spec.ratings,
         spec.seed
-    );
+    )
+}
+
+/// Seeded template databases, by spec and [`seeding_code_hash`]: created once per cluster,
+/// guarded by an advisory lock so parallel test binaries do not race. Templates of the same spec
+/// made by older code are dropped on the way.
+pub fn template(spec: &SampleSpec) -> String {
+    let name = template_name(spec);
     let mut admin = admin();
     admin
         .execute("SELECT pg_advisory_lock(hashtext($1))", &[&name])
@@ -74,6 +134,7 @@ pub fn template(spec: &SampleSpec) -> String {
         .expect("look up template")
         .is_some();
     if !ready {
+        drop_stale_templates(&mut admin, spec, &name);
         admin
             .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
             .expect("drop a half-made template");
@@ -93,6 +154,25 @@ pub fn template(spec: &SampleSpec) -> String {
         .execute("SELECT pg_advisory_unlock(hashtext($1))", &[&name])
         .expect("template unlock");
     name
+}
+
+/// Drops the templates of `spec` that older seeding code made (and the version-numbered ones of
+/// before), so the cluster does not fill up with them. Best effort: one still being copied by
+/// another binary's test stays until next time.
+fn drop_stale_templates(admin: &mut postgres::Client, spec: &SampleSpec, current: &str) {
+    let suffix = format!("_{}_{}_{}", spec.movies, spec.ratings, spec.seed);
+    let Ok(rows) = admin.query(
+        "SELECT datname FROM pg_database WHERE datname LIKE 'tpl\\_%' AND right(datname, length($1)) = $1 AND datname <> $2",
+        &[&suffix, &current],
+    ) else {
+        return;
+    };
+    for row in rows {
+        let stale: String = row.get(0);
+        // DROP DATABASE refuses to share a multi-statement string.
+        let _ = admin.batch_execute(&format!("ALTER DATABASE {stale} WITH is_template false"));
+        let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {stale}"));
+    }
 }
 
 /// A database of its own for one test, dropped when the guard goes.
@@ -168,4 +248,21 @@ pub fn scratch_dir(label: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("scratch dir");
     dir
+}
+
+/// The `marquee` binary with a clean environment: every `PG*`, `MARQUEE_*` and `DATABASE_URL`
+/// variable of the developer's shell removed, and `XDG_CONFIG_HOME` pointed at an empty folder,
+/// so only what the test sets decides the server.
+pub fn marquee_cli() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_marquee"));
+    for (key, _) in std::env::vars_os() {
+        let Some(key) = key.to_str() else { continue };
+        if key.starts_with("PG") || key.starts_with("MARQUEE_") || key == "DATABASE_URL" {
+            command.env_remove(key);
+        }
+    }
+    let config_home = Path::new(env!("CARGO_TARGET_TMPDIR")).join("empty-xdg-config");
+    let _ = std::fs::create_dir_all(&config_home);
+    command.env("XDG_CONFIG_HOME", config_home);
+    command
 }
