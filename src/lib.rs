@@ -22,4 +22,5 @@ pub mod pool_stats;
 pub mod progress;
 pub mod repo;
 pub mod ui;
+pub mod views;
 pub mod worker;

@@ -12,6 +12,14 @@ use crate::pool_stats::monitor::PoolStatsAction;
 pub enum Command {
     /// Any change of the filter: typing, chips, a header click, Esc, Back/Forward, pasted text.
     Filter(FilterChange),
+    /// Open the saved view of this name: its filter and columns.
+    OpenView(String),
+    /// Save the current filter and columns under this name.
+    SaveView(String),
+    /// Rename a saved view.
+    RenameView(String, String),
+    /// Delete a saved view.
+    DeleteView(String),
     /// Open the Export… dialog.
     OpenExport,
     /// Ask the platform's save dialog where to export, starting from this path.

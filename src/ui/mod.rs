@@ -16,6 +16,7 @@ pub mod movie_table;
 pub mod pool_panel;
 pub mod pool_stats;
 pub mod status_bar;
+pub mod views_menu;
 pub mod window;
 
 use std::time::Instant;
@@ -40,6 +41,7 @@ use filter_bar::FilterBar;
 use movie_table::{MovieTable, TableLayout};
 use pool_panel::PoolPanel;
 use status_bar::{StatusBar, StatusInfo};
+use views_menu::ViewsMenu;
 
 /// System fonts tried as fallbacks, so titles in Japanese, Chinese, Korean or with symbols the
 /// bundled font lacks are drawn instead of shown as boxes. Missing files are skipped.
@@ -129,6 +131,11 @@ pub struct MarqueeApp {
     /// What the panel shows and the work it starts; also feeds the status bar's pool figures.
     pool_monitor: PoolMonitor,
     commands: Vec<Command>,
+    /// Saved views: where they live, what was read, the menu, and the last outcome.
+    view_store: crate::views::ViewStore,
+    views: Vec<crate::views::SavedView>,
+    views_menu: ViewsMenu,
+    views_note: Option<String>,
     /// The Export… dialog, and the export the app runs for it.
     export_dialog: ExportDialog,
     export: Option<RunningExport>,
@@ -169,7 +176,7 @@ impl MarqueeApp {
         browse.set_filter(filter.clone());
         let waker = window_waker(&cc.egui_ctx);
         let connection = Connection::start(&settings, &waker);
-        Self {
+        let mut app = Self {
             waker,
             dialog: ConnectionDialog::new(&settings),
             settings,
@@ -188,6 +195,10 @@ impl MarqueeApp {
             pool_panel: PoolPanel::new(state.pool_panel_open),
             pool_monitor: PoolMonitor::default(),
             commands: Vec::new(),
+            view_store: crate::views::ViewStore::default_location(),
+            views: Vec::new(),
+            views_menu: ViewsMenu::default(),
+            views_note: None,
             export_dialog: ExportDialog::default(),
             export: None,
             export_status: ExportStatus::Idle,
@@ -196,7 +207,9 @@ impl MarqueeApp {
             suggest_text: None,
             suggest_generation: 0,
             detail_error: None,
-        }
+        };
+        app.reload_views();
+        app
     }
 
     /// The browse model (tests and benchmarks read counts and rows from it).
@@ -207,6 +220,59 @@ impl MarqueeApp {
     /// The connection state.
     pub fn connection(&self) -> &Connection {
         &self.connection
+    }
+
+    /// Reads saved views from `store` from now on (the config folder by default; tests use
+    /// a folder of their own).
+    pub fn set_view_store(&mut self, store: crate::views::ViewStore) {
+        self.view_store = store;
+        self.reload_views();
+    }
+
+    /// The saved views as last read.
+    pub fn views(&self) -> &[crate::views::SavedView] {
+        &self.views
+    }
+
+    fn reload_views(&mut self) {
+        let result = self.view_store.load();
+        self.apply_views_result(result);
+    }
+
+    /// Takes the views file's answer: the list, or the problem in words for the menu.
+    fn apply_views_result(
+        &mut self,
+        result: Result<crate::views::Loaded, crate::views::ViewsError>,
+    ) {
+        match result {
+            Ok(loaded) => {
+                self.views_note = loaded.set_aside.map(|aside| {
+                    format!(
+                        "The saved views file did not parse; it was kept as {} and a new one started",
+                        aside.display()
+                    )
+                });
+                self.views = loaded.views;
+            }
+            Err(err) => self.views_note = Some(err.to_string()),
+        }
+    }
+
+    fn open_view(&mut self, name: &str) {
+        let Some(view) = self.views.iter().find(|v| v.name == name).cloned() else {
+            self.views_note = Some(crate::views::ViewsError::NotFound(name.to_owned()).to_string());
+            return;
+        };
+        match view.parsed_filter() {
+            Ok(filter) => {
+                if !view.columns.is_empty() {
+                    self.table.show_only_columns(&view.columns);
+                }
+                self.change_filter(FilterChange::Apply(filter));
+                self.views_note = None;
+            }
+            Err(err) => self.views_note = Some(err.to_string()),
+        }
     }
 
     /// What the pool stats panel shows and the outcome of its actions (tests read it).
@@ -341,6 +407,24 @@ impl MarqueeApp {
         for command in std::mem::take(&mut self.commands) {
             match command {
                 Command::Filter(change) => self.change_filter(change),
+                Command::OpenView(name) => self.open_view(&name),
+                Command::SaveView(name) => {
+                    let view = crate::views::SavedView {
+                        name,
+                        filter: self.browse.filter().to_text(),
+                        columns: self.table.visible_column_names(),
+                    };
+                    let result = self.view_store.save(view);
+                    self.apply_views_result(result);
+                }
+                Command::RenameView(old, new) => {
+                    let result = self.view_store.rename(&old, &new);
+                    self.apply_views_result(result);
+                }
+                Command::DeleteView(name) => {
+                    let result = self.view_store.delete(&name);
+                    self.apply_views_result(result);
+                }
                 Command::OpenExport => {
                     if self.export.is_none() {
                         self.export_status = ExportStatus::Idle;
@@ -610,6 +694,12 @@ impl MarqueeApp {
                 if ui.button("Connection…").clicked() {
                     self.commands.push(Command::OpenSettings);
                 }
+                self.views_menu.ui(
+                    ui,
+                    &self.views,
+                    self.views_note.as_deref(),
+                    &mut self.commands,
+                );
                 if ui
                     .button("Export…")
                     .on_hover_text("Save the movies of the current filter as CSV")

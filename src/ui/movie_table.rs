@@ -294,6 +294,25 @@ impl MovieTable {
         self.offset_px = 0.0;
     }
 
+    /// The visible columns' names, in order (what a saved view keeps).
+    pub fn visible_column_names(&self) -> Vec<String> {
+        self.visible_columns()
+            .map(|c| c.kind.title().to_owned())
+            .collect()
+    }
+
+    /// Shows exactly the columns named (by header title), leaving the others' widths alone.
+    /// Names that match no column are ignored; if none matches, nothing changes.
+    pub fn show_only_columns(&mut self, names: &[String]) {
+        let wanted = |c: &Column| names.iter().any(|n| n == c.kind.title());
+        if !self.layout.columns.iter().any(wanted) {
+            return;
+        }
+        for column in &mut self.layout.columns {
+            column.visible = wanted(column);
+        }
+    }
+
     /// Draws the table and pushes commands (sort, select, copy, visible range).
     pub fn ui(&mut self, ui: &mut Ui, browse: &Browse, commands: &mut Vec<Command>) {
         // While the previous filter's rows are still shown (stale), they stay where they were;
