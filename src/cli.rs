@@ -17,6 +17,7 @@ use crate::import::movielens::MovieLensDir;
 use crate::import::sample::SampleSpec;
 use crate::progress::with_progress_bar;
 use crate::repo::movies::{MovieRow, MoviesRepository};
+use crate::views::ViewStore;
 
 /// Marquee: a desktop browser for PostgreSQL movie databases.
 #[derive(Debug, Parser)]
@@ -131,8 +132,11 @@ pub enum Command {
     /// Print the movies matching a filter.
     Movies {
         /// Filter text, e.g. 'title:"star wars" genre:Sci-Fi year:1977..1983 rating:>=4 sort:-rating'.
-        #[arg(long, short, default_value = "")]
+        #[arg(long, short, default_value = "", conflicts_with = "view")]
         filter: String,
+        /// Use the filter of this saved view (see `marquee views list`).
+        #[arg(long)]
+        view: Option<String>,
         /// At most this many rows.
         #[arg(long, default_value_t = 50)]
         limit: u32,
@@ -146,8 +150,11 @@ pub enum Command {
     /// Write every movie matching a filter to a CSV file (streamed, constant memory).
     Export {
         /// Filter text (same language as `movies --filter` and the window's filter field).
-        #[arg(long, short, default_value = "")]
+        #[arg(long, short, default_value = "", conflicts_with = "view")]
         filter: String,
+        /// Use the filter of this saved view (see `marquee views list`).
+        #[arg(long)]
+        view: Option<String>,
         /// The CSV file to write (`-` for standard output).
         file: PathBuf,
     },
@@ -172,6 +179,12 @@ pub enum Command {
         #[arg(long, default_value_t = 3)]
         stress_secs: u64,
     },
+    /// The window's saved views (`views.toml` beside the config file).
+    Views {
+        /// The action.
+        #[command(subcommand)]
+        action: ViewsAction,
+    },
     /// Import a dataset.
     Import {
         /// The source format.
@@ -191,6 +204,23 @@ pub enum OutputFormat {
     Csv,
     /// One JSON object per line.
     Json,
+}
+
+/// `marquee views …`
+#[derive(Debug, Subcommand)]
+pub enum ViewsAction {
+    /// Every saved view: name and filter.
+    List,
+    /// One view as it is stored.
+    Show {
+        /// The view's name.
+        name: String,
+    },
+    /// Delete a view.
+    Delete {
+        /// The view's name.
+        name: String,
+    },
 }
 
 /// `marquee db …`
@@ -242,11 +272,12 @@ pub fn run(connection: &ConnectionArgs, command: Command) -> anyhow::Result<()> 
         }),
         Command::Movies {
             filter,
+            view,
             limit,
             offset,
             format,
         } => {
-            let filter = parse_filter(&filter)?;
+            let filter = filter_or_view(connection, &filter, view.as_deref())?;
             with_database(&settings, |_, pool| {
                 let movies = MoviesRepository::new(pool.clone()).page(&filter, offset, limit)?;
                 let stdout = std::io::stdout();
@@ -254,8 +285,8 @@ pub fn run(connection: &ConnectionArgs, command: Command) -> anyhow::Result<()> 
                 Ok(())
             })
         }
-        Command::Export { filter, file } => {
-            let filter = parse_filter(&filter)?;
+        Command::Export { filter, view, file } => {
+            let filter = filter_or_view(connection, &filter, view.as_deref())?;
             with_database(&settings, |_, pool| export(pool, &filter, &file))
         }
         Command::PoolStats {
@@ -291,8 +322,62 @@ pub fn run(connection: &ConnectionArgs, command: Command) -> anyhow::Result<()> 
             print_report(&report);
             Ok(())
         }),
+        Command::Views { action } => views_command(connection, action),
         Command::Bench(args) => crate::bench::run(&settings, &args),
     }
+}
+
+/// The saved views the window uses: beside `--config` when given, else in the config folder.
+fn view_store(connection: &ConnectionArgs) -> ViewStore {
+    match connection.config.as_deref().and_then(Path::parent) {
+        Some(folder) => ViewStore::new(folder.join("views.toml")),
+        None => ViewStore::default_location(),
+    }
+}
+
+/// `--filter TEXT`, or the filter of `--view NAME`.
+fn filter_or_view(
+    connection: &ConnectionArgs,
+    text: &str,
+    view: Option<&str>,
+) -> anyhow::Result<Filter> {
+    match view {
+        Some(name) => Ok(view_store(connection).get(name)?.parsed_filter()?),
+        None => parse_filter(text),
+    }
+}
+
+fn views_command(connection: &ConnectionArgs, action: ViewsAction) -> anyhow::Result<()> {
+    let store = view_store(connection);
+    match action {
+        ViewsAction::List => {
+            let loaded = store.load()?;
+            if let Some(aside) = loaded.set_aside {
+                eprintln!(
+                    "The saved views file did not parse; it was kept as {}",
+                    aside.display()
+                );
+            }
+            if loaded.views.is_empty() {
+                eprintln!("No saved views in {}", store.path().display());
+            }
+            for view in loaded.views {
+                println!("{}\t{}", view.name, view.filter);
+            }
+        }
+        ViewsAction::Show { name } => {
+            let view = store.get(&name)?;
+            println!("name = {:?}\nfilter = {:?}", view.name, view.filter);
+            if !view.columns.is_empty() {
+                println!("columns = {:?}", view.columns);
+            }
+        }
+        ViewsAction::Delete { name } => {
+            store.delete(&name)?;
+            eprintln!("Deleted the saved view \"{name}\"");
+        }
+    }
+    Ok(())
 }
 
 /// Parses filter text, or explains what is wrong with which token.
