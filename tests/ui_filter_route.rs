@@ -218,3 +218,30 @@ fn the_filter_field_completes_keys_genres_and_tags_from_the_database_and_explain
         |h| shows(h, "Filter language") && shows(h, "genre-all:Drama,War"),
     );
 }
+
+#[test]
+fn the_filter_copies_as_text_and_pasting_it_back_applies_it() {
+    let (_db, mut harness) = app();
+    harness.event(egui::Event::Paste("genre:War year:<=1950".into()));
+    wait_for_filter(&mut harness, "genre:War year:<=1950");
+    harness.get_by_label("Copy").click();
+    let mut copied = None;
+    step_until(&mut harness, "the copy", Duration::from_secs(5), |h| {
+        copied = h
+            .output()
+            .platform_output
+            .commands
+            .iter()
+            .find_map(|c| match c {
+                egui::OutputCommand::CopyText(text) => Some(text.clone()),
+                _ => None,
+            });
+        copied.is_some()
+    });
+    let copied = copied.expect("copied text");
+    assert_eq!(copied, "genre:War year:<=1950");
+    harness.key_press(egui::Key::Escape);
+    wait_for_filter(&mut harness, "");
+    harness.event(egui::Event::Paste(copied));
+    wait_for_filter(&mut harness, "genre:War year:<=1950");
+}

@@ -197,6 +197,15 @@ impl FilterBar {
             let help = ui
                 .small_button("?")
                 .on_hover_text("The filter language, with examples");
+            if ui
+                .small_button("Copy")
+                .on_hover_text(
+                    "Copy the filter as text: paste it into the window, `--filter`, or a message",
+                )
+                .clicked()
+            {
+                commands.push(Command::Copy(self.draft.to_text()));
+            }
             egui::Popup::from_toggle_button_response(&help).show(help_ui);
             let text_id = egui::Id::unique(TEXT_ID);
             let focused = ui.memory(|m| m.has_focus(text_id));

@@ -262,7 +262,13 @@ fn gauges_ui(ui: &mut Ui, model: &PoolStatsModel) {
 fn plot_key<'a>(ui: &mut Ui, series: impl Iterator<Item = (&'a str, Color32)>) {
     ui.horizontal_wrapped(|ui| {
         for (label, color) in series {
-            ui.colored_label(color, "━");
+            // A short stroke of the series' color (drawn, so no font needs a line glyph).
+            let (rect, _) = ui.allocate_exact_size(egui::vec2(14.0, 10.0), egui::Sense::hover());
+            ui.painter().hline(
+                rect.x_range(),
+                rect.center().y,
+                egui::Stroke::new(2.5, color),
+            );
             ui.label(RichText::new(label).small());
         }
     });
