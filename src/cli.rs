@@ -1,6 +1,7 @@
 //! The command line: the window by default, and the same database paths for scripts
-//! (`db`, `seed`, `import`, …). Every command that touches data resolves settings the same way
-//! and migrates the schema first.
+//! (`db`, `seed`, `import`, …). Every command that touches data resolves settings the same way.
+//! Reading commands (`movies`, `export`, `pool-stats`) only read, whatever the database holds;
+//! the commands that write (`seed`, `import`, `db migrate`) say where before they write.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -69,6 +70,9 @@ pub struct ConnectionArgs {
     /// Config file (default $XDG_CONFIG_HOME/marquee/config.toml).
     #[arg(long, global = true)]
     pub config: Option<PathBuf>,
+    /// Read MovieLens tables (or the `[source]` mapping) in this schema instead of the search_path.
+    #[arg(long, global = true)]
+    pub schema: Option<String>,
 }
 
 impl ConnectionArgs {
@@ -98,12 +102,12 @@ impl ConnectionArgs {
             Some(path) => ConfigLayer::from_file(path)?,
             None => ConfigLayer::default(),
         };
-        Ok(Settings::resolve(
-            &self.layer(),
-            &env,
-            &file,
-            &config::default_data_dir(),
-        )?)
+        let mut settings =
+            Settings::resolve(&self.layer(), &env, &file, &config::default_data_dir())?;
+        if let Some(schema) = &self.schema {
+            settings.source.schema = Some(schema.clone());
+        }
+        Ok(settings)
     }
 }
 
@@ -227,7 +231,7 @@ pub fn run(connection: &ConnectionArgs, command: Command) -> anyhow::Result<()> 
             movies,
             ratings,
             seed,
-        } => with_database(&settings, |_, pool| {
+        } => with_database_for_writing(&settings, "seed", |_, pool| {
             let spec = SampleSpec {
                 movies,
                 ratings,
@@ -282,7 +286,7 @@ pub fn run(connection: &ConnectionArgs, command: Command) -> anyhow::Result<()> 
         }
         Command::Import {
             source: ImportSource::Movielens { dir },
-        } => with_database(&settings, |_, pool| {
+        } => with_database_for_writing(&settings, "import", |_, pool| {
             let folder = MovieLensDir::open(&dir)?;
             let mut conn = pool.get("import")?;
             let report = with_progress_bar(|progress| {
@@ -421,14 +425,45 @@ fn print_report(report: &LoadReport) {
     );
 }
 
-/// Starts the server (private cluster if none configured), opens the pool, migrates, runs `f`,
-/// then closes the pool and stops a cluster this process started.
+/// Starts the server (private cluster if none configured), opens the pool on the source the
+/// database holds (migrating only the private cluster), runs `f`, then closes the pool and stops
+/// a cluster this process started.
 pub fn with_database<T>(
     settings: &Settings,
     f: impl FnOnce(&Server, &db::pool::DatabasePool) -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
     let server = Server::start(settings)?;
     let result = db::open_pool(&server, settings)
+        .map_err(anyhow::Error::from)
+        .and_then(|pool| {
+            let result = f(&server, &pool);
+            pool.close();
+            drop(pool);
+            result
+        });
+    server.shutdown();
+    result
+}
+
+/// [`with_database`] for the commands that write: names the server and database on stderr,
+/// then brings Marquee's schema (schema `marquee`) up to date before `f` writes.
+pub fn with_database_for_writing<T>(
+    settings: &Settings,
+    command: &str,
+    f: impl FnOnce(&Server, &db::pool::DatabasePool) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let server = Server::start(settings)?;
+    let place = if server.cluster.is_some() {
+        "Marquee's private server"
+    } else {
+        "a shared server; Marquee's tables go in schema `marquee`"
+    };
+    eprintln!(
+        "marquee {command}: writing to database {} at {} ({place})",
+        server.params.dbname,
+        server.params.display_target()
+    );
+    let result = db::open_pool_for_writing(&server, settings)
         .map_err(anyhow::Error::from)
         .and_then(|pool| {
             let result = f(&server, &pool);
@@ -500,7 +535,7 @@ fn db_command(settings: &Settings, action: DbAction) -> anyhow::Result<()> {
             println!("{}", cluster.connect_params().to_url());
             Ok(())
         }
-        DbAction::Migrate => with_database(settings, |_, pool| {
+        DbAction::Migrate => with_database_for_writing(settings, "db migrate", |_, pool| {
             let mut conn = pool.get("db.migrate")?;
             let version = db::schema::current_version(&mut *conn)?;
             println!("Schema is at version {version} on {}", pool.target());

@@ -20,5 +20,6 @@ pub mod logging;
 pub mod pool_stats;
 pub mod progress;
 pub mod repo;
+pub mod source;
 pub mod ui;
 pub mod worker;

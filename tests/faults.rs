@@ -37,6 +37,7 @@ impl Scratch {
                 data_dir: dir.clone(),
             },
             pool: PoolSettings::default(),
+            source: Default::default(),
         };
         let server = Server::start(&settings).expect("start scratch cluster");
         let cluster = server.cluster.expect("private");
@@ -152,6 +153,7 @@ fn a_server_down_at_launch_is_retried_with_backoff_and_recovers_by_itself() {
     let app_settings = Settings {
         server: ServerChoice::External(params),
         pool: settings(1, 2),
+        source: Default::default(),
     };
     let mut connection = Connection::start(&app_settings, &waker);
     wait_until("the unreachable state", Duration::from_secs(20), || {
@@ -772,6 +774,7 @@ fn browsing_filtering_details_and_export_work_through_pgbouncer_in_transaction_m
     let settings = Settings {
         server: ServerChoice::External(params.clone()),
         pool: settings(2, 6),
+        source: Default::default(),
     };
     let server = Server::start(&settings).unwrap();
     let pool = db::open_pool(&server, &settings).expect("pool and migrations through pgbouncer");

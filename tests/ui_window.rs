@@ -150,6 +150,7 @@ fn an_unreachable_server_shows_the_error_and_retry_recovers() {
             data_dir: dir.clone(),
         },
         pool: PoolSettings::default(),
+        source: Default::default(),
     };
     let server = marquee::db::Server::start(&settings).expect("start scratch cluster");
     let params = server.params.clone();
