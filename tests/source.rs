@@ -626,3 +626,32 @@ fn the_cli_reads_movielens_tables_through_a_read_only_role() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("writing to database"), "{err}");
 }
+
+#[test]
+fn the_window_browses_movielens_tables_through_a_read_only_role_and_says_so() {
+    use common::ui::{app_with, loaded_rows, shows, step_until};
+    use std::time::Duration;
+    let dir = common::scratch_dir("source-window");
+    write_movielens(&dir);
+    let raw = TestDb::empty();
+    load_camel_case(&raw, &dir);
+    let reader = Reader::new(&raw, &["public"]);
+    let mut harness = app_with(
+        ServerChoice::External(reader.params.clone()),
+        [1400.0, 900.0],
+    );
+    step_until(
+        &mut harness,
+        "the first rows",
+        Duration::from_secs(60),
+        |h| !loaded_rows(h).is_empty(),
+    );
+    step_until(
+        &mut harness,
+        "the source line",
+        Duration::from_secs(30),
+        |h| shows(h, "MovieLens tables in place (schema public) · read-only"),
+    );
+    assert!(!shows(&harness, "Error"), "no error on a read-only role");
+    drop(harness);
+}
