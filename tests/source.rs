@@ -655,3 +655,116 @@ fn the_window_browses_movielens_tables_through_a_read_only_role_and_says_so() {
     assert!(!shows(&harness, "Error"), "no error on a read-only role");
     drop(harness);
 }
+
+/// PgBouncer in transaction mode in front of `backend`, logging in as `user`.
+struct Bouncer {
+    child: std::process::Child,
+    dir: std::path::PathBuf,
+    port: u16,
+}
+
+impl Bouncer {
+    fn start(backend: &ConnectParams) -> Self {
+        let binary = ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer"]
+            .into_iter()
+            .map(std::path::PathBuf::from)
+            .find(|p| p.exists())
+            .expect("pgbouncer is not installed (apt-get install pgbouncer; .ci/run does this)");
+        let dir = common::scratch_dir("source-pgbouncer");
+        let port = std::net::TcpListener::bind(("127.0.0.1", 0))
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let user = &backend.user;
+        std::fs::write(dir.join("userlist.txt"), format!("\"{user}\" \"\"\n")).unwrap();
+        std::fs::write(
+            dir.join("pgbouncer.ini"),
+            format!(
+                "[databases]\nmovies = host={} port={} dbname={} user={user}\n\n[pgbouncer]\n\
+                 listen_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\nauth_type = trust\n\
+                 auth_file = {}\npool_mode = transaction\nmax_client_conn = 100\ndefault_pool_size = 4\n\
+                 ignore_startup_parameters = options,extra_float_digits\nlogfile = {}\n",
+                backend.host,
+                backend.port,
+                backend.dbname,
+                dir.join("userlist.txt").display(),
+                dir.join("pgbouncer.log").display()
+            ),
+        )
+        .unwrap();
+        let mut cmd = Command::new(binary);
+        // PgBouncer will not run as root.
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } == 0 {
+            let pg = Command::new("id")
+                .args(["-u", "postgres"])
+                .output()
+                .unwrap();
+            let uid: u32 = String::from_utf8_lossy(&pg.stdout).trim().parse().unwrap();
+            std::os::unix::fs::chown(&dir, Some(uid), None).unwrap();
+            cmd.args(["-u", "postgres"]);
+        }
+        let child = cmd
+            .arg(dir.join("pgbouncer.ini"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "pgbouncer did not listen"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        Self { child, dir, port }
+    }
+}
+
+impl Drop for Bouncer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn movielens_tables_in_place_work_through_pgbouncer_in_transaction_mode() {
+    let dir = common::scratch_dir("source-bouncer-data");
+    write_movielens(&dir);
+    let raw = TestDb::empty();
+    load_camel_case(&raw, &dir);
+    let reader = Reader::new(&raw, &["public"]);
+    let bouncer = Bouncer::start(&reader.params);
+    let params = ConnectParams {
+        host: "127.0.0.1".into(),
+        port: bouncer.port,
+        dbname: "movies".into(),
+        user: reader.name.clone(),
+        password: None,
+        sslmode: marquee::config::SslMode::Disable,
+        sslrootcert: None,
+        connect_timeout_secs: 3,
+    };
+    let through = open(&params, SourceSettings::default());
+    let direct = open(&reader.params, SourceSettings::default());
+    assert_eq!(through.source(), direct.source());
+    let filters: Vec<String> = FILTERS.iter().map(|f| (*f).to_owned()).collect();
+    assert_same_movies(&through, &direct, &filters);
+    let a = MoviesRepository::new(through.clone());
+    let b = MoviesRepository::new(direct.clone());
+    let f = Filter::parse("genre:Comedy sort:-rating").unwrap();
+    assert_eq!(a.facets(&f).unwrap(), b.facets(&f).unwrap());
+    assert_eq!(a.estimate_count(&f).unwrap(), b.estimate_count(&f).unwrap());
+    assert_eq!(a.details(1).unwrap(), b.details(1).unwrap());
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    a.export_csv(&f, &mut x, &mut |_| {}).unwrap();
+    b.export_csv(&f, &mut y, &mut |_| {}).unwrap();
+    assert_eq!(x, y);
+    through.close();
+    direct.close();
+    drop(bouncer);
+}
