@@ -220,6 +220,13 @@ pub enum ImportSource {
         /// The folder.
         dir: PathBuf,
     },
+    /// Another PostgreSQL database (Marquee's schema, MovieLens tables, or the `[source]`
+    /// mapping; `--schema` names where), copied into Marquee's own indexed store: the private
+    /// server, or the server --url/PGHOST names. The source is only read.
+    Postgres {
+        /// The source, e.g. postgresql://reader@db.example/movielens (password from the URL).
+        source_url: String,
+    },
 }
 
 /// Runs a subcommand. The window is started by `main` when there is none.
@@ -295,8 +302,53 @@ pub fn run(connection: &ConnectionArgs, command: Command) -> anyhow::Result<()> 
             print_report(&report);
             Ok(())
         }),
+        Command::Import {
+            source: ImportSource::Postgres { source_url },
+        } => import_postgres(&settings, &source_url),
         Command::Bench(args) => crate::bench::run(&settings, &args),
     }
+}
+
+/// `marquee import postgres`: detects what the source holds (read-only), then streams it into
+/// the store in one transaction.
+fn import_postgres(settings: &Settings, source_url: &str) -> anyhow::Result<()> {
+    let layer = ConfigLayer {
+        url: Some(source_url.to_owned()),
+        ..ConfigLayer::default()
+    };
+    let resolved = Settings::resolve(
+        &layer,
+        &ConfigLayer::default(),
+        &ConfigLayer::default(),
+        &config::default_data_dir(),
+    )
+    .context("the source URL")?;
+    let config::ServerChoice::External(source_params) = resolved.server else {
+        anyhow::bail!("the source URL names no server");
+    };
+    let source_target = source_params.display_target();
+    let mut source_client = db::connect_once(&source_params)?;
+    let source =
+        crate::source::detect::detect(&mut source_client, &settings.source, &source_target)?;
+    eprintln!(
+        "Reading {} at {source_target} (only reading)",
+        source.describe()
+    );
+    with_database_for_writing(settings, "import postgres", |_, pool| {
+        let mut conn = pool.get("import")?;
+        let report = with_progress_bar(|progress| {
+            crate::import::postgres::load_from_postgres(
+                &mut conn,
+                pool.target(),
+                &mut source_client,
+                &source_target,
+                &source,
+                progress,
+            )
+        })?;
+        print_report(&report);
+        Ok(())
+    })
 }
 
 /// Parses filter text, or explains what is wrong with which token.

@@ -768,3 +768,100 @@ fn movielens_tables_in_place_work_through_pgbouncer_in_transaction_mode() {
     direct.close();
     drop(bouncer);
 }
+
+fn movie_count_and_collection(db: &TestDb) -> (i64, String) {
+    let row = db
+        .client()
+        .query_one(
+            "SELECT (SELECT count(*) FROM marquee.movies),
+                    (SELECT value FROM marquee.marquee_meta WHERE key = 'collection')",
+            &[],
+        )
+        .unwrap();
+    (row.get(0), row.get(1))
+}
+
+#[test]
+fn import_postgres_copies_tables_in_place_into_the_store_like_the_file_import() {
+    let dir = common::scratch_dir("source-import");
+    write_movielens(&dir);
+    let raw = TestDb::empty();
+    load_camel_case(&raw, &dir);
+    let reader = Reader::new(&raw, &["public"]);
+    let store = TestDb::migrated();
+    let out = marquee(&[
+        "--url",
+        &store.params.to_url(),
+        "import",
+        "postgres",
+        &reader.params.to_url(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("MovieLens tables in place"), "{err}");
+    assert!(
+        err.contains(&format!("writing to database {}", store.name)),
+        "{err}"
+    );
+    let (count, description) = movie_count_and_collection(&store);
+    assert_eq!(count, i64::from(SPEC.movies) + EXTRA_MOVIES.len() as i64);
+    assert!(description.contains("PostgreSQL import"), "{description}");
+
+    let copied = open(&store.params, SourceSettings::default());
+    assert!(copied.source().is_marquee());
+    let local = imported(&dir);
+    let from_files = open(&local.params, SourceSettings::default());
+    let mut filters: Vec<String> = FILTERS.iter().map(|f| (*f).to_owned()).collect();
+    filters.push("tag:paris".to_owned());
+    assert_same_movies(&copied, &from_files, &filters);
+    let a = MoviesRepository::new(copied.clone());
+    let b = MoviesRepository::new(from_files.clone());
+    for id in [1, 2, 3, 900_003] {
+        assert_eq!(a.details(id).unwrap(), b.details(id).unwrap());
+    }
+    copied.close();
+    from_files.close();
+}
+
+#[test]
+fn a_source_connection_killed_mid_copy_leaves_the_previous_collection() {
+    let dir = common::scratch_dir("source-import-killed");
+    write_movielens(&dir);
+    let raw = TestDb::empty();
+    load_camel_case(&raw, &dir);
+    // The source connection ends itself when the copy reaches the last movie's ratings, after
+    // the movies and most ratings have streamed into the store.
+    raw.client()
+        .batch_execute(
+            r#"ALTER TABLE ratings RENAME TO ratings_raw;
+               CREATE FUNCTION die_at(movie integer) RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
+               BEGIN
+                   IF movie = 900001 THEN PERFORM pg_terminate_backend(pg_backend_pid()); END IF;
+                   RETURN true;
+               END $$;
+               CREATE VIEW ratings AS SELECT * FROM ratings_raw WHERE die_at("movieId");"#,
+        )
+        .unwrap();
+    let store = TestDb::seeded(&SampleSpec {
+        movies: 300,
+        ratings: 3_000,
+        seed: 3,
+    });
+    let before = movie_count_and_collection(&store);
+    let out = marquee(&[
+        "--url",
+        &store.params.to_url(),
+        "import",
+        "postgres",
+        &raw.params.to_url(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("ratings") && err.contains("terminating connection"),
+        "{err}"
+    );
+    assert!(err.contains("nothing was changed"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(movie_count_and_collection(&store), before);
+}

@@ -76,25 +76,29 @@ pub fn migrate(client: &mut postgres::Client, target: &str) -> Result<MigrationR
         .map_err(|e| schema_error(&e, target, "BEGIN"))?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK_KEY])
         .map_err(|e| schema_error(&e, target, "locking"))?;
-    // SET LOCAL ends with this transaction: the migrations create their objects in `marquee`
-    // and find the extensions in `public`, and nothing outlives the migration.
-    tx.batch_execute(
-        "CREATE SCHEMA IF NOT EXISTS marquee; SET LOCAL search_path = marquee, public",
-    )
-    .map_err(|e| schema_error(&e, target, "the marquee schema"))?;
-    let legacy: bool = tx
+    // Checked first rather than `IF NOT EXISTS`, whose notices would log on every start.
+    let row = tx
         .query_one(
-            "SELECT to_regclass('marquee.marquee_schema') IS NULL \
-                AND to_regclass('public.marquee_schema') IS NOT NULL",
+            "SELECT to_regnamespace('marquee') IS NULL,
+                    to_regclass('marquee.marquee_schema') IS NULL,
+                    to_regclass('public.marquee_schema') IS NOT NULL",
             &[],
         )
-        .map_err(|e| schema_error(&e, target, "the version table"))?
-        .get(0);
-    if !legacy {
+        .map_err(|e| schema_error(&e, target, "the version table"))?;
+    let (no_schema, no_table, legacy): (bool, bool, bool) = (row.get(0), row.get(1), row.get(2));
+    if no_schema {
+        tx.batch_execute("CREATE SCHEMA marquee")
+            .map_err(|e| schema_error(&e, target, "the marquee schema"))?;
+    }
+    // SET LOCAL ends with this transaction: the migrations create their objects in `marquee`
+    // and find the extensions in `public`, and nothing outlives the migration.
+    tx.batch_execute("SET LOCAL search_path = marquee, public")
+        .map_err(|e| schema_error(&e, target, "the search_path"))?;
+    if no_table && !legacy {
         // A database from before version 4 keeps its version table in `public` until
         // migration 4 moves it; a new one gets it in `marquee` straight away.
         tx.batch_execute(
-            "CREATE TABLE IF NOT EXISTS marquee.marquee_schema (
+            "CREATE TABLE marquee.marquee_schema (
                  version    integer PRIMARY KEY,
                  name       text NOT NULL,
                  applied_at timestamptz NOT NULL DEFAULT now()

@@ -46,7 +46,7 @@ pub enum LoadError {
 /// Reports progress every this many rows.
 const PROGRESS_EVERY: u64 = 20_000;
 
-fn db_err(target: &str) -> impl Fn(postgres::Error) -> LoadError + '_ {
+pub(crate) fn db_err(target: &str) -> impl Fn(postgres::Error) -> LoadError + '_ {
     move |err| {
         let mut error = DbError::from_postgres(&err, target);
         if let Some(db) = err.as_db_error()
@@ -128,7 +128,7 @@ pub fn load_movielens(
 /// Sets the visibility map of the freshly loaded movies, so deep paging can skip rows with
 /// index-only scans instead of visiting the table. VACUUM cannot run inside the load's
 /// transaction; if it fails (permissions, a pooler) browsing still works, only slower.
-fn vacuum(client: &mut postgres::Client) {
+pub(crate) fn vacuum(client: &mut postgres::Client) {
     if let Err(err) = client.batch_execute("VACUUM marquee.movies") {
         tracing::warn!("VACUUM after the load failed ({err}); deep paging will be slower");
     }
@@ -137,7 +137,7 @@ fn vacuum(client: &mut postgres::Client) {
 /// Secondary indexes and foreign keys dropped for the load, to be rebuilt by [`finish_replace`].
 const DROPPED_TABLE: &str = "marquee_load_rebuild";
 
-fn begin_replace<'a>(
+pub(crate) fn begin_replace<'a>(
     client: &'a mut postgres::Client,
     target: &str,
 ) -> Result<Transaction<'a>, LoadError> {
@@ -191,7 +191,7 @@ fn begin_replace<'a>(
     Ok(tx)
 }
 
-fn finish_replace(
+pub(crate) fn finish_replace(
     mut tx: Transaction<'_>,
     target: &str,
     description: &str,

@@ -219,6 +219,8 @@ fn movielens_layout(
             table: table.clone(),
             movie_id: find(columns, &["movieid"])?,
             tag: find(columns, &["tag"])?,
+            user_id: find(columns, &["userid"]),
+            tagged_at: find(columns, &["timestamp", "taggedat"]),
         })
     });
     let links = tables.get("links").and_then(|(table, columns)| {
@@ -329,6 +331,8 @@ fn mapped_layout(
                 table: t.0.clone(),
                 movie_id: column(&t, &g.movie_id)?,
                 tag: column(&t, &g.tag)?,
+                user_id: optional(&t, &g.user_id)?,
+                tagged_at: optional(&t, &g.tagged_at)?,
             })
         }
         None => None,

@@ -96,6 +96,10 @@ pub struct TagsLayout {
     pub movie_id: Column,
     /// The tag text.
     pub tag: Column,
+    /// Who tagged.
+    pub user_id: Option<Column>,
+    /// When: epoch seconds or a timestamp.
+    pub tagged_at: Option<Column>,
 }
 
 /// The links table (IMDb and TMDB ids).
@@ -215,15 +219,7 @@ impl Layout {
         let user = r.user_id.as_ref().map_or("NULL::integer".to_owned(), |c| {
             format!("{}::integer", c.sql("rt"))
         });
-        let at = match &r.rated_at {
-            Some(c) if c.is_number() => format!("to_timestamp({})", c.sql("rt")),
-            Some(c) if c.type_name == "timestamp with time zone" => c.sql("rt"),
-            Some(c) if c.is_date_or_time() => {
-                format!("({}::timestamp AT TIME ZONE 'UTC')", c.sql("rt"))
-            }
-            Some(c) => format!("{}::timestamptz", c.sql("rt")),
-            None => "NULL::timestamptz".to_owned(),
-        };
+        let at = timestamp(&r.rated_at, "rt");
         format!(
             "(SELECT {user} AS user_id, {}::integer AS movie_id, {}::real AS rating, \
              {at} AS rated_at FROM {} rt)",
@@ -236,14 +232,34 @@ impl Layout {
     /// The `tags` relation.
     pub fn tags_sql(&self) -> String {
         let Some(t) = &self.tags else {
-            return "(SELECT NULL::integer AS movie_id, NULL::text AS tag WHERE false)".to_owned();
+            return "(SELECT NULL::integer AS user_id, NULL::integer AS movie_id, \
+                    NULL::text AS tag, NULL::timestamptz AS tagged_at WHERE false)"
+                .to_owned();
         };
+        let user = t.user_id.as_ref().map_or("NULL::integer".to_owned(), |c| {
+            format!("{}::integer", c.sql("tg"))
+        });
         format!(
-            "(SELECT {}::integer AS movie_id, {}::text AS tag FROM {} tg)",
+            "(SELECT {user} AS user_id, {}::integer AS movie_id, {}::text AS tag, \
+             {} AS tagged_at FROM {} tg)",
             t.movie_id.sql("tg"),
             t.tag.sql("tg"),
+            timestamp(&t.tagged_at, "tg"),
             t.table.sql()
         )
+    }
+}
+
+/// A time column as `timestamptz`: epoch seconds, a timestamp (read as UTC) or a timestamptz.
+fn timestamp(column: &Option<Column>, alias: &str) -> String {
+    match column {
+        Some(c) if c.is_number() => format!("to_timestamp({})", c.sql(alias)),
+        Some(c) if c.type_name == "timestamp with time zone" => c.sql(alias),
+        Some(c) if c.is_date_or_time() => {
+            format!("({}::timestamp AT TIME ZONE 'UTC')", c.sql(alias))
+        }
+        Some(c) => format!("{}::timestamptz", c.sql(alias)),
+        None => "NULL::timestamptz".to_owned(),
     }
 }
 
@@ -290,7 +306,7 @@ pub struct RatingsMapping {
     pub rated_at: Option<String>,
 }
 
-/// `[source.tags]`: `table`, `movie_id`, `tag`.
+/// `[source.tags]`: `table`, `movie_id`, `tag`, optional `user_id` and `tagged_at`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TagsMapping {
@@ -300,4 +316,8 @@ pub struct TagsMapping {
     pub movie_id: String,
     /// Tag text column.
     pub tag: String,
+    /// Who tagged.
+    pub user_id: Option<String>,
+    /// When (epoch seconds or a timestamp).
+    pub tagged_at: Option<String>,
 }

@@ -66,7 +66,7 @@ pub enum Fold {
 /// - `movies`: `id integer, title text, year smallint, genres text[], rating_avg real,
 ///   rating_count integer, imdb_id integer, tmdb_id integer`;
 /// - `ratings`: `user_id integer, movie_id integer, rating real, rated_at timestamptz`;
-/// - `tags`: `movie_id integer, tag text`.
+/// - `tags`: `user_id integer, movie_id integer, tag text, tagged_at timestamptz`.
 ///
 /// Each is either a (schema-qualified) table name or a parenthesized subquery: both can follow
 /// `FROM` and take an alias. None holds user text from the filter; identifiers from the
