@@ -92,7 +92,8 @@ impl Scratch {
         let mut owner = db::connect_once(&self.socket_params()).unwrap();
         owner
             .batch_execute(&format!(
-                "GRANT SELECT ON ALL TABLES IN SCHEMA public TO {name}"
+                "GRANT USAGE ON SCHEMA marquee TO {name}; \
+                 GRANT SELECT ON ALL TABLES IN SCHEMA marquee TO {name}"
             ))
             .unwrap();
     }

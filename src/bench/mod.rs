@@ -6,6 +6,7 @@
 //! ```text
 //! marquee bench load-all [--movies 86537] [--with-original] [--json]
 //! marquee bench checkout | filter | scroll | frame | startup | all
+//! marquee bench in-place [--movies 86537] [--ratings 1000000]
 //! ```
 //!
 //! `--json` prints one [`Report`] per benchmark, one per line, for scripts (see `BENCHMARKS.md`).
@@ -14,6 +15,7 @@ pub mod checkout;
 pub mod dataset;
 pub mod filter;
 pub mod frame;
+pub mod in_place;
 pub mod load_all;
 pub mod scroll;
 pub mod startup;
@@ -44,6 +46,8 @@ pub enum BenchName {
     Frame,
     /// Warm private cluster → pool → first page through the workers.
     Startup,
+    /// MovieLens tables browsed in place, and `import postgres` against its limit.
+    InPlace,
     /// All of the above, in that order.
     All,
 }
@@ -58,6 +62,7 @@ impl BenchName {
             BenchName::Scroll => "scroll",
             BenchName::Frame => "frame",
             BenchName::Startup => "startup",
+            BenchName::InPlace => "in-place",
             BenchName::All => "all",
         }
     }
@@ -94,6 +99,9 @@ pub struct BenchArgs {
     /// Seconds of each throughput run (`checkout`: Marquee's 64 threads, then pgbench).
     #[arg(long, default_value_t = Options::default().duration.as_secs())]
     pub seconds: u64,
+    /// `in-place`: ratings in the raw MovieLens tables (33,800,000 is the full release's size).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub ratings: u64,
 }
 
 /// How long and how often to measure. Every sample count derives from these two numbers.
@@ -360,6 +368,12 @@ pub fn run_one(
         BenchName::Scroll => scroll::run(target, options)?,
         BenchName::Frame => frame::run(target, options)?,
         BenchName::Startup => startup::run(settings, target, options)?,
+        BenchName::InPlace => in_place::run(
+            &target.params,
+            target.movies,
+            dataset::spec(target.movies).ratings,
+            options,
+        )?,
         BenchName::All => anyhow::bail!("`all` is not a single benchmark"),
     };
     Ok(report.finish())
@@ -381,6 +395,7 @@ pub fn run(settings: &Settings, args: &BenchArgs) -> anyhow::Result<()> {
             BenchName::Scroll,
             BenchName::Frame,
             BenchName::Startup,
+            BenchName::InPlace,
         ],
         one => vec![one],
     };
@@ -388,6 +403,20 @@ pub fn run(settings: &Settings, args: &BenchArgs) -> anyhow::Result<()> {
     let result = (|| -> anyhow::Result<()> {
         for name in names {
             let movies = args.movies.unwrap_or_else(|| name.default_movies());
+            if name == BenchName::InPlace {
+                // Its own raw tables, not the seeded Marquee collection.
+                let report =
+                    in_place::run(&server.params, movies, args.ratings, &options)?.finish();
+                let stdout = std::io::stdout();
+                let mut out = stdout.lock();
+                if args.json {
+                    report.write_json(&mut out)?;
+                } else {
+                    report.write_text(&mut out)?;
+                }
+                out.flush()?;
+                continue;
+            }
             let params = dataset::ensure(&server.params, movies)?;
             let target = Target { params, movies };
             let report = run_one(name, settings, &target, &options)?;

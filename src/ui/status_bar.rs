@@ -37,6 +37,9 @@ pub struct StatusInfo {
     pub source: Option<SourceStatus>,
 }
 
+/// A query in place slower than this makes the bar offer the local copy.
+pub const SLOW_IN_PLACE: Duration = Duration::from_secs(1);
+
 /// The source line of the bar: "MovieLens tables in place (schema public) · read-only".
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SourceStatus {
@@ -68,6 +71,11 @@ impl SourceStatus {
         } else {
             self.description.clone()
         }
+    }
+
+    /// Whether to offer the local copy: reading in place, and the last query took over a second.
+    pub fn offer_copy(&self, last_query: Option<Duration>) -> bool {
+        self.in_place && last_query.is_some_and(|d| d > SLOW_IN_PLACE)
     }
 
     /// The hover text: the promise, and the notes.
@@ -117,6 +125,16 @@ impl StatusBar {
             if let Some(source) = &info.source {
                 ui.separator();
                 ui.label(source.label()).on_hover_text(source.hover());
+                if source.offer_copy(info.last_query) {
+                    // The copy runs from the command line for now; a button that runs it from
+                    // the window needs a Command the app carries out (see README).
+                    ui.colored_label(ui.visuals().warn_fg_color, "slow in place")
+                        .on_hover_text(
+                            "Queries on this data take over a second where it lies. \
+                             `marquee import postgres URL` copies it into Marquee's indexed \
+                             local store (the source is only read).",
+                        );
+                }
             }
             if info.connected {
                 ui.separator();
@@ -188,7 +206,10 @@ mod tests {
         );
         assert!(status.hover().contains("no unaccent"));
         assert!(status.hover().contains("import postgres"));
+        assert!(!status.offer_copy(Some(Duration::from_millis(300))));
+        assert!(status.offer_copy(Some(Duration::from_millis(1_500))));
         let own = SourceStatus::new(&crate::source::Source::default(), true);
         assert_eq!(own.label(), "Marquee's collection");
+        assert!(!own.offer_copy(Some(Duration::from_secs(5))));
     }
 }
