@@ -20,14 +20,12 @@ pub fn detect(
     target: &str,
 ) -> Result<Source, DbError> {
     let db = |e: postgres::Error| DbError::from_postgres(&e, target);
-    if settings
+    let may_be_marquee = settings
         .schema
         .as_deref()
-        .is_none_or(|s| s == schema::SCHEMA)
-    {
-        if let Some(source) = marquee_schema(client, target)? {
-            return Ok(source);
-        }
+        .is_none_or(|s| s == schema::SCHEMA);
+    if may_be_marquee && let Some(source) = marquee_schema(client, target)? {
+        return Ok(source);
     }
     let schemas = match &settings.schema {
         Some(schema) => vec![schema.clone()],

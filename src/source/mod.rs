@@ -195,11 +195,15 @@ mod tests {
         let marquee = Source::default();
         assert_eq!(marquee.movies, "\"marquee\".movies");
         assert_eq!(marquee.fold("m.title"), "\"marquee\".marquee_fold(m.title)");
-        let mut lower = Source::default();
-        lower.fold = Fold::Lower;
+        let lower = Source {
+            fold: Fold::Lower,
+            ..Source::default()
+        };
         assert_eq!(lower.fold("t.tag"), "lower(t.tag)");
-        let mut unaccent = Source::default();
-        unaccent.fold = Fold::Unaccent("\"ext\"".into());
+        let unaccent = Source {
+            fold: Fold::Unaccent("\"ext\"".into()),
+            ..Source::default()
+        };
         assert_eq!(
             unaccent.fold("x"),
             "lower(\"ext\".unaccent('\"ext\".unaccent'::regdictionary, x))"
