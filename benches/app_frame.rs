@@ -40,6 +40,7 @@ fn main() -> anyhow::Result<()> {
     let app_settings = Settings {
         server: ServerChoice::External(params),
         pool: settings.pool.clone(),
+        source: Default::default(),
     };
     let mut harness = Harness::builder()
         .with_size([1280.0, 800.0])

@@ -34,6 +34,7 @@ fn main() -> anyhow::Result<()> {
                 with_original: false,
                 repeats: quick.repeats,
                 seconds: quick.duration.as_secs(),
+                ratings: 1_000_000,
             },
         )?;
     }

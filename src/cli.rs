@@ -1,6 +1,7 @@
 //! The command line: the window by default, and the same database paths for scripts
-//! (`db`, `seed`, `import`, …). Every command that touches data resolves settings the same way
-//! and migrates the schema first.
+//! (`db`, `seed`, `import`, …). Every command that touches data resolves settings the same way.
+//! Reading commands (`movies`, `export`, `pool-stats`) only read, whatever the database holds;
+//! the commands that write (`seed`, `import`, `db migrate`) say where before they write.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -70,6 +71,9 @@ pub struct ConnectionArgs {
     /// Config file (default $XDG_CONFIG_HOME/marquee/config.toml).
     #[arg(long, global = true)]
     pub config: Option<PathBuf>,
+    /// Read MovieLens tables (or the `[source]` mapping) in this schema instead of the search_path.
+    #[arg(long, global = true)]
+    pub schema: Option<String>,
 }
 
 impl ConnectionArgs {
@@ -99,12 +103,12 @@ impl ConnectionArgs {
             Some(path) => ConfigLayer::from_file(path)?,
             None => ConfigLayer::default(),
         };
-        Ok(Settings::resolve(
-            &self.layer(),
-            &env,
-            &file,
-            &config::default_data_dir(),
-        )?)
+        let mut settings =
+            Settings::resolve(&self.layer(), &env, &file, &config::default_data_dir())?;
+        if let Some(schema) = &self.schema {
+            settings.source.schema = Some(schema.clone());
+        }
+        Ok(settings)
     }
 }
 
@@ -246,6 +250,13 @@ pub enum ImportSource {
         /// The folder.
         dir: PathBuf,
     },
+    /// Another PostgreSQL database (Marquee's schema, MovieLens tables, or the `[source]`
+    /// mapping; `--schema` names where), copied into Marquee's own indexed store: the private
+    /// server, or the server --url/PGHOST names. The source is only read.
+    Postgres {
+        /// The source, e.g. postgresql://reader@db.example/movielens (password from the URL).
+        source_url: String,
+    },
 }
 
 /// Runs a subcommand. The window is started by `main` when there is none.
@@ -257,7 +268,7 @@ pub fn run(connection: &ConnectionArgs, command: Command) -> anyhow::Result<()> 
             movies,
             ratings,
             seed,
-        } => with_database(&settings, |_, pool| {
+        } => with_database_for_writing(&settings, "seed", |_, pool| {
             let spec = SampleSpec {
                 movies,
                 ratings,
@@ -313,7 +324,7 @@ pub fn run(connection: &ConnectionArgs, command: Command) -> anyhow::Result<()> 
         }
         Command::Import {
             source: ImportSource::Movielens { dir },
-        } => with_database(&settings, |_, pool| {
+        } => with_database_for_writing(&settings, "import", |_, pool| {
             let folder = MovieLensDir::open(&dir)?;
             let mut conn = pool.get("import")?;
             let report = with_progress_bar(|progress| {
@@ -323,6 +334,9 @@ pub fn run(connection: &ConnectionArgs, command: Command) -> anyhow::Result<()> 
             Ok(())
         }),
         Command::Views { action } => views_command(connection, action),
+        Command::Import {
+            source: ImportSource::Postgres { source_url },
+        } => import_postgres(&settings, &source_url),
         Command::Bench(args) => crate::bench::run(&settings, &args),
     }
 }
@@ -378,6 +392,48 @@ fn views_command(connection: &ConnectionArgs, action: ViewsAction) -> anyhow::Re
         }
     }
     Ok(())
+}
+
+/// `marquee import postgres`: detects what the source holds (read-only), then streams it into
+/// the store in one transaction.
+fn import_postgres(settings: &Settings, source_url: &str) -> anyhow::Result<()> {
+    let layer = ConfigLayer {
+        url: Some(source_url.to_owned()),
+        ..ConfigLayer::default()
+    };
+    let resolved = Settings::resolve(
+        &layer,
+        &ConfigLayer::default(),
+        &ConfigLayer::default(),
+        &config::default_data_dir(),
+    )
+    .context("the source URL")?;
+    let config::ServerChoice::External(source_params) = resolved.server else {
+        anyhow::bail!("the source URL names no server");
+    };
+    let source_target = source_params.display_target();
+    let mut source_client = db::connect_once(&source_params)?;
+    let source =
+        crate::source::detect::detect(&mut source_client, &settings.source, &source_target)?;
+    eprintln!(
+        "Reading {} at {source_target} (only reading)",
+        source.describe()
+    );
+    with_database_for_writing(settings, "import postgres", |_, pool| {
+        let mut conn = pool.get("import")?;
+        let report = with_progress_bar(|progress| {
+            crate::import::postgres::load_from_postgres(
+                &mut conn,
+                pool.target(),
+                &mut source_client,
+                &source_target,
+                &source,
+                progress,
+            )
+        })?;
+        print_report(&report);
+        Ok(())
+    })
 }
 
 /// Parses filter text, or explains what is wrong with which token.
@@ -486,14 +542,45 @@ fn print_report(report: &LoadReport) {
     );
 }
 
-/// Starts the server (private cluster if none configured), opens the pool, migrates, runs `f`,
-/// then closes the pool and stops a cluster this process started.
+/// Starts the server (private cluster if none configured), opens the pool on the source the
+/// database holds (migrating only the private cluster), runs `f`, then closes the pool and stops
+/// a cluster this process started.
 pub fn with_database<T>(
     settings: &Settings,
     f: impl FnOnce(&Server, &db::pool::DatabasePool) -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
     let server = Server::start(settings)?;
     let result = db::open_pool(&server, settings)
+        .map_err(anyhow::Error::from)
+        .and_then(|pool| {
+            let result = f(&server, &pool);
+            pool.close();
+            drop(pool);
+            result
+        });
+    server.shutdown();
+    result
+}
+
+/// [`with_database`] for the commands that write: names the server and database on stderr,
+/// then brings Marquee's schema (schema `marquee`) up to date before `f` writes.
+pub fn with_database_for_writing<T>(
+    settings: &Settings,
+    command: &str,
+    f: impl FnOnce(&Server, &db::pool::DatabasePool) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let server = Server::start(settings)?;
+    let place = if server.cluster.is_some() {
+        "Marquee's private server"
+    } else {
+        "a shared server; Marquee's tables go in schema `marquee`"
+    };
+    eprintln!(
+        "marquee {command}: writing to database {} at {} ({place})",
+        server.params.dbname,
+        server.params.display_target()
+    );
+    let result = db::open_pool_for_writing(&server, settings)
         .map_err(anyhow::Error::from)
         .and_then(|pool| {
             let result = f(&server, &pool);
@@ -565,7 +652,7 @@ fn db_command(settings: &Settings, action: DbAction) -> anyhow::Result<()> {
             println!("{}", cluster.connect_params().to_url());
             Ok(())
         }
-        DbAction::Migrate => with_database(settings, |_, pool| {
+        DbAction::Migrate => with_database_for_writing(settings, "db migrate", |_, pool| {
             let mut conn = pool.get("db.migrate")?;
             let version = db::schema::current_version(&mut *conn)?;
             println!("Schema is at version {version} on {}", pool.target());

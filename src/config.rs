@@ -294,6 +294,8 @@ pub struct Settings {
     pub server: ServerChoice,
     /// How the pool behaves.
     pub pool: PoolSettings,
+    /// What to read: the `[source]` section of the config file and `--schema`.
+    pub source: crate::source::SourceSettings,
 }
 
 /// One source of settings (flags, environment or file); `None` means "this source is silent".
@@ -337,6 +339,8 @@ pub struct ConfigLayer {
     pub data_dir: Option<PathBuf>,
     /// Force the private cluster even if the environment names a server.
     pub private: Option<bool>,
+    /// `[source]`: where the movies are when they are not Marquee's own (config file only).
+    pub source: Option<crate::source::SourceSettings>,
 }
 
 impl fmt::Debug for ConfigLayer {
@@ -407,6 +411,7 @@ impl ConfigLayer {
             statement_timeout_ms: get("MARQUEE_STATEMENT_TIMEOUT_MS"),
             data_dir: get("MARQUEE_DATA_DIR").map(PathBuf::from),
             private: get("MARQUEE_PRIVATE").map(|v| v == "1" || v.eq_ignore_ascii_case("true")),
+            source: None,
         }
     }
 
@@ -471,6 +476,7 @@ impl ConfigLayer {
             statement_timeout_ms: self.statement_timeout_ms.or(lower.statement_timeout_ms),
             data_dir: self.data_dir.or(lower.data_dir),
             private: self.private.or(lower.private),
+            source: self.source.or(lower.source),
         }
     }
 }
@@ -596,7 +602,12 @@ impl Settings {
                 connect_timeout_secs: connect_timeout_secs.unwrap_or(d.connect_timeout_secs),
             })
         };
-        Ok(Settings { server, pool })
+        let source = merged.source.clone().unwrap_or_default();
+        Ok(Settings {
+            server,
+            pool,
+            source,
+        })
     }
 }
 

@@ -204,7 +204,7 @@ pub fn spawn_startup(
                     })?
                     .movies
                 } else {
-                    crate::import::load::movie_count(&mut *conn)
+                    crate::source::movie_count(&mut *conn, pool.source())
                         .map_err(|e| DbError::from_postgres(&e, &target))?
                 };
                 tracing::info!("Loaded {movies} movies");
@@ -214,7 +214,7 @@ pub fn spawn_startup(
                     .query_typed_one("SHOW server_version", &[])
                     .ok()
                     .and_then(|row| row.try_get::<_, String>(0).ok());
-                let collection = crate::import::load::collection_description(&mut *conn)
+                let collection = crate::source::collection_description(&mut *conn, pool.source())
                     .map_err(|e| DbError::from_postgres(&e, &target))?;
                 Ok((collection, version))
             })();

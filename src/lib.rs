@@ -21,6 +21,7 @@ pub mod logging;
 pub mod pool_stats;
 pub mod progress;
 pub mod repo;
+pub mod source;
 pub mod ui;
 pub mod views;
 pub mod worker;

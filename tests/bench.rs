@@ -23,6 +23,7 @@ fn every_benchmark_runs_at_a_tiny_size_and_prints_one_json_line() {
             data_dir: common::shared_data_dir(),
         },
         pool: PoolSettings::default(),
+        source: Default::default(),
     };
     let target = Target {
         params,

@@ -97,6 +97,7 @@ fn restart_keeps_the_port_and_the_data() {
             data_dir: dir.clone(),
         },
         pool: PoolSettings::default(),
+        source: Default::default(),
     };
     let server = Server::start(&settings).expect("start");
     let pool = db::open_pool(&server, &settings).expect("pool + migrations");

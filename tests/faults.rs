@@ -37,6 +37,7 @@ impl Scratch {
                 data_dir: dir.clone(),
             },
             pool: PoolSettings::default(),
+            source: Default::default(),
         };
         let server = Server::start(&settings).expect("start scratch cluster");
         let cluster = server.cluster.expect("private");
@@ -91,7 +92,8 @@ impl Scratch {
         let mut owner = db::connect_once(&self.socket_params()).unwrap();
         owner
             .batch_execute(&format!(
-                "GRANT SELECT ON ALL TABLES IN SCHEMA public TO {name}"
+                "GRANT USAGE ON SCHEMA marquee TO {name}; \
+                 GRANT SELECT ON ALL TABLES IN SCHEMA marquee TO {name}"
             ))
             .unwrap();
     }
@@ -168,6 +170,7 @@ fn a_server_down_at_launch_is_retried_with_backoff_and_recovers_by_itself() {
     let app_settings = Settings {
         server: ServerChoice::External(params),
         pool: settings(1, 2),
+        source: Default::default(),
     };
     let mut connection = Connection::start(&app_settings, &waker);
     wait_until("the unreachable state", PATIENCE, || {
@@ -250,6 +253,7 @@ fn a_refused_login_is_not_retried_until_the_settings_change() {
             SslMode::Disable,
         )),
         pool: settings(0, 2),
+        source: Default::default(),
     };
     let mut connection = Connection::start(&app_settings, &waker);
     wait_until("the refusal", PATIENCE, || {
@@ -888,6 +892,7 @@ fn browsing_filtering_details_and_export_work_through_pgbouncer_in_transaction_m
     let settings = Settings {
         server: ServerChoice::External(params.clone()),
         pool: settings(2, 6),
+        source: Default::default(),
     };
     let server = Server::start(&settings).unwrap();
     let pool = db::open_pool(&server, &settings).expect("pool and migrations through pgbouncer");

@@ -73,3 +73,93 @@ fn accent_and_case_folding_is_available_to_queries() {
         .get(0);
     assert_eq!(folded, "amelie a la carte");
 }
+
+/// A database as Marquee before schema version 4 left it: everything in `public`.
+fn legacy_database() -> TestDb {
+    let db = TestDb::empty();
+    let mut client = marquee::db::connect_once(&db.params).unwrap();
+    client
+        .batch_execute(
+            "CREATE TABLE marquee_schema (version integer PRIMARY KEY, name text NOT NULL,
+                                          applied_at timestamptz NOT NULL DEFAULT now())",
+        )
+        .unwrap();
+    for (version, name, sql) in schema::MIGRATIONS.iter().filter(|(v, _, _)| *v <= 3) {
+        client.batch_execute(sql).unwrap();
+        client
+            .execute(
+                "INSERT INTO marquee_schema (version, name) VALUES ($1, $2)",
+                &[version, name],
+            )
+            .unwrap();
+    }
+    client
+        .batch_execute(
+            "INSERT INTO movies (id, title, year, genres) VALUES (1, 'Amélie (2001)', 2001, '{Comedy}');
+             INSERT INTO ratings VALUES (7, 1, 4.5, now());
+             SELECT refresh_movie_ratings();",
+        )
+        .unwrap();
+    db
+}
+
+#[test]
+fn an_older_schema_on_a_shared_server_is_browsed_read_only_with_a_note() {
+    let db = legacy_database();
+    let settings = marquee::config::Settings {
+        server: marquee::config::ServerChoice::External(db.params.clone()),
+        pool: marquee::config::PoolSettings::default(),
+        source: Default::default(),
+    };
+    let server = marquee::db::Server::start(&settings).unwrap();
+    let pool = marquee::db::open_pool(&server, &settings).unwrap();
+    assert_eq!(
+        pool.source().kind,
+        marquee::source::SourceKind::MarqueeOlder { version: 3 }
+    );
+    let note = pool.source().notes.join(" ");
+    assert!(
+        note.contains("marquee db migrate") && note.contains("marquee schema"),
+        "{note}"
+    );
+    let movies = marquee::repo::movies::MoviesRepository::new(pool.clone());
+    let found = movies
+        .page(&marquee::filter::Filter::parse("amelie").unwrap(), 0, 10)
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].rating_count, 1);
+    pool.close();
+    // Browsing left it as it was.
+    let mut client = marquee::db::connect_once(&db.params).unwrap();
+    assert_eq!(schema::current_version(&mut client).unwrap(), 3);
+}
+
+#[test]
+fn migrating_an_older_database_moves_its_tables_into_the_marquee_schema() {
+    let db = legacy_database();
+    let mut client = marquee::db::connect_once(&db.params).unwrap();
+    let report = schema::migrate(&mut client, &db.name).unwrap();
+    assert_eq!((report.from_version, report.to_version), (3, 4));
+    let row = client
+        .query_one(
+            "SELECT (SELECT count(*) FROM marquee.movies),
+                    to_regclass('public.movies') IS NULL,
+                    to_regclass('public.marquee_schema') IS NULL,
+                    (SELECT rating_count FROM marquee.movies WHERE id = 1),
+                    marquee.marquee_fold('Amélie')",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(row.get::<_, i64>(0), 1);
+    assert!(row.get::<_, bool>(1) && row.get::<_, bool>(2));
+    assert_eq!(row.get::<_, i32>(3), 1);
+    assert_eq!(row.get::<_, String>(4), "amelie");
+    // The refresh function now works whatever the caller's search_path.
+    client
+        .batch_execute("SET search_path = pg_catalog; SELECT marquee.refresh_movie_ratings()")
+        .unwrap();
+    assert_eq!(
+        schema::migrate(&mut client, &db.name).unwrap().from_version,
+        4
+    );
+}

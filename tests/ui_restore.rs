@@ -43,6 +43,7 @@ fn app_restoring(db: &common::TestDb, state: &State) -> App {
     let settings = Settings {
         server: ServerChoice::External(db.params.clone()),
         pool: PoolSettings::default(),
+        source: Default::default(),
     };
     Harness::builder()
         .with_size([1280.0, 800.0])

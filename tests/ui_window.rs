@@ -150,6 +150,7 @@ fn an_unreachable_server_shows_the_error_and_retry_recovers() {
             data_dir: dir.clone(),
         },
         pool: PoolSettings::default(),
+        source: Default::default(),
     };
     let server = marquee::db::Server::start(&settings).expect("start scratch cluster");
     let params = server.params.clone();
@@ -317,6 +318,7 @@ fn a_server_that_comes_back_is_reconnected_without_a_click() {
             data_dir: dir.clone(),
         },
         pool: PoolSettings::default(),
+        source: Default::default(),
     };
     let server = marquee::db::Server::start(&settings).expect("start scratch cluster");
     let params = server.params.clone();

@@ -23,7 +23,7 @@ use crate::config::PoolSettings;
 use crate::db::{self, pool::DatabasePool};
 
 /// The point query, as the issue states it.
-const POINT_SQL: &str = "SELECT id, title, year FROM movies WHERE id = $1";
+const POINT_SQL: &str = "SELECT id, title, year FROM marquee.movies WHERE id = $1";
 /// Threads sharing the pool in the contended run.
 const THREADS: usize = 64;
 /// Pool size in the contended run (the original's maximum) and pgbench's client count.
@@ -211,7 +211,7 @@ fn pgbench(target: &Target, duration: Duration) -> anyhow::Result<f64> {
     std::fs::write(
         &file,
         format!(
-            "\\set id random(1, {})\nSELECT id, title, year FROM movies WHERE id = :id;\n",
+            "\\set id random(1, {})\nSELECT id, title, year FROM marquee.movies WHERE id = :id;\n",
             target.movies.max(1)
         ),
     )?;

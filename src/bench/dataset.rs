@@ -69,7 +69,7 @@ pub fn ensure(server: &ConnectParams, movies: u32) -> anyhow::Result<ConnectPara
         })?;
         // Vacuum so index-only scans and the visibility map are as a settled database has them,
         // and autovacuum does not wake up in the middle of a measurement.
-        client.batch_execute("VACUUM ANALYZE movies")?;
+        client.batch_execute("VACUUM ANALYZE marquee.movies")?;
         client.execute(
             "INSERT INTO marquee_meta (key, value) VALUES ($1, $2)
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",

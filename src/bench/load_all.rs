@@ -18,7 +18,7 @@ use crate::db::pool::DatabasePool;
 use crate::repo::movies::MoviesRepository;
 
 /// The physical limit: the same columns and order as `MoviesRepository::load_all`.
-const COPY_SQL: &str = "COPY (SELECT id, title, year, genres, rating_avg, rating_count FROM movies ORDER BY id) TO STDOUT (FORMAT binary)";
+const COPY_SQL: &str = "COPY (SELECT id, title, year, genres, rating_avg, rating_count FROM marquee.movies ORDER BY id) TO STDOUT (FORMAT binary)";
 
 /// Target from the issue: loading may cost at most this multiple of the COPY.
 const MAX_COPY_RATIO: f64 = 1.5;

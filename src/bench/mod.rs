@@ -6,6 +6,7 @@
 //! ```text
 //! marquee bench load-all [--movies 86537] [--with-original] [--json]
 //! marquee bench checkout | filter | scroll | frame | startup | export | all
+//! marquee bench in-place [--movies 86537] [--ratings 1000000]
 //! ```
 //!
 //! `--json` prints one [`Report`] per benchmark, one per line, for scripts (see `BENCHMARKS.md`).
@@ -15,6 +16,7 @@ pub mod dataset;
 pub mod export;
 pub mod filter;
 pub mod frame;
+pub mod in_place;
 pub mod load_all;
 pub mod report;
 pub mod scroll;
@@ -45,6 +47,12 @@ pub fn run_one(
         BenchName::Frame => frame::run(target, options)?,
         BenchName::Startup => startup::run(settings, target, options)?,
         BenchName::Export => export::run(target, options)?,
+        BenchName::InPlace => in_place::run(
+            &target.params,
+            target.movies,
+            dataset::spec(target.movies).ratings,
+            options,
+        )?,
         BenchName::All => anyhow::bail!("`all` is not a single benchmark"),
     };
     Ok(report.finish())
@@ -67,6 +75,7 @@ pub fn run(settings: &Settings, args: &BenchArgs) -> anyhow::Result<()> {
             BenchName::Frame,
             BenchName::Startup,
             BenchName::Export,
+            BenchName::InPlace,
         ],
         one => vec![one],
     };
@@ -74,6 +83,20 @@ pub fn run(settings: &Settings, args: &BenchArgs) -> anyhow::Result<()> {
     let result = (|| -> anyhow::Result<()> {
         for name in names {
             let movies = args.movies.unwrap_or_else(|| name.default_movies());
+            if name == BenchName::InPlace {
+                // Its own raw tables, not the seeded Marquee collection.
+                let report =
+                    in_place::run(&server.params, movies, args.ratings, &options)?.finish();
+                let stdout = std::io::stdout();
+                let mut out = stdout.lock();
+                if args.json {
+                    report.write_json(&mut out)?;
+                } else {
+                    report.write_text(&mut out)?;
+                }
+                out.flush()?;
+                continue;
+            }
             let params = dataset::ensure(&server.params, movies)?;
             let target = Target { params, movies };
             let report = run_one(name, settings, &target, &options)?;

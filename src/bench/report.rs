@@ -29,6 +29,8 @@ pub enum BenchName {
     Startup,
     /// Export through COPY: time, and the peak memory it adds (1,000,000 movies by default).
     Export,
+    /// MovieLens tables browsed in place, and `import postgres` against its limit.
+    InPlace,
     /// All of the above, in that order.
     All,
 }
@@ -44,6 +46,7 @@ impl BenchName {
             BenchName::Frame => "frame",
             BenchName::Startup => "startup",
             BenchName::Export => "export",
+            BenchName::InPlace => "in-place",
             BenchName::All => "all",
         }
     }
@@ -80,6 +83,9 @@ pub struct BenchArgs {
     /// Seconds of each throughput run (`checkout`: Marquee's 64 threads, then pgbench).
     #[arg(long, default_value_t = Options::default().duration.as_secs())]
     pub seconds: u64,
+    /// `in-place`: ratings in the raw MovieLens tables (33,800,000 is the full release's size).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub ratings: u64,
 }
 
 /// How long and how often to measure. Every sample count derives from these two numbers.

@@ -153,8 +153,35 @@ pub fn connect_once(params: &ConnectParams) -> Result<postgres::Client, DbError>
     }
 }
 
-/// Builds the shared pool for `server` and migrates the schema on one of its connections.
+/// Builds the shared pool for `server` and finds what its database holds
+/// ([`crate::source::detect`]); the pool reads that source from then on.
+///
+/// Only the private cluster, Marquee's own, is migrated here. Any other server is only read:
+/// browsing needs `SELECT` alone, and writing takes a command that says so
+/// ([`open_pool_for_writing`]).
 pub fn open_pool(server: &Server, settings: &Settings) -> Result<DatabasePool, DbError> {
+    let pool = DatabasePool::new(&server.params, &settings.pool)?;
+    let mut conn = pool.get("source.detect")?;
+    if server.cluster.is_some() {
+        schema::migrate(&mut conn, pool.target())?;
+    }
+    let source = crate::source::detect::detect(&mut *conn, &settings.source, pool.target())?;
+    drop(conn);
+    tracing::info!("Reading {} at {}", source.describe(), pool.target());
+    // Said once, here: the window shows them again in its status bar.
+    for note in &source.notes {
+        tracing::warn!("{note}");
+    }
+    Ok(pool.with_source(source))
+}
+
+/// Builds the shared pool for a command that writes (`import`, `seed`, `db migrate`) and
+/// brings Marquee's schema (in schema `marquee`, beside whatever else the database holds) up to
+/// date. The caller has named the server and database to the user before calling this.
+pub fn open_pool_for_writing(
+    server: &Server,
+    settings: &Settings,
+) -> Result<DatabasePool, DbError> {
     let pool = DatabasePool::new(&server.params, &settings.pool)?;
     let mut conn = pool.get("schema.migrate")?;
     schema::migrate(&mut conn, pool.target())?;

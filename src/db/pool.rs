@@ -441,6 +441,7 @@ pub struct DatabasePool {
     pool: r2d2::Pool<Manager>,
     shared: Arc<Shared>,
     params: Arc<ConnectParams>,
+    source: Arc<crate::source::Source>,
 }
 
 impl DatabasePool {
@@ -499,7 +500,21 @@ impl DatabasePool {
             pool,
             shared,
             params: Arc::new(params.clone()),
+            source: Arc::new(crate::source::Source::default()),
         })
+    }
+
+    /// The same pool reading `source` (what `crate::source::detect` found). Set it before the
+    /// pool is shared: clones made earlier keep the source they had.
+    pub fn with_source(mut self, source: crate::source::Source) -> Self {
+        self.source = Arc::new(source);
+        self
+    }
+
+    /// What this pool's database holds and how to read it (Marquee's current schema unless
+    /// [`DatabasePool::with_source`] said otherwise).
+    pub fn source(&self) -> &crate::source::Source {
+        &self.source
     }
 
     /// Checks out a connection, waiting up to the checkout deadline. `label` names the work

@@ -1,5 +1,10 @@
 //! Versioned schema migrations: numbered SQL files applied once each, in order, in one
 //! transaction, under an advisory lock so two Marquee processes never migrate at once.
+//!
+//! Everything Marquee creates lives in the schema [`SCHEMA`] (`marquee`), so a user's own
+//! `public.movies` on a shared server is never touched or shadowed. Migrating is a write: only
+//! the private cluster migrates by itself; elsewhere it takes `marquee db migrate`, `seed` or
+//! `import` (see `crate::source`).
 
 use postgres::GenericClient;
 
@@ -18,7 +23,24 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "title statistics",
         include_str!("migrations/0003_title_statistics.sql"),
     ),
+    (
+        4,
+        "marquee schema",
+        include_str!("migrations/0004_marquee_schema.sql"),
+    ),
 ];
+
+/// The schema that holds Marquee's tables and functions.
+pub const SCHEMA: &str = "marquee";
+
+/// What each migration adds, for the note shown when an older schema is browsed read-only.
+pub fn pending_names(from_version: i32) -> Vec<&'static str> {
+    MIGRATIONS
+        .iter()
+        .filter(|(v, _, _)| *v > from_version)
+        .map(|(_, name, _)| *name)
+        .collect()
+}
 
 /// The newest schema version this build knows.
 pub fn latest_version() -> i32 {
@@ -54,14 +76,36 @@ pub fn migrate(client: &mut postgres::Client, target: &str) -> Result<MigrationR
         .map_err(|e| schema_error(&e, target, "BEGIN"))?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK_KEY])
         .map_err(|e| schema_error(&e, target, "locking"))?;
-    tx.batch_execute(
-        "CREATE TABLE IF NOT EXISTS marquee_schema (
-             version    integer PRIMARY KEY,
-             name       text NOT NULL,
-             applied_at timestamptz NOT NULL DEFAULT now()
-         )",
-    )
-    .map_err(|e| schema_error(&e, target, "the version table"))?;
+    // Checked first rather than `IF NOT EXISTS`, whose notices would log on every start.
+    let row = tx
+        .query_one(
+            "SELECT to_regnamespace('marquee') IS NULL,
+                    to_regclass('marquee.marquee_schema') IS NULL,
+                    to_regclass('public.marquee_schema') IS NOT NULL",
+            &[],
+        )
+        .map_err(|e| schema_error(&e, target, "the version table"))?;
+    let (no_schema, no_table, legacy): (bool, bool, bool) = (row.get(0), row.get(1), row.get(2));
+    if no_schema {
+        tx.batch_execute("CREATE SCHEMA marquee")
+            .map_err(|e| schema_error(&e, target, "the marquee schema"))?;
+    }
+    // SET LOCAL ends with this transaction: the migrations create their objects in `marquee`
+    // and find the extensions in `public`, and nothing outlives the migration.
+    tx.batch_execute("SET LOCAL search_path = marquee, public")
+        .map_err(|e| schema_error(&e, target, "the search_path"))?;
+    if no_table && !legacy {
+        // A database from before version 4 keeps its version table in `public` until
+        // migration 4 moves it; a new one gets it in `marquee` straight away.
+        tx.batch_execute(
+            "CREATE TABLE marquee.marquee_schema (
+                 version    integer PRIMARY KEY,
+                 name       text NOT NULL,
+                 applied_at timestamptz NOT NULL DEFAULT now()
+             )",
+        )
+        .map_err(|e| schema_error(&e, target, "the version table"))?;
+    }
     let current =
         current_version(&mut tx).map_err(|e| schema_error(&e, target, "reading the version"))?;
     let latest = latest_version();
@@ -73,6 +117,15 @@ pub fn migrate(client: &mut postgres::Client, target: &str) -> Result<MigrationR
                  upgrade Marquee or use another database"
             ),
         ));
+    }
+    if current == 0 {
+        // Migration 1 asks for the extensions "if not exists"; with `marquee` first on the
+        // search_path they would land there, but `marquee_fold` calls `public.unaccent`.
+        tx.batch_execute(
+            "CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public;
+             CREATE EXTENSION IF NOT EXISTS unaccent SCHEMA public;",
+        )
+        .map_err(|e| schema_error(&e, target, "the extensions"))?;
     }
     for (version, name, sql) in MIGRATIONS.iter().filter(|(v, _, _)| *v > current) {
         tx.batch_execute(sql)
@@ -92,15 +145,23 @@ pub fn migrate(client: &mut postgres::Client, target: &str) -> Result<MigrationR
     })
 }
 
-/// The applied schema version (0 for an empty database).
+/// The applied schema version (0 for an empty database). A database migrated before version 4
+/// keeps its version table in `public`; it is read there.
 pub fn current_version(client: &mut impl GenericClient) -> Result<i32, postgres::Error> {
-    let exists: bool = client
-        .query_typed_one("SELECT to_regclass('marquee_schema') IS NOT NULL", &[])?
+    let table: Option<String> = client
+        .query_typed_one(
+            "SELECT coalesce(to_regclass('marquee.marquee_schema'), \
+                             to_regclass('public.marquee_schema'))::text",
+            &[],
+        )?
         .get(0);
-    if !exists {
+    let Some(table) = table else {
         return Ok(0);
-    }
-    let row =
-        client.query_typed_one("SELECT coalesce(max(version), 0) FROM marquee_schema", &[])?;
+    };
+    // `table` is the server's own rendering of one of the two names above, never user text.
+    let row = client.query_typed_one(
+        &format!("SELECT coalesce(max(version), 0) FROM {table}"),
+        &[],
+    )?;
     Ok(row.get(0))
 }

@@ -46,7 +46,7 @@ pub enum LoadError {
 /// Reports progress every this many rows.
 const PROGRESS_EVERY: u64 = 20_000;
 
-fn db_err(target: &str) -> impl Fn(postgres::Error) -> LoadError + '_ {
+pub(crate) fn db_err(target: &str) -> impl Fn(postgres::Error) -> LoadError + '_ {
     move |err| {
         let mut error = DbError::from_postgres(&err, target);
         if let Some(db) = err.as_db_error()
@@ -128,8 +128,8 @@ pub fn load_movielens(
 /// Sets the visibility map of the freshly loaded movies, so deep paging can skip rows with
 /// index-only scans instead of visiting the table. VACUUM cannot run inside the load's
 /// transaction; if it fails (permissions, a pooler) browsing still works, only slower.
-fn vacuum(client: &mut postgres::Client) {
-    if let Err(err) = client.batch_execute("VACUUM movies") {
+pub(crate) fn vacuum(client: &mut postgres::Client) {
+    if let Err(err) = client.batch_execute("VACUUM marquee.movies") {
         tracing::warn!("VACUUM after the load failed ({err}); deep paging will be slower");
     }
 }
@@ -137,15 +137,17 @@ fn vacuum(client: &mut postgres::Client) {
 /// Secondary indexes and foreign keys dropped for the load, to be rebuilt by [`finish_replace`].
 const DROPPED_TABLE: &str = "marquee_load_rebuild";
 
-fn begin_replace<'a>(
+pub(crate) fn begin_replace<'a>(
     client: &'a mut postgres::Client,
     target: &str,
 ) -> Result<Transaction<'a>, LoadError> {
     let mut tx = client.transaction().map_err(db_err(target))?;
-    // Bulk loading does not need to wait for the WAL flush of each commit; the transaction is
-    // still atomic.
+    // Marquee's tables live in schema `marquee`; the load names them unqualified, for this
+    // transaction only. Bulk loading does not need to wait for the WAL flush of each commit; the
+    // transaction is still atomic.
     tx.batch_execute(&format!(
-        "SET LOCAL synchronous_commit = off;
+        "SET LOCAL search_path = marquee, public;
+         SET LOCAL synchronous_commit = off;
          SET LOCAL maintenance_work_mem = '256MB';
          SET LOCAL statement_timeout = 0;
          CREATE TEMP TABLE {DROPPED_TABLE} (ord serial, ddl text, drop_ddl text) ON COMMIT DROP;
@@ -189,7 +191,7 @@ fn begin_replace<'a>(
     Ok(tx)
 }
 
-fn finish_replace(
+pub(crate) fn finish_replace(
     mut tx: Transaction<'_>,
     target: &str,
     description: &str,
@@ -402,7 +404,7 @@ fn duplicate_hint(error: LoadError, what: &str) -> LoadError {
 /// Number of movies in the collection.
 pub fn movie_count(client: &mut impl postgres::GenericClient) -> Result<u64, postgres::Error> {
     let count: i64 = client
-        .query_typed_one("SELECT count(*) FROM movies", &[])?
+        .query_typed_one("SELECT count(*) FROM marquee.movies", &[])?
         .try_get(0)?;
     Ok(count.max(0) as u64)
 }
@@ -444,7 +446,7 @@ pub fn collection_description(
 ) -> Result<Option<String>, postgres::Error> {
     Ok(client
         .query_typed_opt(
-            "SELECT value FROM marquee_meta WHERE key = 'collection'",
+            "SELECT value FROM marquee.marquee_meta WHERE key = 'collection'",
             &[],
         )?
         .map(|row| row.get(0)))

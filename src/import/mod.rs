@@ -11,6 +11,7 @@
 
 pub mod load;
 pub mod movielens;
+pub mod postgres;
 pub mod records;
 pub mod sample;
 pub mod title;

@@ -8,6 +8,7 @@
 use postgres::types::{ToSql, Type};
 
 use crate::filter::{Filter, Range, SortColumn, SortKey};
+use crate::source::Source;
 
 /// One bind parameter, owned so that [`SqlParts`] can outlive the filter it came from.
 #[derive(Clone, Debug, PartialEq)]
@@ -62,9 +63,10 @@ impl SqlParts {
 }
 
 /// The WHERE condition selecting the movies `filter` asks for. `alias` is how the query
-/// names the `movies` table (e.g. `"m"` for `FROM movies m`; `""` for no alias). It is
-/// programmer-chosen, not user input.
-pub fn where_clause(filter: &Filter, alias: &str) -> SqlParts {
+/// names the `movies` relation (e.g. `"m"` for `FROM marquee.movies m`; `""` for no alias). It
+/// is programmer-chosen, not user input. `source` says how text is folded and where the tags
+/// are: the same filter reads Marquee's tables or a user's tables in place.
+pub fn where_clause(filter: &Filter, alias: &str, source: &Source) -> SqlParts {
     debug_assert!(
         alias.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
         "table alias must be a plain identifier: {alias:?}"
@@ -80,8 +82,9 @@ pub fn where_clause(filter: &Filter, alias: &str) -> SqlParts {
         // folding, and like_pattern also escapes what folding would turn into wildcards.
         let p = parts.bind(Param::Text(like_pattern(&filter.title)));
         conditions.push(format!(
-            "marquee_fold({}) LIKE marquee_fold({p}) ESCAPE '\\'",
-            col(alias, "title")
+            "{} LIKE {} ESCAPE '\\'",
+            source.fold(&col(alias, "title")),
+            source.fold(&p)
         ));
     }
 
@@ -130,13 +133,16 @@ pub fn where_clause(filter: &Filter, alias: &str) -> SqlParts {
             "t"
         };
         let outer_id = if alias.is_empty() {
-            "movies.id".to_owned()
+            // Without an alias, a table name is what the query can refer to.
+            format!("{}.id", source.movies)
         } else {
             col(alias, "id")
         };
         conditions.push(format!(
-            "EXISTS (SELECT 1 FROM tags {t} WHERE {t}.movie_id = {outer_id} \
-             AND marquee_fold({t}.tag) = marquee_fold({p}))"
+            "EXISTS (SELECT 1 FROM {} {t} WHERE {t}.movie_id = {outer_id} AND {} = {})",
+            source.tags,
+            source.fold(&format!("{t}.tag")),
+            source.fold(&p)
         ));
     }
 
@@ -250,6 +256,11 @@ fn col(alias: &str, name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Marquee's own schema, the source most databases hold.
+    fn where_clause(filter: &Filter, alias: &str) -> SqlParts {
+        super::where_clause(filter, alias, &Source::default())
+    }
     use crate::filter::GenreFilter;
     use crate::filter::tests::arb_filter;
     use proptest::prelude::*;
@@ -280,7 +291,7 @@ mod tests {
         let parts = where_clause(&parsed("star wars"), "m");
         assert_eq!(
             parts.where_sql,
-            r"marquee_fold(m.title) LIKE marquee_fold($1) ESCAPE '\'"
+            r#""marquee".marquee_fold(m.title) LIKE "marquee".marquee_fold($1) ESCAPE '\'"#
         );
         assert_eq!(parts.params, vec![Param::Text("%star wars%".into())]);
     }
@@ -349,8 +360,8 @@ mod tests {
         let parts = where_clause(&parsed("tag:Pixar"), "m");
         assert_eq!(
             parts.where_sql,
-            "EXISTS (SELECT 1 FROM tags t WHERE t.movie_id = m.id \
-             AND marquee_fold(t.tag) = marquee_fold($1))"
+            "EXISTS (SELECT 1 FROM \"marquee\".tags t WHERE t.movie_id = m.id \
+             AND \"marquee\".marquee_fold(t.tag) = \"marquee\".marquee_fold($1))"
         );
         assert_eq!(parts.params, vec![Param::Text("Pixar".into())]);
     }
@@ -361,17 +372,17 @@ mod tests {
         let parts = where_clause(&f, "");
         assert_eq!(
             parts.where_sql,
-            "marquee_fold(title) LIKE marquee_fold($1) ESCAPE '\\' AND year = $2 AND \
-             EXISTS (SELECT 1 FROM tags t WHERE t.movie_id = movies.id \
-             AND marquee_fold(t.tag) = marquee_fold($3))"
+            "\"marquee\".marquee_fold(title) LIKE \"marquee\".marquee_fold($1) ESCAPE '\\' AND year = $2 AND \
+             EXISTS (SELECT 1 FROM \"marquee\".tags t WHERE t.movie_id = \"marquee\".movies.id \
+             AND \"marquee\".marquee_fold(t.tag) = \"marquee\".marquee_fold($3))"
         );
         let parts = where_clause(&f, "t");
         assert!(
             parts
                 .where_sql
-                .contains("FROM tags tg WHERE tg.movie_id = t.id")
+                .contains("FROM \"marquee\".tags tg WHERE tg.movie_id = t.id")
         );
-        assert!(parts.where_sql.contains("marquee_fold(tg.tag)"));
+        assert!(parts.where_sql.contains("\"marquee\".marquee_fold(tg.tag)"));
     }
 
     #[test]
@@ -382,12 +393,12 @@ mod tests {
         let parts = where_clause(&f, "m");
         assert_eq!(
             parts.where_sql,
-            "marquee_fold(m.title) LIKE marquee_fold($1) ESCAPE '\\' \
+            "\"marquee\".marquee_fold(m.title) LIKE \"marquee\".marquee_fold($1) ESCAPE '\\' \
              AND m.genres && $2 AND m.genres @> $3 AND NOT (m.genres && $4) \
              AND m.year >= $5 AND m.year <= $6 AND m.rating_avg >= $7 \
              AND m.rating_count >= $8 \
-             AND EXISTS (SELECT 1 FROM tags t WHERE t.movie_id = m.id \
-             AND marquee_fold(t.tag) = marquee_fold($9))"
+             AND EXISTS (SELECT 1 FROM \"marquee\".tags t WHERE t.movie_id = m.id \
+             AND \"marquee\".marquee_fold(t.tag) = \"marquee\".marquee_fold($9))"
         );
         assert_eq!(
             parts.params,

@@ -150,13 +150,19 @@ impl MoviesRepository {
         }
     }
 
+    /// What the pool's database holds: Marquee's tables, or a user's tables read in place.
+    fn source(&self) -> &crate::source::Source {
+        self.repo.pool().source()
+    }
+
     /// The movies at `offset..offset + limit` of the filtered, sorted result.
     pub fn page(&self, filter: &Filter, offset: u64, limit: u32) -> Result<Vec<MovieRow>, DbError> {
-        let parts = movie_sql::where_clause(filter, "m");
+        let movies = &self.source().movies;
+        let parts = movie_sql::where_clause(filter, "m", self.source());
         let order = movie_sql::order_by(&filter.sort, "m");
         let sql = if offset < DEFERRED_JOIN_OFFSET {
             format!(
-                "SELECT {MOVIE_COLUMNS} FROM movies m WHERE {} ORDER BY {order} LIMIT {limit} OFFSET {offset}",
+                "SELECT {MOVIE_COLUMNS} FROM {movies} m WHERE {} ORDER BY {order} LIMIT {limit} OFFSET {offset}",
                 parts.where_sql
             )
         } else {
@@ -164,7 +170,7 @@ impl MoviesRepository {
             // (an index-only scan where the sort has an index) and fetch whole rows for the
             // page only: the "deferred join".
             format!(
-                "SELECT {MOVIE_COLUMNS} FROM movies m JOIN (SELECT m.id FROM movies m WHERE {} \
+                "SELECT {MOVIE_COLUMNS} FROM {movies} m JOIN (SELECT m.id FROM {movies} m WHERE {} \
                  ORDER BY {order} LIMIT {limit} OFFSET {offset}) page ON page.id = m.id ORDER BY {order}",
                 parts.where_sql
             )
@@ -180,8 +186,9 @@ impl MoviesRepository {
 
     /// The planner's estimate of the number of matches: one planning round trip, no scan.
     pub fn estimate_count(&self, filter: &Filter) -> Result<RowCount, DbError> {
-        let parts = movie_sql::where_clause(filter, "m");
-        let sql = format!("EXPLAIN SELECT 1 FROM movies m WHERE {}", parts.where_sql);
+        let movies = &self.source().movies;
+        let parts = movie_sql::where_clause(filter, "m", self.source());
+        let sql = format!("EXPLAIN SELECT 1 FROM {movies} m WHERE {}", parts.where_sql);
         self.repo.read("movies.estimate", |conn| {
             let rows = conn.query_typed(&sql, &typed(&parts))?;
             let plan: String = rows.first().map(|r| r.get(0)).unwrap_or_default();
@@ -191,9 +198,10 @@ impl MoviesRepository {
 
     /// Counts matches but stops at `cap`, so a broad filter on 10M rows stays cheap.
     pub fn capped_count(&self, filter: &Filter, cap: u64) -> Result<RowCount, DbError> {
-        let parts = movie_sql::where_clause(filter, "m");
+        let movies = &self.source().movies;
+        let parts = movie_sql::where_clause(filter, "m", self.source());
         let sql = format!(
-            "SELECT count(*) FROM (SELECT 1 FROM movies m WHERE {} LIMIT {cap}) capped",
+            "SELECT count(*) FROM (SELECT 1 FROM {movies} m WHERE {} LIMIT {cap}) capped",
             parts.where_sql
         );
         self.repo.read("movies.count_capped", |conn| {
@@ -209,8 +217,9 @@ impl MoviesRepository {
 
     /// The exact number of matches (a full scan for broad filters: ask for it explicitly).
     pub fn exact_count(&self, filter: &Filter) -> Result<RowCount, DbError> {
-        let parts = movie_sql::where_clause(filter, "m");
-        let sql = format!("SELECT count(*) FROM movies m WHERE {}", parts.where_sql);
+        let movies = &self.source().movies;
+        let parts = movie_sql::where_clause(filter, "m", self.source());
+        let sql = format!("SELECT count(*) FROM {movies} m WHERE {}", parts.where_sql);
         self.repo.read("movies.count_exact", |conn| {
             let n: i64 = conn.query_typed_one(&sql, &typed(&parts))?.get(0);
             Ok(RowCount::Exact(n.max(0) as u64))
@@ -219,18 +228,19 @@ impl MoviesRepository {
 
     /// Movies per genre, decade and rating bucket under `filter`.
     pub fn facets(&self, filter: &Filter) -> Result<Facets, DbError> {
-        let parts = movie_sql::where_clause(filter, "m");
+        let movies = &self.source().movies;
+        let parts = movie_sql::where_clause(filter, "m", self.source());
         let genres_sql = format!(
-            "SELECT g, count(*) FROM movies m CROSS JOIN LATERAL unnest(m.genres) g WHERE {}
+            "SELECT g, count(*) FROM {movies} m CROSS JOIN LATERAL unnest(m.genres) g WHERE {}
              GROUP BY g ORDER BY count(*) DESC, g",
             parts.where_sql
         );
         let decades_sql = format!(
-            "SELECT (m.year / 10 * 10)::smallint, count(*) FROM movies m WHERE {} GROUP BY 1 ORDER BY 1 NULLS LAST",
+            "SELECT (m.year / 10 * 10)::smallint, count(*) FROM {movies} m WHERE {} GROUP BY 1 ORDER BY 1 NULLS LAST",
             parts.where_sql
         );
         let ratings_sql = format!(
-            "SELECT (floor(m.rating_avg * 2) / 2)::real, count(*) FROM movies m WHERE {} GROUP BY 1 ORDER BY 1 NULLS FIRST",
+            "SELECT (floor(m.rating_avg * 2) / 2)::real, count(*) FROM {movies} m WHERE {} GROUP BY 1 ORDER BY 1 NULLS FIRST",
             parts.where_sql
         );
         self.repo.read("movies.facets", |conn| {
@@ -258,8 +268,9 @@ impl MoviesRepository {
 
     /// One movie, or `None` if the id does not exist.
     pub fn details(&self, id: i32) -> Result<Option<MovieDetails>, DbError> {
+        let movies = &self.source().movies;
         let sql =
-            format!("SELECT {MOVIE_COLUMNS}, m.imdb_id, m.tmdb_id FROM movies m WHERE m.id = $1");
+            format!("SELECT {MOVIE_COLUMNS}, m.imdb_id, m.tmdb_id FROM {movies} m WHERE m.id = $1");
         self.repo.read("movies.details", |conn| {
             Ok(conn
                 .query_typed_opt(&sql, &[(&id, Type::INT4)])?
@@ -273,7 +284,8 @@ impl MoviesRepository {
 
     /// Every movie, in id order: the original design's startup load, kept for the benchmark.
     pub fn load_all(&self) -> Result<Vec<MovieRow>, DbError> {
-        let sql = format!("SELECT {MOVIE_COLUMNS} FROM movies m ORDER BY m.id");
+        let movies = &self.source().movies;
+        let sql = format!("SELECT {MOVIE_COLUMNS} FROM {movies} m ORDER BY m.id");
         self.repo.read("movies.load_all", |conn| {
             use postgres::fallible_iterator::FallibleIterator as _;
             let mut movies = Vec::new();
@@ -299,11 +311,12 @@ impl MoviesRepository {
         out: &mut dyn Write,
         progress: &mut dyn FnMut(u64),
     ) -> Result<u64, ExportError> {
-        let parts = movie_sql::where_clause(filter, "m");
+        let movies = &self.source().movies;
+        let parts = movie_sql::where_clause(filter, "m", self.source());
         let copy_template = format!(
             "COPY (SELECT m.id, m.title, m.year, array_to_string(m.genres, '|') AS genres, \
              round(m.rating_avg::numeric, 3) AS rating_avg, m.rating_count \
-             FROM movies m WHERE {} ORDER BY {}) TO STDOUT (FORMAT csv, HEADER)",
+             FROM {movies} m WHERE {} ORDER BY {}) TO STDOUT (FORMAT csv, HEADER)",
             parts.where_sql,
             movie_sql::order_by(&filter.sort, "m")
         );

@@ -28,6 +28,8 @@ pub struct ConnectionDialog {
     pool_min: u32,
     pool_max: u32,
     base_pool: PoolSettings,
+    /// The `[source]` settings, carried through unchanged (the dialog does not edit them).
+    base_source: crate::source::SourceSettings,
     base_params: ConnectParams,
     /// A test is under way (the app runs it).
     testing: bool,
@@ -50,6 +52,7 @@ impl ConnectionDialog {
             pool_min: 0,
             pool_max: 0,
             base_pool: PoolSettings::default(),
+            base_source: crate::source::SourceSettings::default(),
             base_params: ConnectParams::default(),
             testing: false,
             test_result: None,
@@ -85,6 +88,7 @@ impl ConnectionDialog {
         self.pool_min = settings.pool.min_idle;
         self.pool_max = settings.pool.max_size;
         self.base_pool = settings.pool.clone();
+        self.base_source = settings.source.clone();
         // A test of the forgotten edits must not answer for the reloaded form (the app drops
         // the test itself).
         self.testing = false;
@@ -115,6 +119,7 @@ impl ConnectionDialog {
                 max_size: self.pool_max.max(1),
                 ..self.base_pool.clone()
             },
+            source: self.base_source.clone(),
         }
     }
 

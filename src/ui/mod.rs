@@ -636,6 +636,13 @@ impl MarqueeApp {
             ServerChoice::Private { .. } => Some("private server".to_owned()),
         });
         let connected = matches!(self.connection, Connection::Ready { .. });
+        let source = match &self.connection {
+            Connection::Ready { backend, .. } => Some(status_bar::SourceStatus::new(
+                backend.pool.source(),
+                backend.server.cluster.is_some(),
+            )),
+            _ => None,
+        };
         let snapshot = self.pool_monitor.model().snapshot().filter(|_| connected);
         // Only while it stands: once a query succeeded after it, it is history (the pool stats
         // panel keeps it), not something the status bar should keep shouting.
@@ -663,6 +670,7 @@ impl MarqueeApp {
                 .map(ToString::to_string)
                 .or_else(|| self.detail_error.clone())
                 .or(pool_error),
+            source,
         }
     }
 

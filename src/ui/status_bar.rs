@@ -1,5 +1,6 @@
-//! The status bar: which server (never the password) and its version, the connection state, the
-//! row count (≈ / "100,000+" while not exact), the last query time, the pool's in-use/idle
+//! The status bar: which server (never the password) and its version, what it holds (Marquee's
+//! collection, MovieLens tables in place, mapped tables) and whether it is read-only, the
+//! connection state, the row count (≈ / "100,000+" while not exact), the last query time, the pool's in-use/idle
 //! connections and the last error.
 
 use std::time::Duration;
@@ -32,6 +33,71 @@ pub struct StatusInfo {
     pub pool: Option<(u32, u32, u32)>,
     /// The last error, for people.
     pub last_error: Option<String>,
+    /// What the database holds and how it is read, once connected.
+    pub source: Option<SourceStatus>,
+}
+
+/// A query in place slower than this makes the bar offer the local copy.
+pub const SLOW_IN_PLACE: Duration = Duration::from_secs(1);
+
+/// The source line of the bar: "MovieLens tables in place (schema public) · read-only".
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SourceStatus {
+    /// Which source (`Source::describe`).
+    pub description: String,
+    /// Whether Marquee only reads this database (any server but its private one).
+    pub read_only: bool,
+    /// Whether the data is read where it lies (a local copy would be faster).
+    pub in_place: bool,
+    /// What the user should know (older schema, no accent folding…), shown on hover.
+    pub notes: Vec<String>,
+}
+
+impl SourceStatus {
+    /// The line for `source`; `private` when the server is Marquee's own cluster.
+    pub fn new(source: &crate::source::Source, private: bool) -> Self {
+        Self {
+            description: source.describe(),
+            read_only: !private,
+            in_place: source.in_place(),
+            notes: source.notes.clone(),
+        }
+    }
+
+    /// The text shown in the bar.
+    pub fn label(&self) -> String {
+        if self.read_only {
+            format!("{} · read-only", self.description)
+        } else {
+            self.description.clone()
+        }
+    }
+
+    /// Whether to offer the local copy: reading in place, and the last query took over a second.
+    pub fn offer_copy(&self, last_query: Option<Duration>) -> bool {
+        self.in_place && last_query.is_some_and(|d| d > SLOW_IN_PLACE)
+    }
+
+    /// The hover text: the promise, and the notes.
+    pub fn hover(&self) -> String {
+        let mut text = if self.read_only {
+            "Marquee only reads this database: browsing runs no migration and creates nothing."
+                .to_owned()
+        } else {
+            "Marquee's private server: its own collection.".to_owned()
+        };
+        if self.in_place {
+            text.push_str(
+                "\nThe data is read where it lies; `marquee import postgres` makes a fast, \
+                 indexed local copy.",
+            );
+        }
+        for note in &self.notes {
+            text.push('\n');
+            text.push_str(note);
+        }
+        text
+    }
 }
 
 /// The status bar view.
@@ -56,6 +122,20 @@ impl StatusBar {
                     text.push_str(&format!(" · PostgreSQL {version}"));
                 }
                 ui.label(text).on_hover_text("Server and database");
+            }
+            if let Some(source) = &info.source {
+                ui.separator();
+                ui.label(source.label()).on_hover_text(source.hover());
+                if source.offer_copy(info.last_query) {
+                    // The copy runs from the command line for now; a button that runs it from
+                    // the window needs a Command the app carries out (see README).
+                    ui.colored_label(ui.visuals().warn_fg_color, "slow in place")
+                        .on_hover_text(
+                            "Queries on this data take over a second where it lies. \
+                             `marquee import postgres URL` copies it into Marquee's indexed \
+                             local store (the source is only read).",
+                        );
+                }
             }
             if info.connected {
                 ui.separator();
@@ -106,5 +186,31 @@ pub fn format_duration(d: Duration) -> String {
         format!("{:.1} ms", micros as f64 / 1_000.0)
     } else {
         format!("{:.2} s", d.as_secs_f64())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_source_line_says_what_and_read_only() {
+        let mut source = crate::source::Source::default();
+        source.kind = crate::source::SourceKind::MovieLens {
+            schema: "public".into(),
+        };
+        source.notes.push("no unaccent".into());
+        let status = SourceStatus::new(&source, false);
+        assert_eq!(
+            status.label(),
+            "MovieLens tables in place (schema public) · read-only"
+        );
+        assert!(status.hover().contains("no unaccent"));
+        assert!(status.hover().contains("import postgres"));
+        assert!(!status.offer_copy(Some(Duration::from_millis(300))));
+        assert!(status.offer_copy(Some(Duration::from_millis(1_500))));
+        let own = SourceStatus::new(&crate::source::Source::default(), true);
+        assert_eq!(own.label(), "Marquee's collection");
+        assert!(!own.offer_copy(Some(Duration::from_secs(5))));
     }
 }

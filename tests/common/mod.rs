@@ -35,6 +35,7 @@ pub fn cluster() -> &'static PrivateCluster {
                 data_dir: shared_data_dir(),
             },
             pool: PoolSettings::default(),
+            source: Default::default(),
         };
         let server = db::Server::start(&settings).expect("start the shared test cluster");
         server.cluster.expect("a private cluster")
@@ -220,9 +221,14 @@ impl TestDb {
         Self { name, params }
     }
 
-    /// One unpooled connection.
+    /// One unpooled connection. Marquee's tables live in schema `marquee`; the tests' own SQL
+    /// names them unqualified, so this session (a test's, not the app's) looks there first.
     pub fn client(&self) -> postgres::Client {
-        db::connect_once(&self.params).expect("connect to test database")
+        let mut client = db::connect_once(&self.params).expect("connect to test database");
+        client
+            .batch_execute("SET search_path = marquee, public")
+            .expect("search_path");
+        client
     }
 
     /// A pool with the given settings.

@@ -19,6 +19,7 @@ pub fn app_with(server: ServerChoice, size: [f32; 2]) -> App {
     let settings = Settings {
         server,
         pool: PoolSettings::default(),
+        source: Default::default(),
     };
     Harness::builder()
         .with_size(size)
