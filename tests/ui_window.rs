@@ -154,6 +154,11 @@ fn an_unreachable_server_shows_the_error_and_retry_recovers() {
     };
     let server = marquee::db::Server::start(&settings).expect("start scratch cluster");
     let params = server.params.clone();
+    // Marquee's own cluster migrates itself; reached as any other server it is only read, so
+    // the (empty) schema must be there before.
+    marquee::db::open_pool(&server, &settings)
+        .expect("migrate scratch cluster")
+        .close();
     PrivateCluster::stop_folder(&dir).expect("stop scratch cluster");
 
     let mut harness = app_for(ServerChoice::External(params));
