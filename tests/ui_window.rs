@@ -327,6 +327,10 @@ fn a_server_that_comes_back_is_reconnected_without_a_click() {
     };
     let server = marquee::db::Server::start(&settings).expect("start scratch cluster");
     let params = server.params.clone();
+    // Reached as any other server it is only read: its (empty) schema must be there first.
+    marquee::db::open_pool(&server, &settings)
+        .expect("migrate scratch cluster")
+        .close();
     PrivateCluster::stop_folder(&dir).expect("stop scratch cluster");
 
     let mut harness = app_for(ServerChoice::External(params));
