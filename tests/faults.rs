@@ -801,14 +801,10 @@ struct Bouncer {
 }
 
 impl Bouncer {
-    /// Started in front of `backend`, or `None` (after a loud skip line) when the machine has
-    /// no `pgbouncer`; under CI a missing `pgbouncer` fails the test.
-    fn start(backend: &ConnectParams) -> Option<Self> {
-        let binary = common::require::program(
-            "pgbouncer",
-            "PgBouncer in transaction mode",
-            "apt-get install pgbouncer",
-        )?;
+    /// Started in front of `backend`, or `None` (after a loud skip line naming `check`) when
+    /// the machine has no `pgbouncer`; under CI a missing `pgbouncer` fails the test.
+    fn start(backend: &ConnectParams, check: &str) -> Option<Self> {
+        let binary = common::require::program("pgbouncer", check, "apt-get install pgbouncer")?;
         let port = std::net::TcpListener::bind(("127.0.0.1", 0))
             .unwrap()
             .local_addr()
@@ -875,7 +871,10 @@ fn browsing_filtering_details_and_export_work_through_pgbouncer_in_transaction_m
         ratings: 20_000,
         seed: 5,
     });
-    let Some(bouncer) = Bouncer::start(&db.params) else {
+    let Some(bouncer) = Bouncer::start(
+        &db.params,
+        "browsing, filtering, details and export through PgBouncer",
+    ) else {
         return;
     };
     let params = ConnectParams {
@@ -963,7 +962,7 @@ fn a_runaway_query_behind_pgbouncer_ends_at_the_timeout_set_on_the_role() {
             db.params.user, db.name
         ))
         .unwrap();
-    let Some(bouncer) = Bouncer::start(&db.params) else {
+    let Some(bouncer) = Bouncer::start(&db.params, "statement_timeout behind PgBouncer") else {
         return;
     };
     let params = ConnectParams {
