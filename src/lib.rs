@@ -17,6 +17,7 @@ pub mod db;
 pub mod filter;
 pub mod import;
 pub mod logging;
+pub mod plural;
 pub mod pool_stats;
 pub mod progress;
 pub mod repo;

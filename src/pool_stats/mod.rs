@@ -20,6 +20,7 @@ use crate::config::PoolSettings;
 use crate::db::error::{DbError, DbErrorKind};
 use crate::db::metrics::{HistogramSnapshot, PoolCounters};
 use crate::db::pool::{ConnectionState, PoolSnapshot};
+use crate::plural::count;
 use crate::repo::server_stats::{Backend, ServerStatsRepository};
 use crate::worker::{JobRecord, WorkerState};
 
@@ -336,8 +337,8 @@ fn degraded_reasons(history: &[Sample], now: Instant) -> Vec<String> {
     let timeouts = latest.timeouts.saturating_sub(baseline.timeouts);
     if timeouts > 0 {
         reasons.push(format!(
-            "{timeouts} checkout timeout{} in the last {window_secs} s",
-            plural(timeouts)
+            "{} in the last {window_secs} s",
+            count(timeouts, "checkout timeout", "checkout timeouts")
         ));
     }
     let errors = latest
@@ -345,8 +346,8 @@ fn degraded_reasons(history: &[Sample], now: Instant) -> Vec<String> {
         .saturating_sub(baseline.trouble_errors());
     if errors > 0 {
         reasons.push(format!(
-            "{errors} error{} in the last {window_secs} s",
-            plural(errors)
+            "{} in the last {window_secs} s",
+            count(errors, "error", "errors")
         ));
     }
     let waited = latest
@@ -364,10 +365,6 @@ fn degraded_reasons(history: &[Sample], now: Instant) -> Vec<String> {
         reasons.push(format!("a checkout has waited {}", format_micros(micros)));
     }
     reasons
-}
-
-fn plural(n: u64) -> &'static str {
-    if n == 1 { "" } else { "s" }
 }
 
 /// The gauges that have a sparkline.

@@ -6,6 +6,7 @@
 use egui::{Color32, RichText, Ui};
 use egui_plot::{Bar, BarChart, Corner, HLine, Legend, Line, Plot, PlotPoints};
 
+use crate::plural::count;
 use crate::pool_stats::monitor::PoolStatsAction;
 use crate::pool_stats::{
     Gauge, HISTORY_WINDOW, Health, PoolStatsModel, Quantiles, format_micros, format_secs_f64,
@@ -119,8 +120,11 @@ impl PoolStatsView {
                 )
             };
             ui.label(format!(
-                "{state}: {} threads, {} queries, {} checkout timeouts, {} errors",
-                s.threads, s.completed, s.timeouts, s.errors
+                "{state}: {}, {}, {}, {}",
+                count(u64::from(s.threads), "thread", "threads"),
+                count(s.completed, "query", "queries"),
+                count(s.timeouts, "checkout timeout", "checkout timeouts"),
+                count(s.errors, "error", "errors"),
             ));
         }
     }
@@ -441,7 +445,10 @@ fn server_ui(ui: &mut Ui, model: &PoolStatsModel, actions: &mut Vec<PoolStatsAct
     ));
     let pool_total = model.snapshot().map_or(0, |s| s.total);
     if view.not_in_pool.is_empty() && view.gone_from_server.is_empty() {
-        ui.label(format!("Matches the pool ({pool_total} connections)"));
+        ui.label(format!(
+            "Matches the pool ({})",
+            count(u64::from(pool_total), "connection", "connections")
+        ));
     }
     for b in &view.not_in_pool {
         ui.label(
@@ -504,7 +511,7 @@ fn workers_ui(ui: &mut Ui, model: &PoolStatsModel) {
                     Some(error) => ui.label(
                         RichText::new(one_line(error)).color(Color32::from_rgb(220, 70, 60)),
                     ),
-                    None => ui.label(format!("{} rows", job.rows)),
+                    None => ui.label(count(job.rows, "row", "rows")),
                 };
                 ui.end_row();
             }
