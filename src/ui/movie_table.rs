@@ -95,6 +95,11 @@ impl ColumnKind {
         }
     }
 
+    /// Long text columns: cut with "…" to the column width, the whole text on hover.
+    fn ellipsized(self) -> bool {
+        matches!(self, ColumnKind::Title | ColumnKind::Genres)
+    }
+
     fn numeric(self) -> bool {
         matches!(
             self,
@@ -813,6 +818,8 @@ impl MovieTable {
             } else {
                 text_color
             };
+            // Text cut short in a narrow column, shown whole when the pointer rests on it.
+            let mut cut_text: Option<String> = None;
             let mut x = body.left() - self.scroll_x;
             for column in &columns {
                 let cell = Rect::from_min_size(pos2(x, y), vec2(column.width, ROW_HEIGHT));
@@ -840,9 +847,26 @@ impl MovieTable {
                     )
                 };
                 let clip = cell.shrink2(vec2(CELL_PAD / 2.0, 0.0)).intersect(body);
-                painter
-                    .with_clip_rect(clip)
-                    .text(anchor, align, text, font.clone(), color);
+                if column.kind.ellipsized() && row.is_some() {
+                    let mut job =
+                        egui::text::LayoutJob::simple_singleline(text.clone(), font.clone(), color);
+                    job.wrap = egui::text::TextWrapping::truncate_at_width(
+                        (cell.width() - 2.0 * CELL_PAD).max(0.0),
+                    );
+                    let galley = painter.layout_job(job);
+                    if galley.elided && response.hover_pos().is_some_and(|p| cell.contains(p)) {
+                        cut_text = Some(text);
+                    }
+                    let at = align.anchor_size(anchor, galley.size()).min;
+                    painter.with_clip_rect(clip).galley(at, galley, color);
+                } else {
+                    painter
+                        .with_clip_rect(clip)
+                        .text(anchor, align, text, font.clone(), color);
+                }
+            }
+            if let Some(full) = cut_text {
+                let _ = response.on_hover_text_at_pointer(full);
             }
         }
         if copy_clicked && let Some(text) = self.selection_tsv(browse) {
