@@ -160,8 +160,10 @@ fn histogram_ui(ui: &mut Ui, movie_id: i32, histogram: &[(f32, u64)]) {
         .collect();
     let most = histogram.iter().map(|(_, n)| *n).max().unwrap_or(1);
     let chart = BarChart::new("ratings", bars).color(fill);
+    // Ten labels share the pane's width: allow them closer than egui_plot's default 60 pt.
     let x_axis = AxisHints::new_x()
         .label("stars")
+        .label_spacing(14.0..=20.0)
         .formatter(|mark, _range| star_label(mark.value));
     let y_axis = AxisHints::new_y()
         .label("ratings")
