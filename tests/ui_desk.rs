@@ -50,15 +50,13 @@ fn small_collection() -> common::TestDb {
                (2, 1, 'toys', '2015-04-01'), (3, 3, 'pixar', '2016-01-02');",
         )
         .expect("insert the small collection");
-    let mut id = 10;
-    for title in std::iter::once(LONG_TITLE).chain(WORLD_TITLES) {
+    for (id, title) in (10_i32..).zip(std::iter::once(LONG_TITLE).chain(WORLD_TITLES)) {
         client
             .execute(
                 "INSERT INTO movies (id, title, year) VALUES ($1, $2, 2000)",
                 &[&id, &title],
             )
             .expect("insert a titled movie");
-        id += 1;
     }
     client
         .batch_execute("ANALYZE movies")
