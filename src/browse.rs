@@ -54,6 +54,9 @@ pub enum FilterChange {
     Sort(SortColumn, bool),
     /// Drop every condition, keep the sort (Esc, the Clear button). Back undoes it.
     ClearConditions,
+    /// A tag chip in the detail pane: the current (or waiting) filter narrowed to movies with
+    /// this tag (a filter holds one tag, so it replaces another), applied at once.
+    AddTag(String),
     /// The filter before the current one.
     Back,
     /// Undo a Back.
@@ -234,6 +237,12 @@ impl Browse {
             FilterChange::Sort(column, additive) => {
                 let mut filter = base();
                 filter.toggle_sort(column, additive);
+                filter.normalize();
+                filter
+            }
+            FilterChange::AddTag(tag) => {
+                let mut filter = base();
+                filter.tag = Some(tag);
                 filter.normalize();
                 filter
             }
@@ -677,6 +686,24 @@ mod tests {
         browse.change_filter(FilterChange::Edit(titled("alien")), t0);
         browse.tick(t0 + FILTER_DEBOUNCE);
         assert_eq!(browse.filter(), &titled("alien"));
+    }
+
+    #[test]
+    fn a_tag_chip_narrows_the_waiting_edit_at_once_and_back_undoes_it() {
+        let mut browse = Browse::default();
+        let now = Instant::now();
+        browse.change_filter(FilterChange::Edit(titled("alien")), now);
+        let tagged = browse
+            .change_filter(FilterChange::AddTag("space".into()), now)
+            .expect("a tag chip applies at once");
+        assert_eq!(tagged.title, "alien", "the waiting edit is not lost");
+        assert_eq!(tagged.tag.as_deref(), Some("space"));
+        assert_eq!(browse.filter(), &tagged);
+        assert_eq!(browse.pending_filter(), None);
+        assert_eq!(
+            browse.change_filter(FilterChange::Back, now),
+            Some(Filter::default())
+        );
     }
 
     #[test]

@@ -16,6 +16,7 @@ use crate::filter::Filter;
 use crate::import::load::{self, LoadReport};
 use crate::import::movielens::MovieLensDir;
 use crate::import::sample::SampleSpec;
+use crate::plural;
 use crate::progress::with_progress_bar;
 use crate::repo::movies::{MovieRow, MoviesRepository};
 use crate::views::ViewStore;
@@ -527,17 +528,21 @@ fn export(pool: &db::pool::DatabasePool, filter: &Filter, file: &Path) -> anyhow
     let result = crate::export::export_to_file(pool, filter, file, &mut |n| bar.set_position(n));
     bar.finish_and_clear();
     let n = result?;
-    eprintln!("Exported {n} movies to {}", file.display());
+    eprintln!(
+        "Exported {} to {}",
+        plural::count(n, "movie", "movies"),
+        file.display()
+    );
     Ok(())
 }
 
 fn print_report(report: &LoadReport) {
     println!(
-        "Loaded {} movies, {} ratings, {} tags ({} links) in {:.1} s",
-        report.movies,
-        report.ratings,
-        report.tags,
-        report.links,
+        "Loaded {}, {}, {} ({}) in {:.1} s",
+        plural::count(report.movies, "movie", "movies"),
+        plural::count(report.ratings, "rating", "ratings"),
+        plural::count(report.tags, "tag", "tags"),
+        plural::count(report.links, "link", "links"),
         report.elapsed_ms as f64 / 1000.0
     );
 }

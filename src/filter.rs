@@ -189,10 +189,19 @@ pub enum SortColumn {
     Title,
     /// Release year; movies without one come last.
     Year,
-    /// Average rating; unrated movies come last.
+    /// Average rating; unrated movies come last in both directions.
     Rating,
     /// Number of ratings.
     Votes,
+}
+
+impl SortColumn {
+    /// Whether a first header click sorts this column descending: for the measures (average
+    /// rating, number of ratings) people want the best first; names, years and ids read
+    /// naturally from the smallest.
+    pub const fn best_first(self) -> bool {
+        matches!(self, SortColumn::Rating | SortColumn::Votes)
+    }
 }
 
 impl SortColumn {
@@ -401,8 +410,9 @@ impl Filter {
     }
 
     /// Header-click behaviour: a plain click sorts by `column` alone (a second click on the
-    /// sole sort column flips it); an additive (shift) click appends `column` ascending or
-    /// flips it where it already is, keeping the other keys.
+    /// sole sort column flips it); an additive (shift) click appends `column` or flips it where
+    /// it already is, keeping the other keys. A column enters the sort in its natural direction:
+    /// descending for the measures ([`SortColumn::best_first`]), ascending otherwise.
     pub fn toggle_sort(&mut self, column: SortColumn, additive: bool) {
         let existing = self.sort.iter().position(|k| k.column == column);
         if additive {
@@ -412,7 +422,10 @@ impl Filter {
                         key.descending = !key.descending;
                     }
                 }
-                None => self.sort.push(SortKey::asc(column)),
+                None => self.sort.push(SortKey {
+                    column,
+                    descending: column.best_first(),
+                }),
             }
             return;
         }
@@ -428,7 +441,7 @@ impl Filter {
                 // sort to one column does not silently reverse it.
                 let descending = existing
                     .and_then(|i| keys.get(i))
-                    .is_some_and(|k| k.descending);
+                    .map_or(column.best_first(), |k| k.descending);
                 self.sort = vec![SortKey { column, descending }];
             }
         }
@@ -1268,22 +1281,40 @@ pub(crate) mod tests {
         assert_eq!(f.sort, vec![SortKey::desc(SortColumn::Title)]);
         f.toggle_sort(SortColumn::Year, false);
         assert_eq!(f.sort, vec![SortKey::asc(SortColumn::Year)]);
+        // Measures enter best first (descending), also as an added key.
         f.toggle_sort(SortColumn::Rating, true);
         f.toggle_sort(SortColumn::Votes, true);
-        assert_eq!(f.sort_direction(SortColumn::Rating), Some((1, false)));
-        f.toggle_sort(SortColumn::Rating, true);
         assert_eq!(f.sort_direction(SortColumn::Rating), Some((1, true)));
-        assert_eq!(f.sort_direction(SortColumn::Votes), Some((2, false)));
+        f.toggle_sort(SortColumn::Rating, true);
+        assert_eq!(f.sort_direction(SortColumn::Rating), Some((1, false)));
+        assert_eq!(f.sort_direction(SortColumn::Votes), Some((2, true)));
         assert_eq!(f.sort_direction(SortColumn::Id), None);
         // Plain click on a column of a multi-sort keeps only it, with its direction.
         f.toggle_sort(SortColumn::Rating, false);
-        assert_eq!(f.sort, vec![SortKey::desc(SortColumn::Rating)]);
-        f.toggle_sort(SortColumn::Rating, false);
         assert_eq!(f.sort, vec![SortKey::asc(SortColumn::Rating)]);
-        // Additive click on an empty sort just adds the column.
+        f.toggle_sort(SortColumn::Rating, false);
+        assert_eq!(f.sort, vec![SortKey::desc(SortColumn::Rating)]);
+        // Additive click on an empty sort just adds the column, best first.
         let mut g = Filter::default();
         g.toggle_sort(SortColumn::Votes, true);
-        assert_eq!(g.sort, vec![SortKey::asc(SortColumn::Votes)]);
+        assert_eq!(g.sort, vec![SortKey::desc(SortColumn::Votes)]);
+    }
+
+    #[test]
+    fn the_first_click_on_a_measure_sorts_best_first() {
+        for column in [SortColumn::Rating, SortColumn::Votes] {
+            let mut f = Filter::default();
+            f.toggle_sort(column, false);
+            assert_eq!(f.sort, vec![SortKey::desc(column)]);
+            assert_eq!(f.to_text(), format!("sort:-{column}"));
+            f.toggle_sort(column, false);
+            assert_eq!(f.sort, vec![SortKey::asc(column)]);
+        }
+        for column in [SortColumn::Id, SortColumn::Title, SortColumn::Year] {
+            let mut f = Filter::default();
+            f.toggle_sort(column, false);
+            assert_eq!(f.sort, vec![SortKey::asc(column)]);
+        }
     }
 
     #[test]

@@ -193,7 +193,7 @@ fn seed_replaces_the_collection_with_the_requested_size() {
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        stdout(&out).contains("Loaded 1000 movies, 5000 ratings"),
+        stdout(&out).contains("Loaded 1,000 movies, 5,000 ratings"),
         "{}",
         stdout(&out)
     );

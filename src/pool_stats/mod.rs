@@ -20,6 +20,7 @@ use crate::config::PoolSettings;
 use crate::db::error::{DbError, DbErrorKind};
 use crate::db::metrics::{HistogramSnapshot, PoolCounters};
 use crate::db::pool::{ConnectionState, PoolSnapshot};
+use crate::plural::count;
 use crate::repo::server_stats::{Backend, ServerStatsRepository};
 use crate::worker::{JobRecord, WorkerState};
 
@@ -336,8 +337,8 @@ fn degraded_reasons(history: &[Sample], now: Instant) -> Vec<String> {
     let timeouts = latest.timeouts.saturating_sub(baseline.timeouts);
     if timeouts > 0 {
         reasons.push(format!(
-            "{timeouts} checkout timeout{} in the last {window_secs} s",
-            plural(timeouts)
+            "{} in the last {window_secs} s",
+            count(timeouts, "checkout timeout", "checkout timeouts")
         ));
     }
     let errors = latest
@@ -345,8 +346,8 @@ fn degraded_reasons(history: &[Sample], now: Instant) -> Vec<String> {
         .saturating_sub(baseline.trouble_errors());
     if errors > 0 {
         reasons.push(format!(
-            "{errors} error{} in the last {window_secs} s",
-            plural(errors)
+            "{} in the last {window_secs} s",
+            count(errors, "error", "errors")
         ));
     }
     let waited = latest
@@ -364,10 +365,6 @@ fn degraded_reasons(history: &[Sample], now: Instant) -> Vec<String> {
         reasons.push(format!("a checkout has waited {}", format_micros(micros)));
     }
     reasons
-}
-
-fn plural(n: u64) -> &'static str {
-    if n == 1 { "" } else { "s" }
 }
 
 /// The gauges that have a sparkline.
@@ -907,11 +904,8 @@ impl PoolStatsModel {
                 _ => "Not connected: no pool".to_owned(),
             };
         };
-        let connections = format!(
-            "{} connection{}",
-            snapshot.total,
-            plural(u64::from(snapshot.total))
-        );
+        let connections =
+            crate::plural::count(u64::from(snapshot.total), "connection", "connections");
         let use_now = match (snapshot.in_use, snapshot.idle) {
             (0, _) if snapshot.total > 0 => format!("{connections}, all idle"),
             (0, _) => "no connections open yet".to_owned(),
@@ -921,7 +915,7 @@ impl PoolStatsModel {
         let gauges = self.gauges();
         let waiting = match gauges.waiting {
             0 => "nobody waits".to_owned(),
-            n => format!("{n} quer{} waiting", if n == 1 { "y" } else { "ies" }),
+            n => format!("{} waiting", crate::plural::count(n, "query", "queries")),
         };
         let wait = Quantiles::of(&snapshot.counters.wait);
         format!(

@@ -5,6 +5,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use crate::db::pool::DatabasePool;
+use crate::plural::count;
 
 use super::drill::{StressDrill, StressSpec};
 use super::*;
@@ -276,11 +277,11 @@ pub fn write_text(out: &mut dyn Write, r: &PoolStatsReport) -> std::io::Result<(
     if let Some(s) = &r.stress {
         writeln!(
             out,
-            "stress drill: {} threads, {} queries done, {} checkout timeouts, {} errors{}",
-            s.threads,
-            s.completed,
-            s.timeouts,
-            s.errors,
+            "stress drill: {}, {} done, {}, {}{}",
+            count(u64::from(s.threads), "thread", "threads"),
+            count(s.completed, "query", "queries"),
+            count(s.timeouts, "checkout timeout", "checkout timeouts"),
+            count(s.errors, "error", "errors"),
             if s.finished {
                 String::new()
             } else {

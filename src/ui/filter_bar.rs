@@ -15,7 +15,7 @@ use egui::{Color32, Key, Modifiers, RichText, Ui};
 use crate::browse::FilterChange;
 use crate::completion::{self, TOKEN_HELP};
 use crate::filter::{Filter, KNOWN_GENRES, MAX_YEAR, MIN_YEAR};
-use crate::repo::movies::{Facets, thousands};
+use crate::repo::movies::Facets;
 use crate::ui::command::Command;
 
 /// Id of the filter's text field.
@@ -178,7 +178,10 @@ impl FilterBar {
                     .and_then(|f| f.genres.iter().find(|(g, _)| g == genre))
                     .map(|(_, n)| *n);
                 let chip = ui.selectable_label(on, *genre).on_hover_text(match count {
-                    Some(n) => format!("{} movies under the current filter", thousands(n)),
+                    Some(n) => format!(
+                        "{} under the current filter",
+                        crate::plural::count(n, "movie", "movies")
+                    ),
                     None => "any of the selected genres".to_owned(),
                 });
                 if chip.clicked() {

@@ -43,16 +43,27 @@ use pool_panel::PoolPanel;
 use status_bar::{StatusBar, StatusInfo};
 use views_menu::ViewsMenu;
 
-/// System fonts tried as fallbacks, so titles in Japanese, Chinese, Korean or with symbols the
-/// bundled font lacks are drawn instead of shown as boxes. Missing files are skipped.
-const FALLBACK_FONTS: &[&str] = &[
+/// System fonts tried as fallbacks, so titles in Japanese, Chinese, Korean, Cyrillic, Greek or
+/// with symbols the bundled font lacks are drawn instead of shown as boxes. Missing files are
+/// skipped; the .deb depends on `fonts-wqy-microhei | fonts-noto-cjk` and `fonts-dejavu-core`
+/// so an installed Marquee has them.
+pub const FALLBACK_FONTS: &[&str] = &[
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/TTF/DejaVuSans.ttf",
+    "/usr/share/fonts/dejavu-sans-fonts/DejaVuSans.ttf",
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
     "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
     "/usr/share/fonts/google-noto-cjk/NotoSansCJK-Regular.ttc",
     "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/wqy-microhei/wqy-microhei.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
+    "/usr/share/fonts/google-droid-sans-fonts/DroidSansFallbackFull.ttf",
     "/System/Library/Fonts/PingFang.ttc",
+    "/System/Library/Fonts/AppleSDGothicNeo.ttc",
     "C:\\Windows\\Fonts\\msyh.ttc",
+    "C:\\Windows\\Fonts\\malgun.ttf",
+    "C:\\Windows\\Fonts\\segoeui.ttf",
 ];
 
 /// Adds whichever [`FALLBACK_FONTS`] exist, after egui's own fonts.
@@ -822,7 +833,7 @@ impl eframe::App for MarqueeApp {
                 .size_range(200.0..=(width * 0.5).max(220.0))
                 .show(ui, |ui| {
                     ui.add_space(6.0);
-                    self.detail_pane.ui(ui, &self.detail);
+                    self.detail_pane.ui(ui, &self.detail, &mut commands);
                 });
         }
         egui::CentralPanel::default().show(ui, |ui| match &self.connection {

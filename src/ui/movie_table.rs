@@ -97,8 +97,9 @@ impl ColumnKind {
         }
     }
 
-    /// Text columns that shrink before the table scrolls sideways.
-    fn flexible(self) -> bool {
+    /// Long text columns: they give up width first when the table is narrow, and are cut with
+    /// "…" to the column width, the whole text on hover.
+    fn long_text(self) -> bool {
         matches!(self, ColumnKind::Title | ColumnKind::Genres)
     }
 
@@ -461,7 +462,7 @@ impl MovieTable {
         let mut columns: Vec<Column> = self.visible_columns().copied().collect();
         let excess = columns.iter().map(|c| c.width).sum::<f32>() - width;
         let room = |c: &Column| {
-            if c.kind.flexible() {
+            if c.kind.long_text() {
                 (c.width - FLEX_MIN_WIDTH).max(0.0)
             } else {
                 0.0
@@ -868,6 +869,8 @@ impl MovieTable {
             } else {
                 text_color
             };
+            // Text cut short in a narrow column, shown whole when the pointer rests on it.
+            let mut cut_text: Option<String> = None;
             let mut x = body.left() - self.scroll_x;
             for column in &columns {
                 let cell = Rect::from_min_size(pos2(x, y), vec2(column.width, ROW_HEIGHT));
@@ -895,9 +898,26 @@ impl MovieTable {
                     )
                 };
                 let clip = cell.shrink2(vec2(CELL_PAD / 2.0, 0.0)).intersect(body);
-                painter
-                    .with_clip_rect(clip)
-                    .text(anchor, align, text, font.clone(), color);
+                if column.kind.long_text() && row.is_some() {
+                    let mut job =
+                        egui::text::LayoutJob::simple_singleline(text.clone(), font.clone(), color);
+                    job.wrap = egui::text::TextWrapping::truncate_at_width(
+                        (cell.width() - 2.0 * CELL_PAD).max(0.0),
+                    );
+                    let galley = painter.layout_job(job);
+                    if galley.elided && response.hover_pos().is_some_and(|p| cell.contains(p)) {
+                        cut_text = Some(text);
+                    }
+                    let at = align.anchor_size(anchor, galley.size()).min;
+                    painter.with_clip_rect(clip).galley(at, galley, color);
+                } else {
+                    painter
+                        .with_clip_rect(clip)
+                        .text(anchor, align, text, font.clone(), color);
+                }
+            }
+            if let Some(full) = cut_text {
+                let _ = response.on_hover_text_at_pointer(full);
             }
         }
         if copy_clicked && let Some(text) = self.selection_tsv(browse) {

@@ -6,6 +6,7 @@
 use egui::{Color32, RichText, Ui};
 use egui_plot::{Bar, BarChart, HLine, Line, Plot, PlotPoints};
 
+use crate::plural::count;
 use crate::pool_stats::monitor::PoolStatsAction;
 use crate::pool_stats::{
     Gauge, HISTORY_WINDOW, Health, PoolStatsModel, Quantiles, format_micros, format_secs_f64,
@@ -123,8 +124,11 @@ impl PoolStatsView {
                 )
             };
             ui.label(format!(
-                "{state}: {} threads, {} queries, {} checkout timeouts, {} errors",
-                s.threads, s.completed, s.timeouts, s.errors
+                "{state}: {}, {}, {}, {}",
+                count(u64::from(s.threads), "thread", "threads"),
+                count(s.completed, "query", "queries"),
+                count(s.timeouts, "checkout timeout", "checkout timeouts"),
+                count(s.errors, "error", "errors"),
             ));
         }
     }
@@ -477,7 +481,10 @@ fn server_ui(ui: &mut Ui, model: &PoolStatsModel, actions: &mut Vec<PoolStatsAct
     ));
     let pool_total = model.snapshot().map_or(0, |s| s.total);
     if view.not_in_pool.is_empty() && view.gone_from_server.is_empty() {
-        ui.label(format!("Matches the pool ({pool_total} connections)"));
+        ui.label(format!(
+            "Matches the pool ({})",
+            count(u64::from(pool_total), "connection", "connections")
+        ));
     }
     for b in &view.not_in_pool {
         ui.label(
@@ -540,7 +547,7 @@ fn workers_ui(ui: &mut Ui, model: &PoolStatsModel) {
                     Some(error) => ui.label(
                         RichText::new(one_line(error)).color(Color32::from_rgb(220, 70, 60)),
                     ),
-                    None => ui.label(format!("{} rows", job.rows)),
+                    None => ui.label(count(job.rows, "row", "rows")),
                 };
                 ui.end_row();
             }

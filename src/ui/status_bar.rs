@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use egui::{RichText, Ui};
 
+use crate::plural;
 use crate::repo::movies::RowCount;
 use crate::ui::command::Command;
 
@@ -143,7 +144,11 @@ impl StatusBar {
             match info.count {
                 _ if !info.connected => {}
                 Some(count) => {
-                    let label = format!("{} movies", count.label());
+                    let label = format!(
+                        "{} {}",
+                        count.label(),
+                        plural::noun(count.rows(), "movie", "movies")
+                    );
                     if matches!(count, RowCount::Exact(_)) {
                         ui.label(label);
                     } else if info.counting {

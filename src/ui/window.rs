@@ -2,6 +2,9 @@
 
 use crate::config::Settings;
 
+/// The window's app id (Wayland) and WM_CLASS (X11); the desktop entry is `marquee.desktop`.
+pub const APP_ID: &str = "marquee";
+
 /// The app icon, from `assets/icon.png`.
 pub fn icon() -> egui::IconData {
     eframe::icon_data::from_png_bytes(include_bytes!("../../assets/icon.png")).unwrap_or_default()
@@ -12,6 +15,9 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("Marquee")
+            // Wayland app id / X11 WM_CLASS: matches `marquee.desktop`, so docks group the
+            // window under the installed launcher and show its icon.
+            .with_app_id(APP_ID)
             .with_inner_size([1280.0, 800.0])
             .with_min_inner_size([720.0, 480.0])
             .with_icon(icon()),

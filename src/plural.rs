@@ -1,0 +1,30 @@
+//! Counted nouns for people: "1 rating", "2 ratings", "86,537 movies". One helper, so the
+//! window and the command line never print "1 ratings".
+
+use crate::repo::movies::thousands;
+
+/// `one` when `n` is exactly 1, else `many` (English: zero takes the plural, "0 ratings").
+pub fn noun<'a>(n: u64, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 { one } else { many }
+}
+
+/// `n` with thousands separators and the right form of the noun: `count(1, "rating",
+/// "ratings")` is `1 rating`, `count(12_345, …)` is `12,345 ratings`.
+pub fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{} {}", thousands(n), noun(n, one, many))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{count, noun};
+
+    #[test]
+    fn one_is_singular_and_everything_else_plural() {
+        assert_eq!(count(0, "rating", "ratings"), "0 ratings");
+        assert_eq!(count(1, "rating", "ratings"), "1 rating");
+        assert_eq!(count(2, "rating", "ratings"), "2 ratings");
+        assert_eq!(count(86_537, "movie", "movies"), "86,537 movies");
+        assert_eq!(noun(1, "query", "queries"), "query");
+        assert_eq!(noun(11, "query", "queries"), "queries");
+    }
+}
