@@ -415,7 +415,7 @@ fn import_postgres(settings: &Settings, source_url: &str) -> anyhow::Result<()> 
     let source_target = source_params.display_target();
     let mut source_client = db::connect_once(&source_params)?;
     let source =
-        crate::source::detect::detect(&mut source_client, &settings.source, &source_target)?;
+        crate::db::source::detect::detect(&mut source_client, &settings.source, &source_target)?;
     eprintln!(
         "Reading {} at {source_target} (only reading)",
         source.describe()

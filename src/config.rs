@@ -295,7 +295,7 @@ pub struct Settings {
     /// How the pool behaves.
     pub pool: PoolSettings,
     /// What to read: the `[source]` section of the config file and `--schema`.
-    pub source: crate::source::SourceSettings,
+    pub source: SourceSettings,
 }
 
 /// One source of settings (flags, environment or file); `None` means "this source is silent".
@@ -340,7 +340,7 @@ pub struct ConfigLayer {
     /// Force the private cluster even if the environment names a server.
     pub private: Option<bool>,
     /// `[source]`: where the movies are when they are not Marquee's own (config file only).
-    pub source: Option<crate::source::SourceSettings>,
+    pub source: Option<SourceSettings>,
 }
 
 impl fmt::Debug for ConfigLayer {
@@ -750,6 +750,80 @@ fn percent_encode(text: &str) -> String {
         }
     }
     out
+}
+
+/// What the user said about the source (config file `[source]`, `--schema`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SourceSettings {
+    /// Look for MovieLens tables in this schema only (instead of every schema on the
+    /// `search_path`).
+    pub schema: Option<String>,
+    /// Explicit table and column names, for data that is not laid out like MovieLens.
+    pub movies: Option<MoviesMapping>,
+    /// Ratings table, when the mapping has one.
+    pub ratings: Option<RatingsMapping>,
+    /// Tags table, when the mapping has one.
+    pub tags: Option<TagsMapping>,
+}
+
+/// `[source.movies]` in the config file: a table and which of its columns mean what.
+///
+/// ```toml
+/// [source]
+/// schema = "catalog"          # optional: else the first schema on the search_path holding it
+/// [source.movies]
+/// table = "films"
+/// id = "film_id"
+/// title = "name"
+/// year = "released"           # optional: a number or a date; else taken from the title
+/// genres = "kinds"            # optional: 'A|B' text or text[]
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MoviesMapping {
+    /// Table (or view) name.
+    pub table: String,
+    /// Id column.
+    pub id: String,
+    /// Title column.
+    pub title: String,
+    /// Year column.
+    pub year: Option<String>,
+    /// Genres column.
+    pub genres: Option<String>,
+}
+
+/// `[source.ratings]`: `table`, `movie_id`, `rating`, optional `user_id` and `rated_at`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RatingsMapping {
+    /// Table name.
+    pub table: String,
+    /// Column naming the movie.
+    pub movie_id: String,
+    /// Stars column.
+    pub rating: String,
+    /// Who rated.
+    pub user_id: Option<String>,
+    /// When (epoch seconds or a timestamp).
+    pub rated_at: Option<String>,
+}
+
+/// `[source.tags]`: `table`, `movie_id`, `tag`, optional `user_id` and `tagged_at`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TagsMapping {
+    /// Table name.
+    pub table: String,
+    /// Column naming the movie.
+    pub movie_id: String,
+    /// Tag text column.
+    pub tag: String,
+    /// Who tagged.
+    pub user_id: Option<String>,
+    /// When (epoch seconds or a timestamp).
+    pub tagged_at: Option<String>,
 }
 
 #[cfg(test)]

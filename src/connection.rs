@@ -204,7 +204,7 @@ pub fn spawn_startup(
                     })?
                     .movies
                 } else {
-                    crate::source::movie_count(&mut *conn, pool.source())
+                    crate::db::source::movie_count(&mut *conn, pool.source())
                         .map_err(|e| DbError::from_postgres(&e, &target))?
                 };
                 tracing::info!("Loaded {movies} movies");
@@ -214,8 +214,9 @@ pub fn spawn_startup(
                     .query_typed_one("SHOW server_version", &[])
                     .ok()
                     .and_then(|row| row.try_get::<_, String>(0).ok());
-                let collection = crate::source::collection_description(&mut *conn, pool.source())
-                    .map_err(|e| DbError::from_postgres(&e, &target))?;
+                let collection =
+                    crate::db::source::collection_description(&mut *conn, pool.source())
+                        .map_err(|e| DbError::from_postgres(&e, &target))?;
                 Ok((collection, version))
             })();
             match seeded {

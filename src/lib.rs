@@ -22,7 +22,6 @@ pub mod plural;
 pub mod pool_stats;
 pub mod progress;
 pub mod repo;
-pub mod source;
 pub mod ui;
 pub mod views;
 pub mod worker;

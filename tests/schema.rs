@@ -115,7 +115,7 @@ fn an_older_schema_on_a_shared_server_is_browsed_read_only_with_a_note() {
     let pool = marquee::db::open_pool(&server, &settings).unwrap();
     assert_eq!(
         pool.source().kind,
-        marquee::source::SourceKind::MarqueeOlder { version: 3 }
+        marquee::db::source::SourceKind::MarqueeOlder { version: 3 }
     );
     let note = pool.source().notes.join(" ");
     assert!(

@@ -10,8 +10,10 @@ use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use common::TestDb;
+use marquee::config::SourceSettings;
 use marquee::config::{ConnectParams, PoolSettings, ServerChoice, Settings};
 use marquee::db::pool::DatabasePool;
+use marquee::db::source::SourceKind;
 use marquee::db::{self, Server};
 use marquee::filter::Filter;
 use marquee::import::load;
@@ -19,7 +21,6 @@ use marquee::import::movielens::MovieLensDir;
 use marquee::import::sample::SampleSpec;
 use marquee::import::title::parse_year;
 use marquee::repo::movies::MoviesRepository;
-use marquee::source::{SourceKind, SourceSettings};
 
 const SPEC: SampleSpec = SampleSpec {
     movies: 1_500,

@@ -7,6 +7,7 @@
 use std::time::Instant;
 
 use super::report::{BenchName, Options, Report, Target};
+use super::stats::peak_rss_kib;
 use crate::config::PoolSettings;
 use crate::db::pool::DatabasePool;
 use crate::filter::Filter;
@@ -38,12 +39,12 @@ pub fn run(target: &Target, options: &Options) -> anyhow::Result<Report> {
         for _ in 0..options.repeats.clamp(1, 3) {
             let base = reset_peak_rss_kib().unwrap_or_else(|| {
                 reset_worked = false;
-                super::peak_rss_kib()
+                peak_rss_kib()
             });
             let started = Instant::now();
             rows = movies.export_csv(&filter, &mut std::io::sink(), &mut |_| {})?;
             times.push(started.elapsed());
-            growth_kib = growth_kib.max(super::peak_rss_kib().saturating_sub(base));
+            growth_kib = growth_kib.max(peak_rss_kib().saturating_sub(base));
         }
         report.timing(format!("export {label} ({rows} rows)"), &times);
         report.figure(format!("export {label}: rows"), rows as f64, "rows");

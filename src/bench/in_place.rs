@@ -15,6 +15,7 @@ use std::io::{Read as _, Write as _};
 use std::time::{Duration, Instant};
 
 use super::report::{BenchName, Check, Options, Report};
+use super::stats::Rng;
 use crate::config::{ConnectParams, PoolSettings, ServerChoice, Settings};
 use crate::db::{self, Server};
 use crate::filter::Filter;
@@ -169,7 +170,7 @@ pub fn run(
         time(&mut times, || Ok(repo.facets(&Filter::default())?))?;
     }
     report.timing("in place: facets (no filter)", &times);
-    let mut rng = super::Rng::new(7);
+    let mut rng = Rng::new(7);
     let mut times = Vec::new();
     for _ in 0..samples {
         let id = (rng.next_u64() % u64::from(movies.max(1))) as i32 + 1;
@@ -231,7 +232,7 @@ fn scratch_store(server: &ConnectParams, spec: &SampleSpec) -> anyhow::Result<Co
 fn copy_limit(
     store: &mut postgres::Client,
     source: &mut postgres::Client,
-    relations: &crate::source::Source,
+    relations: &crate::db::source::Source,
 ) -> anyhow::Result<()> {
     let mut tx = store.transaction()?;
     tx.batch_execute(

@@ -5,6 +5,7 @@ pub mod error;
 pub mod metrics;
 pub mod pool;
 pub mod schema;
+pub mod source;
 pub mod tls;
 
 use crate::config::{ConnectParams, ServerChoice, Settings};
@@ -154,7 +155,7 @@ pub fn connect_once(params: &ConnectParams) -> Result<postgres::Client, DbError>
 }
 
 /// Builds the shared pool for `server` and finds what its database holds
-/// ([`crate::source::detect`]); the pool reads that source from then on.
+/// ([`crate::db::source::detect`]); the pool reads that source from then on.
 ///
 /// Only the private cluster, Marquee's own, is migrated here. Any other server is only read:
 /// browsing needs `SELECT` alone, and writing takes a command that says so
@@ -165,7 +166,7 @@ pub fn open_pool(server: &Server, settings: &Settings) -> Result<DatabasePool, D
     if server.cluster.is_some() {
         schema::migrate(&mut conn, pool.target())?;
     }
-    let source = crate::source::detect::detect(&mut *conn, &settings.source, pool.target())?;
+    let source = crate::db::source::detect::detect(&mut *conn, &settings.source, pool.target())?;
     drop(conn);
     tracing::info!("Reading {} at {}", source.describe(), pool.target());
     // Said once, here: the window shows them again in its status bar.

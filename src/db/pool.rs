@@ -441,7 +441,7 @@ pub struct DatabasePool {
     pool: r2d2::Pool<Manager>,
     shared: Arc<Shared>,
     params: Arc<ConnectParams>,
-    source: Arc<crate::source::Source>,
+    source: Arc<crate::db::source::Source>,
 }
 
 impl DatabasePool {
@@ -500,20 +500,20 @@ impl DatabasePool {
             pool,
             shared,
             params: Arc::new(params.clone()),
-            source: Arc::new(crate::source::Source::default()),
+            source: Arc::new(crate::db::source::Source::default()),
         })
     }
 
-    /// The same pool reading `source` (what `crate::source::detect` found). Set it before the
+    /// The same pool reading `source` (what `crate::db::source::detect` found). Set it before the
     /// pool is shared: clones made earlier keep the source they had.
-    pub fn with_source(mut self, source: crate::source::Source) -> Self {
+    pub fn with_source(mut self, source: crate::db::source::Source) -> Self {
         self.source = Arc::new(source);
         self
     }
 
     /// What this pool's database holds and how to read it (Marquee's current schema unless
     /// [`DatabasePool::with_source`] said otherwise).
-    pub fn source(&self) -> &crate::source::Source {
+    pub fn source(&self) -> &crate::db::source::Source {
         &self.source
     }
 

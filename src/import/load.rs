@@ -439,15 +439,3 @@ pub fn seed_if_empty(
         report: Some(report),
     })
 }
-
-/// What collection the database holds, if any (`marquee_meta.collection`).
-pub fn collection_description(
-    client: &mut impl postgres::GenericClient,
-) -> Result<Option<String>, postgres::Error> {
-    Ok(client
-        .query_typed_opt(
-            "SELECT value FROM marquee.marquee_meta WHERE key = 'collection'",
-            &[],
-        )?
-        .map(|row| row.get(0)))
-}

@@ -15,9 +15,9 @@ use std::time::Instant;
 use postgres::Transaction;
 
 use crate::db::error::{DbError, DbErrorKind};
+use crate::db::source::Source;
 use crate::import::load::{self, LoadError, LoadReport};
 use crate::progress::Progress;
-use crate::source::Source;
 
 /// Bytes per read from the source stream.
 const CHUNK_BYTES: usize = 256 * 1024;

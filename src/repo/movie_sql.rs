@@ -7,8 +7,8 @@
 
 use postgres::types::{ToSql, Type};
 
+use crate::db::source::Source;
 use crate::filter::{Filter, Range, SortColumn, SortKey};
-use crate::source::Source;
 
 /// One bind parameter, owned so that [`SqlParts`] can outlive the filter it came from.
 #[derive(Clone, Debug, PartialEq)]

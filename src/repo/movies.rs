@@ -151,7 +151,7 @@ impl MoviesRepository {
     }
 
     /// What the pool's database holds: Marquee's tables, or a user's tables read in place.
-    fn source(&self) -> &crate::source::Source {
+    fn source(&self) -> &crate::db::source::Source {
         self.repo.pool().source()
     }
 

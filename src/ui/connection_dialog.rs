@@ -29,7 +29,7 @@ pub struct ConnectionDialog {
     pool_max: u32,
     base_pool: PoolSettings,
     /// The `[source]` settings, carried through unchanged (the dialog does not edit them).
-    base_source: crate::source::SourceSettings,
+    base_source: crate::config::SourceSettings,
     base_params: ConnectParams,
     /// A test is under way (the app runs it).
     testing: bool,
@@ -52,7 +52,7 @@ impl ConnectionDialog {
             pool_min: 0,
             pool_max: 0,
             base_pool: PoolSettings::default(),
-            base_source: crate::source::SourceSettings::default(),
+            base_source: crate::config::SourceSettings::default(),
             base_params: ConnectParams::default(),
             testing: false,
             test_result: None,

@@ -9,7 +9,7 @@ use egui_plot::{AxisHints, Bar, BarChart, GridMark, Plot};
 
 use crate::browse::FilterChange;
 use crate::plural;
-use crate::ui::Command;
+use crate::ui::command::Command;
 use crate::worker::DetailBundle;
 
 /// What the pane shows.

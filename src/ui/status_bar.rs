@@ -56,7 +56,7 @@ pub struct SourceStatus {
 
 impl SourceStatus {
     /// The line for `source`; `private` when the server is Marquee's own cluster.
-    pub fn new(source: &crate::source::Source, private: bool) -> Self {
+    pub fn new(source: &crate::db::source::Source, private: bool) -> Self {
         Self {
             description: source.describe(),
             read_only: !private,
@@ -200,8 +200,8 @@ mod tests {
 
     #[test]
     fn the_source_line_says_what_and_read_only() {
-        let mut source = crate::source::Source::default();
-        source.kind = crate::source::SourceKind::MovieLens {
+        let mut source = crate::db::source::Source::default();
+        source.kind = crate::db::source::SourceKind::MovieLens {
             schema: "public".into(),
         };
         source.notes.push("no unaccent".into());
@@ -214,7 +214,7 @@ mod tests {
         assert!(status.hover().contains("import postgres"));
         assert!(!status.offer_copy(Some(Duration::from_millis(300))));
         assert!(status.offer_copy(Some(Duration::from_millis(1_500))));
-        let own = SourceStatus::new(&crate::source::Source::default(), true);
+        let own = SourceStatus::new(&crate::db::source::Source::default(), true);
         assert_eq!(own.label(), "Marquee's collection");
         assert!(!own.offer_copy(Some(Duration::from_secs(5))));
     }

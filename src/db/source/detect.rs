@@ -8,7 +8,8 @@ use postgres::GenericClient;
 use postgres::types::Type;
 
 use super::layout::{Column, Layout, LinksLayout, MoviesLayout, RatingsLayout, Table, TagsLayout};
-use super::{Fold, Source, SourceKind, SourceSettings, quote_ident};
+use super::{Fold, Source, SourceKind, quote_ident};
+use crate::config::SourceSettings;
 use crate::db::error::{DbError, DbErrorKind};
 use crate::db::schema;
 
@@ -241,7 +242,7 @@ fn movielens_layout(
 fn mapped_layout(
     client: &mut impl GenericClient,
     settings: &SourceSettings,
-    movies: &super::layout::MoviesMapping,
+    movies: &crate::config::MoviesMapping,
     schemas: &[String],
     target: &str,
 ) -> Result<Layout, DbError> {

@@ -7,8 +7,6 @@
 //! `'A|B'` genres are split, trimmed, de-duplicated and `(no genres listed)` dropped; the average
 //! rating is `avg(rating::real)::real`, as the import's summary computes it.
 
-use serde::{Deserialize, Serialize};
-
 use super::{quote_ident, quote_literal};
 
 /// One column of a user's table, as the catalog names and types it.
@@ -261,63 +259,4 @@ fn timestamp(column: &Option<Column>, alias: &str) -> String {
         Some(c) => format!("{}::timestamptz", c.sql(alias)),
         None => "NULL::timestamptz".to_owned(),
     }
-}
-
-/// `[source.movies]` in the config file: a table and which of its columns mean what.
-///
-/// ```toml
-/// [source]
-/// schema = "catalog"          # optional: else the first schema on the search_path holding it
-/// [source.movies]
-/// table = "films"
-/// id = "film_id"
-/// title = "name"
-/// year = "released"           # optional: a number or a date; else taken from the title
-/// genres = "kinds"            # optional: 'A|B' text or text[]
-/// ```
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MoviesMapping {
-    /// Table (or view) name.
-    pub table: String,
-    /// Id column.
-    pub id: String,
-    /// Title column.
-    pub title: String,
-    /// Year column.
-    pub year: Option<String>,
-    /// Genres column.
-    pub genres: Option<String>,
-}
-
-/// `[source.ratings]`: `table`, `movie_id`, `rating`, optional `user_id` and `rated_at`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RatingsMapping {
-    /// Table name.
-    pub table: String,
-    /// Column naming the movie.
-    pub movie_id: String,
-    /// Stars column.
-    pub rating: String,
-    /// Who rated.
-    pub user_id: Option<String>,
-    /// When (epoch seconds or a timestamp).
-    pub rated_at: Option<String>,
-}
-
-/// `[source.tags]`: `table`, `movie_id`, `tag`, optional `user_id` and `tagged_at`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TagsMapping {
-    /// Table name.
-    pub table: String,
-    /// Column naming the movie.
-    pub movie_id: String,
-    /// Tag text column.
-    pub tag: String,
-    /// Who tagged.
-    pub user_id: Option<String>,
-    /// When (epoch seconds or a timestamp).
-    pub tagged_at: Option<String>,
 }

@@ -11,23 +11,6 @@
 pub mod detect;
 pub mod layout;
 
-use serde::{Deserialize, Serialize};
-
-/// What the user said about the source (config file `[source]`, `--schema`).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct SourceSettings {
-    /// Look for MovieLens tables in this schema only (instead of every schema on the
-    /// `search_path`).
-    pub schema: Option<String>,
-    /// Explicit table and column names, for data that is not laid out like MovieLens.
-    pub movies: Option<layout::MoviesMapping>,
-    /// Ratings table, when the mapping has one.
-    pub ratings: Option<layout::RatingsMapping>,
-    /// Tags table, when the mapping has one.
-    pub tags: Option<layout::TagsMapping>,
-}
-
 /// Which kind of source was found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SourceKind {
@@ -163,7 +146,12 @@ pub fn collection_description(
     source: &Source,
 ) -> Result<Option<String>, postgres::Error> {
     if source.is_marquee() {
-        crate::import::load::collection_description(client)
+        Ok(client
+            .query_typed_opt(
+                "SELECT value FROM marquee.marquee_meta WHERE key = 'collection'",
+                &[],
+            )?
+            .map(|row| row.get(0)))
     } else {
         Ok(Some(source.describe()))
     }
