@@ -555,16 +555,8 @@ pub fn with_database<T>(
     f: impl FnOnce(&Server, &db::pool::DatabasePool) -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
     let server = Server::start(settings)?;
-    let result = db::open_pool(&server, settings)
-        .map_err(anyhow::Error::from)
-        .and_then(|pool| {
-            let result = f(&server, &pool);
-            pool.close();
-            drop(pool);
-            result
-        });
-    server.shutdown();
-    result
+    let pool = db::open_pool(&server, settings);
+    run_on_pool(server, pool, f)
 }
 
 /// [`with_database`] for the commands that write: names the server and database on stderr,
@@ -585,14 +577,23 @@ pub fn with_database_for_writing<T>(
         server.params.dbname,
         server.params.display_target()
     );
-    let result = db::open_pool_for_writing(&server, settings)
-        .map_err(anyhow::Error::from)
-        .and_then(|pool| {
-            let result = f(&server, &pool);
-            pool.close();
-            drop(pool);
-            result
-        });
+    let pool = db::open_pool_for_writing(&server, settings);
+    run_on_pool(server, pool, f)
+}
+
+/// Runs `f` on the opened pool, then closes the pool and stops a cluster this process started,
+/// whether `f` (or opening the pool) failed or not.
+fn run_on_pool<T>(
+    server: Server,
+    pool: Result<db::pool::DatabasePool, db::error::DbError>,
+    f: impl FnOnce(&Server, &db::pool::DatabasePool) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let result = pool.map_err(anyhow::Error::from).and_then(|pool| {
+        let result = f(&server, &pool);
+        pool.close();
+        drop(pool);
+        result
+    });
     server.shutdown();
     result
 }
