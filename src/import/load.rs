@@ -150,6 +150,10 @@ pub(crate) fn begin_replace<'a>(
          SET LOCAL synchronous_commit = off;
          SET LOCAL maintenance_work_mem = '256MB';
          SET LOCAL statement_timeout = 0;
+         -- Every lock the load needs, first and in the order readers take them (movies, then
+         -- ratings and tags): a reader can only wait for the import, never deadlock with it, as
+         -- it could when dropping a foreign key locked ratings before movies.
+         LOCK TABLE movies, ratings, tags IN ACCESS EXCLUSIVE MODE;
          CREATE TEMP TABLE {DROPPED_TABLE} (ord serial, ddl text, drop_ddl text) ON COMMIT DROP;
          -- Each row: how to recreate an object after the load, and how to drop it before.
          -- Rebuilt in reverse order: indexes, then foreign keys, then the statistics targets of
