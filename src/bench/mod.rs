@@ -83,23 +83,14 @@ pub fn run(settings: &Settings, args: &BenchArgs) -> anyhow::Result<()> {
     let result = (|| -> anyhow::Result<()> {
         for name in names {
             let movies = args.movies.unwrap_or_else(|| name.default_movies());
-            if name == BenchName::InPlace {
+            let report = if name == BenchName::InPlace {
                 // Its own raw tables, not the seeded Marquee collection.
-                let report =
-                    in_place::run(&server.params, movies, args.ratings, &options)?.finish();
-                let stdout = std::io::stdout();
-                let mut out = stdout.lock();
-                if args.json {
-                    report.write_json(&mut out)?;
-                } else {
-                    report.write_text(&mut out)?;
-                }
-                out.flush()?;
-                continue;
-            }
-            let params = dataset::ensure(&server.params, movies)?;
-            let target = Target { params, movies };
-            let report = run_one(name, settings, &target, &options)?;
+                in_place::run(&server.params, movies, args.ratings, &options)?.finish()
+            } else {
+                let params = dataset::ensure(&server.params, movies)?;
+                let target = Target { params, movies };
+                run_one(name, settings, &target, &options)?
+            };
             let stdout = std::io::stdout();
             let mut out = stdout.lock();
             if args.json {
