@@ -120,40 +120,45 @@ impl ExportDialog {
             }
         });
         ui.add_space(4.0);
-        match status {
-            ExportStatus::Idle => {}
-            ExportStatus::Running { rows, expected, .. } => {
-                let text = format!("{} movies written…", thousands(*rows));
-                match expected.filter(|e| *e > 0) {
-                    Some(expected) => {
-                        let fraction = (*rows as f32 / expected as f32).clamp(0.0, 1.0);
-                        ui.add(egui::ProgressBar::new(fraction).text(text));
-                    }
-                    None => {
-                        ui.horizontal(|ui| {
-                            ui.spinner();
-                            ui.label(text);
-                        });
+        // The status line keeps one row's height even when empty, so the centred dialog keeps
+        // its size when an export starts and "Cancel export" stays where the pointer is.
+        ui.scope(|ui| {
+            ui.set_min_height(ui.spacing().interact_size.y);
+            match status {
+                ExportStatus::Idle => {}
+                ExportStatus::Running { rows, expected, .. } => {
+                    let text = format!("{} movies written…", thousands(*rows));
+                    match expected.filter(|e| *e > 0) {
+                        Some(expected) => {
+                            let fraction = (*rows as f32 / expected as f32).clamp(0.0, 1.0);
+                            ui.add(egui::ProgressBar::new(fraction).text(text));
+                        }
+                        None => {
+                            ui.horizontal(|ui| {
+                                ui.spinner();
+                                ui.label(text);
+                            });
+                        }
                     }
                 }
+                ExportStatus::Done { rows, path } => {
+                    ui.label(
+                        RichText::new(format!(
+                            "Exported {} movies to {}",
+                            thousands(*rows),
+                            path.display()
+                        ))
+                        .color(egui::Color32::from_rgb(80, 170, 90)),
+                    );
+                }
+                ExportStatus::Failed(message) => {
+                    ui.colored_label(ui.visuals().error_fg_color, message.as_str());
+                }
+                ExportStatus::Cancelled => {
+                    ui.label("Cancelled; nothing was written.");
+                }
             }
-            ExportStatus::Done { rows, path } => {
-                ui.label(
-                    RichText::new(format!(
-                        "Exported {} movies to {}",
-                        thousands(*rows),
-                        path.display()
-                    ))
-                    .color(egui::Color32::from_rgb(80, 170, 90)),
-                );
-            }
-            ExportStatus::Failed(message) => {
-                ui.colored_label(ui.visuals().error_fg_color, message.as_str());
-            }
-            ExportStatus::Cancelled => {
-                ui.label("Cancelled; nothing was written.");
-            }
-        }
+        });
         let mut close = false;
         ui.horizontal(|ui| {
             if running {
