@@ -242,7 +242,8 @@ impl Browse {
             }
             FilterChange::AddTag(tag) => {
                 let mut filter = base();
-                filter.tag = Some(tag);
+                // A chip narrows: the movies must carry this tag as well as any already asked for.
+                filter.tags.push(tag);
                 filter.normalize();
                 filter
             }
@@ -697,7 +698,7 @@ mod tests {
             .change_filter(FilterChange::AddTag("space".into()), now)
             .expect("a tag chip applies at once");
         assert_eq!(tagged.title, "alien", "the waiting edit is not lost");
-        assert_eq!(tagged.tag.as_deref(), Some("space"));
+        assert_eq!(tagged.tags, ["space"]);
         assert_eq!(browse.filter(), &tagged);
         assert_eq!(browse.pending_filter(), None);
         assert_eq!(

@@ -152,6 +152,31 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         format: OutputFormat,
     },
+    /// Group the movies matching a filter and measure each group, on the server.
+    ///
+    /// Each CSV/JSON row ends with the filter text that shows exactly that group's movies.
+    Summarize {
+        /// One or two dimensions (two make a pivot): genre, year, decade, rating, votes, tag
+        /// [default: genre, or the view's summary].
+        #[arg(long)]
+        by: Option<String>,
+        /// Measures: movies, ratings, avg (per rating), mean-avg (mean of movie averages),
+        /// median (of movie averages), first-year, last-year [default: movies,ratings,avg].
+        #[arg(long)]
+        measure: Option<String>,
+        /// Filter text (same language as `movies --filter`).
+        #[arg(long, short, default_value = "", conflicts_with = "view")]
+        filter: String,
+        /// Use the filter (and summary settings) of this saved view.
+        #[arg(long)]
+        view: Option<String>,
+        /// Tags kept when grouping by tag: the most used [default: 20].
+        #[arg(long)]
+        top: Option<u32>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+    },
     /// Write every movie matching a filter to a CSV file (streamed, constant memory).
     Export {
         /// Filter text (same language as `movies --filter` and the window's filter field).
@@ -297,6 +322,38 @@ pub fn run(connection: &ConnectionArgs, command: Command) -> anyhow::Result<()> 
                 Ok(())
             })
         }
+        Command::Summarize {
+            by,
+            measure,
+            filter,
+            view,
+            top,
+            format,
+        } => {
+            let (filter, saved) = match view.as_deref() {
+                Some(name) => {
+                    let view = view_store(connection).get(name)?;
+                    (view.parsed_filter()?, view.summary)
+                }
+                None => (parse_filter(&filter)?, None),
+            };
+            let spec =
+                saved
+                    .unwrap_or_default()
+                    .overridden(by.as_deref(), measure.as_deref(), top)?;
+            with_database(&settings, |_, pool| {
+                let summary = crate::repo::summary::SummaryRepository::new(pool.clone())
+                    .summarize(&filter, &spec)?;
+                let stdout = std::io::stdout();
+                let mut out = stdout.lock();
+                match format {
+                    OutputFormat::Table => summary.write_table(&mut out)?,
+                    OutputFormat::Csv => summary.write_csv(&mut out)?,
+                    OutputFormat::Json => summary.write_json_lines(&mut out)?,
+                }
+                Ok(())
+            })
+        }
         Command::Export { filter, view, file } => {
             let filter = filter_or_view(connection, &filter, view.as_deref())?;
             with_database(&settings, |_, pool| export(pool, &filter, &file))
@@ -385,6 +442,9 @@ fn views_command(connection: &ConnectionArgs, action: ViewsAction) -> anyhow::Re
             println!("name = {:?}\nfilter = {:?}", view.name, view.filter);
             if !view.columns.is_empty() {
                 println!("columns = {:?}", view.columns);
+            }
+            if let Some(summary) = &view.summary {
+                println!("summary = {summary}");
             }
         }
         ViewsAction::Delete { name } => {

@@ -231,10 +231,7 @@ mod tests {
         }
         let c = complete("tag:not", KNOWN_GENRES, &["not pixar".to_owned()]).expect("tag");
         let done = apply("tag:not", &c, &c.candidates[0]);
-        assert_eq!(
-            Filter::parse(&done).expect("parses").tag.as_deref(),
-            Some("not pixar")
-        );
+        assert_eq!(Filter::parse(&done).expect("parses").tags, ["not pixar"]);
         assert!(
             complete("title:\"star wa", KNOWN_GENRES, &[]).is_none(),
             "inside quotes"

@@ -10,6 +10,7 @@
 //! ```text
 //! title:"star wars" genre:Sci-Fi,Action genre-all:Drama,War genre-not:Horror
 //! year:1977..1983 rating:>=4 votes:>=100 tag:pixar sort:-rating,title
+//! year:none rating:3.5..<4 votes:10..99 tag:pixar tag:"time travel"
 //! ```
 //!
 //! * A token is `key:value` or a bare word; bare words are appended to the title, so typing
@@ -21,8 +22,13 @@
 //!   spaces, commas and colons, and a quoted word is never taken for a key.
 //! * `genre:` (any of), `genre-all:` (all of), `genre-not:` (none of) take comma lists and
 //!   accumulate when repeated; every other key is a single setting and the last one wins.
-//! * `year:` and `rating:` take `N`, `A..B`, `A..`, `..B`, `A-B`, `>=N`, `<=N`, `>N`, `<N`;
-//!   `votes:` takes a minimum: `N`, `>=N`, `>N` or `N..`.
+//! * `year:` and `rating:` take `N`, `A..B`, `A..`, `..B`, `A-B`, `A..<B` (B excluded), `>=N`,
+//!   `<=N`, `>N`, `<N`, or `none` (movies without a year / without ratings).
+//! * `votes:` takes the same ranges, except that a bare `N` means at least N (`votes:100`).
+//! * `tag:` accumulates when repeated: `tag:a tag:b` keeps the movies tagged with both.
+//!
+//! Every group of a summary is one of these conditions, so drilling into a group is always a
+//! filter the user can read, edit and save (see `summary`).
 //! * `sort:` takes a comma list of `id`, `title`, `year`, `rating`, `votes`, `-` = descending.
 
 use std::borrow::Cow;
@@ -93,10 +99,12 @@ pub struct Filter {
     pub year: Range<i16>,
     /// Average rating, inclusive at both ends, within 0..=5.
     pub rating: Range<f32>,
-    /// Minimum number of ratings, so that averages over a handful of votes can be hidden.
-    pub min_votes: Option<u32>,
-    /// The movie has this tag (exact match, ignoring case and accents).
-    pub tag: Option<String>,
+    /// Number of ratings, inclusive at both ends: mostly a minimum, so that averages over a
+    /// handful of votes can be hidden.
+    pub votes: Range<u32>,
+    /// The movie has every one of these tags (exact match, ignoring case and accents), in the
+    /// order they were added.
+    pub tags: Vec<String>,
     /// Sort keys, most significant first; empty = by id.
     pub sort: Vec<SortKey>,
 }
@@ -120,7 +128,8 @@ impl GenreFilter {
     }
 }
 
-/// An inclusive range where either end may be open.
+/// An inclusive range where either end may be open, or the condition that the value is
+/// missing (`year:none`).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Range<T> {
@@ -128,6 +137,8 @@ pub struct Range<T> {
     pub min: Option<T>,
     /// Highest value let through; `None` = no upper limit.
     pub max: Option<T>,
+    /// Only rows without a value (no year, no ratings); `min` and `max` are then unset.
+    pub missing: bool,
 }
 
 // Written by hand so that `Range<T>: Default` does not demand `T: Default`.
@@ -136,6 +147,7 @@ impl<T> Default for Range<T> {
         Range {
             min: None,
             max: None,
+            missing: false,
         }
     }
 }
@@ -143,12 +155,26 @@ impl<T> Default for Range<T> {
 impl<T> Range<T> {
     /// A range from optional bounds, as the GUI's two edit boxes produce it.
     pub const fn new(min: Option<T>, max: Option<T>) -> Self {
-        Range { min, max }
+        Range {
+            min,
+            max,
+            missing: false,
+        }
     }
 
-    /// True when neither end is set, i.e. the range filters nothing out.
+    /// Only the rows where the value is missing.
+    pub const fn missing() -> Self {
+        Range {
+            min: None,
+            max: None,
+            missing: true,
+        }
+    }
+
+    /// True when neither end is set and missing values are not asked for, i.e. the range
+    /// filters nothing out.
     pub fn is_unbounded(&self) -> bool {
-        self.min.is_none() && self.max.is_none()
+        self.min.is_none() && self.max.is_none() && !self.missing
     }
 }
 
@@ -282,8 +308,8 @@ impl Filter {
             || !self.genres.is_empty()
             || !self.year.is_unbounded()
             || !self.rating.is_unbounded()
-            || self.min_votes.is_some()
-            || self.tag.is_some()
+            || !self.votes.is_unbounded()
+            || !self.tags.is_empty()
     }
 
     /// The canonical text form: keys in a fixed order, values quoted only when needed.
@@ -308,10 +334,10 @@ impl Filter {
         if let Some(text) = rating_text(&self.rating) {
             parts.push(format!("rating:{text}"));
         }
-        if let Some(votes) = self.min_votes {
-            parts.push(format!("votes:>={votes}"));
+        if let Some(text) = votes_text(&self.votes) {
+            parts.push(format!("votes:{text}"));
         }
-        if let Some(tag) = &self.tag {
+        for tag in &self.tags {
             parts.push(format!("tag:{}", quote(tag)));
         }
         if !self.sort.is_empty() {
@@ -352,12 +378,12 @@ impl Filter {
                 "genre-not" => filter.genres.none_of.extend(token.genre_list()?),
                 "year" => filter.year = token.year_range()?,
                 "rating" => filter.rating = token.rating_range()?,
-                "votes" => filter.min_votes = Some(token.min_votes()?),
+                "votes" => filter.votes = token.votes_range()?,
                 "tag" => {
                     if value.text.is_empty() {
                         return Err(token.empty_value());
                     }
-                    filter.tag = Some(value.text.clone());
+                    filter.tags.push(value.text.clone());
                 }
                 "sort" => filter.sort = token.sort_keys()?,
                 // `Star Trek: The Motion Picture`: an unknown word ending in a colon with
@@ -398,9 +424,15 @@ impl Filter {
             }
         }
         order_range(&mut self.rating);
-        if self.tag.as_deref() == Some("") {
-            self.tag = None;
-        }
+        order_range(&mut self.votes);
+        // Tags match ignoring case (and accents, on the server); an exact repeat is dropped.
+        let mut seen: Vec<String> = Vec::with_capacity(self.tags.len());
+        self.tags.retain(|tag| {
+            let key = tag.to_lowercase();
+            let keep = !tag.is_empty() && !seen.contains(&key);
+            seen.push(key);
+            keep
+        });
         let mut seen = Vec::with_capacity(self.sort.len());
         self.sort.retain(|k| {
             let first = !seen.contains(&k.column);
@@ -494,6 +526,10 @@ fn normalize_genres(list: &mut Vec<String>) {
 }
 
 fn order_range<T: PartialOrd>(range: &mut Range<T>) {
+    if range.missing {
+        range.min = None;
+        range.max = None;
+    }
     if let (Some(min), Some(max)) = (&range.min, &range.max)
         && min > max
     {
@@ -504,6 +540,9 @@ fn order_range<T: PartialOrd>(range: &mut Range<T>) {
 /// Canonical text of a range, `None` when it is unbounded. `{}` formatting gives the
 /// shortest text that parses back to the same value, which makes `f32` round-trip.
 fn range_text<T: PartialEq + fmt::Display>(range: &Range<T>) -> Option<String> {
+    if range.missing {
+        return Some("none".to_owned());
+    }
     match (&range.min, &range.max) {
         (None, None) => None,
         (Some(a), Some(b)) if a == b => Some(a.to_string()),
@@ -520,12 +559,25 @@ fn rating_text(range: &Range<f32>) -> Option<String> {
         let (b, n) = (bound.to_string(), neighbour.to_string());
         (n.len() < b.len()).then_some(n)
     };
+    if range.missing {
+        return range_text(range);
+    }
     match (range.min, range.max) {
         (Some(a), None) => shorter(a, a.next_down()).map(|n| format!(">{n}")),
         (None, Some(b)) => shorter(b, b.next_up()).map(|n| format!("<{n}")),
+        // A half-star bucket of a summary: 3.5 ≤ avg < 4.
+        (Some(a), Some(b)) if a != b => shorter(b, b.next_up()).map(|n| format!("{a}..<{n}")),
         _ => None,
     }
     .or_else(|| range_text(range))
+}
+
+/// The votes range as text: a minimum alone is the familiar `>=N`.
+fn votes_text(range: &Range<u32>) -> Option<String> {
+    match (range.min, range.max) {
+        (Some(a), Some(b)) if a == b => Some(format!("{a}..{b}")),
+        _ => range_text(range),
+    }
 }
 
 /// Quotes a value when it would otherwise be split, misread or lost: empty, whitespace or
@@ -679,6 +731,8 @@ fn parse_range<T: Copy + PartialOrd>(
     } else if let Some(r) = text.strip_prefix('=') {
         let v = num(r)?;
         (Some(v), Some(v))
+    } else if let Some((a, b)) = text.split_once("..<") {
+        (opt(a)?, Some(below(num(b)?)))
     } else if let Some((a, b)) = text.split_once("..") {
         let range = (opt(a)?, opt(b)?);
         if range == (None, None) {
@@ -737,7 +791,8 @@ fn parse_decimal(s: &str) -> Option<f32> {
 
 const YEAR_SHAPE: &str = "expected a year like 1995 or a range like 1990..1999";
 const RATING_SHAPE: &str = "expected a rating like 4 or 3.5, or a range like 3.5..5 or >=4";
-const VOTES_SHAPE: &str = "expected a minimum number of votes like 100 or >=100";
+const VOTES_SHAPE: &str =
+    "expected a minimum number of votes like 100 or >=100, or a range like 10..99";
 
 impl Token<'_> {
     fn error(&self, message: impl Into<String>) -> FilterParseError {
@@ -826,6 +881,9 @@ impl Token<'_> {
 
     fn year_range(&self) -> Result<Range<i16>, FilterParseError> {
         let text = self.trimmed_value()?;
+        if text.eq_ignore_ascii_case("none") {
+            return Ok(Range::missing());
+        }
         // Years are parsed wide (i64) so absurd values get the out-of-range message.
         let number = |s: &str| parse_digits(s).map(|v| i64::try_from(v).unwrap_or(i64::MAX));
         let valid = (i64::from(MIN_YEAR), i64::from(MAX_YEAR));
@@ -848,6 +906,9 @@ impl Token<'_> {
 
     fn rating_range(&self) -> Result<Range<f32>, FilterParseError> {
         let text = self.trimmed_value()?;
+        if text.eq_ignore_ascii_case("none") {
+            return Ok(Range::missing());
+        }
         // next_up/next_down make `>4` exact on a `real` column: the smallest f32 above 4.
         let number = |s: &str| parse_decimal(s).map(|v| v + 0.0);
         match parse_range(
@@ -868,26 +929,30 @@ impl Token<'_> {
         }
     }
 
-    fn min_votes(&self) -> Result<u32, FilterParseError> {
+    fn votes_range(&self) -> Result<Range<u32>, FilterParseError> {
         let text = self.trimmed_value()?;
-        let (digits, exclusive) = if let Some(r) = text.strip_prefix(">=") {
-            (r, false)
-        } else if let Some(r) = text.strip_prefix('>') {
-            (r, true)
-        } else if let Some(r) = text.strip_suffix("..") {
-            (r, false)
-        } else {
-            (text, false)
-        };
-        let Some(n) = parse_digits(digits.trim()) else {
-            let message = if text.starts_with(['<', '.']) || text.contains("..") {
-                format!("{VOTES_SHAPE}; votes only takes a minimum")
-            } else {
-                VOTES_SHAPE.to_owned()
-            };
-            return Err(self.error(message));
-        };
-        let n = if exclusive { n.saturating_add(1) } else { n };
+        // A bare number is a minimum: `votes:100` hides averages over fewer than 100 votes.
+        if let Some(n) = parse_digits(text) {
+            return Ok(Range::new(Some(self.vote_count(n)?), None));
+        }
+        let number = |s: &str| parse_digits(s);
+        let above = |v: u64| v.saturating_add(1);
+        let below = |v: u64| v.saturating_sub(1);
+        match parse_range(text, number, above, below, (0, u64::MAX)) {
+            Ok((min, max)) => {
+                let min = min.map(|n| self.vote_count(n)).transpose()?;
+                let max = max.map(|n| self.vote_count(n)).transpose()?;
+                Ok(Range::new(min, max))
+            }
+            Err(RangeError::Shape) => Err(self.error(VOTES_SHAPE)),
+            Err(RangeError::OutOfRange(v)) => Err(self.error(format!("{v} votes is out of range"))),
+            Err(RangeError::Backwards(a, b)) => Err(self.error(format!(
+                "the range is backwards: {a} is above {b}; write {b}..{a}"
+            ))),
+        }
+    }
+
+    fn vote_count(&self, n: u64) -> Result<u32, FilterParseError> {
         u32::try_from(n).map_err(|_| {
             self.error(format!(
                 "{n} votes is too many; the most that can be asked for is {}",
@@ -946,8 +1011,8 @@ pub(crate) mod tests {
         assert_eq!(f.genres.none_of, strings(&["Horror"]));
         assert_eq!(f.year, Range::new(Some(1977), Some(1983)));
         assert_eq!(f.rating, Range::new(Some(4.0), None));
-        assert_eq!(f.min_votes, Some(100));
-        assert_eq!(f.tag.as_deref(), Some("pixar"));
+        assert_eq!(f.votes, Range::new(Some(100), None));
+        assert_eq!(f.tags, ["pixar"]);
         assert_eq!(
             f.sort,
             vec![
@@ -1024,7 +1089,7 @@ pub(crate) mod tests {
         let f = parse("YEAR:1990 Title:x TAG:a tag:b year:2001 sort:id SORT:-votes");
         assert_eq!(f.year, Range::new(Some(2001), Some(2001)));
         assert_eq!(f.title, "x");
-        assert_eq!(f.tag.as_deref(), Some("b"));
+        assert_eq!(f.tags, ["a", "b"], "tags accumulate");
         assert_eq!(f.sort, vec![SortKey::desc(SortColumn::Votes)]);
     }
 
@@ -1097,12 +1162,53 @@ pub(crate) mod tests {
 
     #[test]
     fn votes_shapes() {
-        assert_eq!(parse("votes:100").min_votes, Some(100));
-        assert_eq!(parse("votes:>=100").min_votes, Some(100));
-        assert_eq!(parse("votes:>100").min_votes, Some(101));
-        assert_eq!(parse("votes:100..").min_votes, Some(100));
-        assert_eq!(parse("votes:4294967295").min_votes, Some(u32::MAX));
+        let at_least = |n| Range::new(Some(n), None);
+        assert_eq!(parse("votes:100").votes, at_least(100));
+        assert_eq!(parse("votes:>=100").votes, at_least(100));
+        assert_eq!(parse("votes:>100").votes, at_least(101));
+        assert_eq!(parse("votes:100..").votes, at_least(100));
+        assert_eq!(parse("votes:4294967295").votes, at_least(u32::MAX));
+        assert_eq!(parse("votes:10..99").votes, Range::new(Some(10), Some(99)));
+        assert_eq!(
+            parse("votes:10..<100").votes,
+            Range::new(Some(10), Some(99))
+        );
+        assert_eq!(parse("votes:<=0").votes, Range::new(None, Some(0)));
+        assert_eq!(parse("votes:10..99").to_text(), "votes:10..99");
+        assert_eq!(parse("votes:0..0").to_text(), "votes:0..0");
         assert_eq!(parse("votes:100").to_text(), "votes:>=100");
+    }
+
+    #[test]
+    fn missing_values_and_half_open_ranges_round_trip() {
+        let f = parse("year:none rating:NONE");
+        assert_eq!(f.year, Range::missing());
+        assert_eq!(f.rating, Range::missing());
+        assert!(f.has_conditions());
+        assert_eq!(f.to_text(), "year:none rating:none");
+        // The last one wins, as for every single-valued key.
+        assert_eq!(
+            parse("year:none year:1995").year,
+            Range::new(Some(1995), Some(1995))
+        );
+        let bucket = parse("rating:3.5..<4");
+        assert_eq!(
+            bucket.rating,
+            Range::new(Some(3.5), Some(4.0f32.next_down()))
+        );
+        assert_eq!(bucket.to_text(), "rating:3.5..<4");
+        assert_eq!(
+            parse("year:1990..<2000").year,
+            Range::new(Some(1990), Some(1999))
+        );
+        for text in [
+            "year:none",
+            "rating:3.5..<4",
+            "votes:10..99",
+            "tag:a tag:\"b c\"",
+        ] {
+            assert_eq!(parse(&parse(text).to_text()), parse(text), "{text}");
+        }
     }
 
     #[test]
@@ -1123,7 +1229,7 @@ pub(crate) mod tests {
     fn to_text_quotes_only_when_needed() {
         let mut f = Filter {
             title: "Heat".into(),
-            tag: Some("pixar".into()),
+            tags: vec!["pixar".into()],
             ..Filter::default()
         };
         assert_eq!(f.to_text(), "title:Heat tag:pixar");
@@ -1145,7 +1251,7 @@ pub(crate) mod tests {
             );
             assert_eq!(Filter::parse(&f.to_text()), Ok(f.clone()));
         }
-        f.tag = Some(String::new());
+        f.tags = vec![String::new()];
         assert!(f.to_text().ends_with("tag:\"\""));
     }
 
@@ -1185,7 +1291,7 @@ pub(crate) mod tests {
                 "votes:lots",
                 "expected a minimum number of votes",
             ),
-            ("votes:<=5", 0, "votes:<=5", "only takes a minimum"),
+            ("votes:99..10", 0, "votes:99..10", "backwards"),
             ("votes:99999999999", 0, "votes:99999999999", "too many"),
             ("votes:>4294967295", 0, "votes:>4294967295", "too many"),
             ("rating:abc", 0, "rating:abc", "expected a rating"),
@@ -1327,7 +1433,7 @@ pub(crate) mod tests {
             },
             year: Range::new(Some(2000), Some(1990)),
             rating: Range::new(Some(f32::NAN), Some(-0.0)),
-            tag: Some(String::new()),
+            tags: vec![String::new(), "Pixar".into(), "pixar".into()],
             sort: vec![SortKey::asc(SortColumn::Id), SortKey::desc(SortColumn::Id)],
             ..Filter::default()
         };
@@ -1337,7 +1443,7 @@ pub(crate) mod tests {
         assert_eq!(f.year, Range::new(Some(1990), Some(2000)));
         assert_eq!(f.rating, Range::new(None, Some(0.0)));
         assert!(f.rating.max.is_some_and(|v| v.is_sign_positive()));
-        assert_eq!(f.tag, None);
+        assert_eq!(f.tags, ["Pixar"], "empty and repeated tags are dropped");
         assert_eq!(f.sort, vec![SortKey::asc(SortColumn::Id)]);
     }
 
@@ -1451,12 +1557,15 @@ pub(crate) mod tests {
             (genres(), genres(), genres()),
             (year(), year()),
             (rating(), rating()),
-            prop::option::of(any::<u32>()),
-            prop::option::of(arb_text()),
+            (
+                prop::option::of(any::<u32>()),
+                prop::option::of(any::<u32>()),
+            ),
+            prop::collection::vec(arb_text(), 0..3),
             sort,
         )
             .prop_map(
-                |(title, (any_of, all_of, none_of), (y1, y2), (r1, r2), min_votes, tag, sort)| {
+                |(title, (any_of, all_of, none_of), (y1, y2), (r1, r2), (v1, v2), tags, sort)| {
                     let mut f = Filter {
                         title,
                         genres: GenreFilter {
@@ -1466,8 +1575,8 @@ pub(crate) mod tests {
                         },
                         year: ordered(y1, y2),
                         rating: ordered(r1, r2),
-                        min_votes,
-                        tag,
+                        votes: ordered(v1, v2),
+                        tags,
                         sort,
                     };
                     f.normalize();

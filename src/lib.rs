@@ -22,6 +22,7 @@ pub mod plural;
 pub mod pool_stats;
 pub mod progress;
 pub mod repo;
+pub mod summary;
 pub mod ui;
 pub mod views;
 pub mod worker;

@@ -1,5 +1,6 @@
-//! Saved views: a name for a filter (its text form, sort included) and the visible columns, kept
-//! as readable TOML in the config folder (`views.toml`) so people can read, diff and share them.
+//! Saved views: a name for a filter (its text form, sort included), the visible columns and the
+//! summary settings, kept as readable TOML in the config folder (`views.toml`) so people can
+//! read, diff and share them.
 //!
 //! Writes are atomic (a temporary file renamed over the old one) and happen under an exclusive
 //! lock on `views.lock`, re-reading the file first, so two windows saving at once both keep
@@ -25,6 +26,9 @@ pub struct SavedView {
     /// The visible columns, in order (empty: the table's own choice).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub columns: Vec<String>,
+    /// The summary to show beside the table (`marquee summarize --view` uses it too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<crate::summary::SummarySpec>,
 }
 
 impl SavedView {
@@ -282,6 +286,7 @@ mod tests {
             name: name.to_owned(),
             filter: filter.to_owned(),
             columns: vec!["title".into(), "year".into()],
+            summary: None,
         }
     }
 

@@ -1,6 +1,6 @@
 //! Saved views from the command line: `marquee views list|show|delete` read the file the window
-//! writes, and `--view NAME` on `movies` and `export` gives exactly what `--filter` with the
-//! view's text gives.
+//! writes, and `--view NAME` on `movies`, `export` and `summarize` gives exactly what `--filter`
+//! with the view's text (and its summary settings) gives.
 
 mod common;
 
@@ -41,6 +41,9 @@ fn views_list_show_delete_and_view_on_movies_and_export() {
             name: "90s comedies".into(),
             filter: filter.into(),
             columns: vec!["title".into(), "year".into()],
+            summary: Some(
+                marquee::summary::SummarySpec::parse("decade", "movies,avg", 20).expect("spec"),
+            ),
         })
         .expect("save");
 
@@ -77,6 +80,44 @@ fn views_list_show_delete_and_view_on_movies_and_export() {
     );
     assert!(stdout(&by_view).lines().count() > 5, "{}", stdout(&by_view));
     assert_eq!(stdout(&by_view), stdout(&by_filter));
+
+    // The view's summary settings apply; flags override them.
+    let summary_by_view = marquee(
+        &config,
+        &[
+            "--url",
+            &url,
+            "summarize",
+            "--view",
+            "90s comedies",
+            "--format",
+            "csv",
+        ],
+    );
+    let summary_by_flags = marquee(
+        &config,
+        &[
+            "--url",
+            &url,
+            "summarize",
+            "--filter",
+            filter,
+            "--by",
+            "decade",
+            "--measure",
+            "movies,avg",
+            "--format",
+            "csv",
+        ],
+    );
+    assert!(
+        summary_by_view.status.success(),
+        "{}",
+        String::from_utf8_lossy(&summary_by_view.stderr)
+    );
+    assert!(stdout(&summary_by_view).starts_with("decade,movies,avg,filter\n"));
+    assert_eq!(stdout(&summary_by_view), stdout(&summary_by_flags));
+    assert!(stdout(&show).contains("summary = --by decade --measure movies,avg"));
 
     let file = dir.join("comedies.csv");
     let export = marquee(

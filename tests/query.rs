@@ -64,8 +64,15 @@ fn oracle(filter: &Filter, m: &MovieRow) -> bool {
             .max
             .is_none_or(|max| m.rating_avg.is_some_and(|r| r <= max))
         && filter
-            .min_votes
+            .votes
+            .min
             .is_none_or(|v| i64::from(m.rating_count) >= i64::from(v))
+        && filter
+            .votes
+            .max
+            .is_none_or(|v| i64::from(m.rating_count) <= i64::from(v))
+        && (!filter.year.missing || m.year.is_none())
+        && (!filter.rating.missing || m.rating_avg.is_none())
 }
 
 fn ids(rows: &[MovieRow]) -> BTreeSet<i32> {
@@ -98,6 +105,11 @@ fn each_filter_field_and_combinations_match_the_oracle() {
         "votes:>=1000 rating:>=3.5",
         "genre:Sci-Fi,Action year:1977..1983 rating:>=3 votes:>=10",
         "genre-all:Children,Animation genre-not:Horror year:1990.. votes:>=5",
+        "year:none",
+        "rating:none",
+        "rating:3.5..<4",
+        "votes:10..99",
+        "votes:..0 genre:Drama",
     ];
     for text in cases {
         let filter = f(text);
@@ -351,7 +363,7 @@ fn user_text_is_matched_literally_never_as_sql_or_wildcards() {
         titles(
             &repo,
             Filter {
-                tag: Some("paris".into()),
+                tags: vec!["paris".into()],
                 ..Filter::default()
             }
         ),

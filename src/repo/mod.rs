@@ -10,6 +10,7 @@ pub mod movie_sql;
 pub mod movies;
 pub mod ratings;
 pub mod server_stats;
+pub mod summary;
 pub mod tags;
 
 use crate::db::error::{DbError, DbErrorKind};

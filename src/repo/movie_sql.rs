@@ -117,14 +117,17 @@ pub fn where_clause(filter: &Filter, alias: &str, source: &Source) -> SqlParts {
         Param::Float4,
     );
 
-    if let Some(votes) = filter.min_votes {
-        // rating_count is an integer column; no count can exceed i32::MAX, so clamping
-        // keeps "at least N" exact for every count that can exist.
-        let p = parts.bind(Param::Int4(i32::try_from(votes).unwrap_or(i32::MAX)));
-        conditions.push(format!("{} >= {p}", col(alias, "rating_count")));
-    }
+    // rating_count is an integer column; no count can exceed i32::MAX, so clamping keeps
+    // "at least N" exact for every count that can exist.
+    range_conditions(
+        &mut conditions,
+        &mut parts,
+        &col(alias, "rating_count"),
+        &filter.votes,
+        |v| Param::Int4(i32::try_from(v).unwrap_or(i32::MAX)),
+    );
 
-    if let Some(tag) = &filter.tag {
+    for tag in &filter.tags {
         let p = parts.bind(Param::Text(without_nul(tag)));
         // The inner alias must differ from the outer one or `t.id` would point inward.
         let t = if alias.eq_ignore_ascii_case("t") {
@@ -163,6 +166,10 @@ fn range_conditions<T: Copy + PartialEq>(
     range: &Range<T>,
     param: fn(T) -> Param,
 ) {
+    if range.missing {
+        conditions.push(format!("{column} IS NULL"));
+        return;
+    }
     match (range.min, range.max) {
         (Some(a), Some(b)) if a == b => {
             let p = parts.bind(param(a));
@@ -460,7 +467,7 @@ mod tests {
                 all_of: vec![text.to_owned()],
                 none_of: vec![text.to_owned()],
             },
-            tag: Some(text.to_owned()),
+            tags: vec![text.to_owned(), text.to_owned()],
             ..Filter::default()
         }
     }
@@ -609,7 +616,7 @@ mod tests {
                 all_of: x(&f.genres.all_of),
                 none_of: x(&f.genres.none_of),
             },
-            tag: f.tag.as_ref().map(|_| "x".to_owned()),
+            tags: f.tags.iter().map(|_| "x".to_owned()).collect(),
             ..f.clone()
         }
     }

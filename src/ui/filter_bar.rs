@@ -144,7 +144,7 @@ impl FilterBar {
 
             ui.separator();
             let label = ui.label("Ratings ≥").id;
-            let mut min_votes = self.draft.min_votes.unwrap_or(0);
+            let mut min_votes = self.draft.votes.min.unwrap_or(0);
             let votes = ui
                 .add(
                     egui::DragValue::new(&mut min_votes)
@@ -153,7 +153,7 @@ impl FilterBar {
                 )
                 .labelled_by(label);
             if votes.changed() {
-                self.draft.min_votes = (min_votes > 0).then_some(min_votes);
+                self.draft.votes.min = (min_votes > 0).then_some(min_votes);
                 changed = true;
             }
 

@@ -424,6 +424,7 @@ impl MarqueeApp {
                         name,
                         filter: self.browse.filter().to_text(),
                         columns: self.table.visible_column_names(),
+                        summary: None,
                     };
                     let result = self.view_store.save(view);
                     self.apply_views_result(result);

@@ -1,0 +1,189 @@
+//! `SummaryRepository`: a [`SummarySpec`] over a filter as one `GROUP BY` on the server.
+//!
+//! The filtered movies are read once (a CTE over the same WHERE clause the table uses), then
+//! grouped. Measures come from each movie's stored average and count, never from a scan of
+//! the ratings table, so a summary costs one pass over the filtered movies whatever the number
+//! of ratings:
+//! - the average per rating is `Σ(avg × count) / Σ count`, which equals the mean of every
+//!   rating the group's movies received;
+//! - the mean of movie averages and the median weigh each rated movie once.
+
+use postgres::types::{ToSql, Type};
+
+use crate::db::error::DbError;
+use crate::db::pool::DatabasePool;
+use crate::db::source::Source;
+use crate::filter::Filter;
+use crate::repo::Repo;
+use crate::repo::movie_sql;
+use crate::summary::{Dimension, GroupKey, Measure, Summary, SummaryRow, SummarySpec};
+
+/// Summaries of the movies table.
+#[derive(Clone, Debug)]
+pub struct SummaryRepository {
+    repo: Repo,
+}
+
+impl SummaryRepository {
+    /// Shares `pool`.
+    pub fn new(pool: DatabasePool) -> Self {
+        Self {
+            repo: Repo::new(pool),
+        }
+    }
+
+    /// The groups of `spec` over the movies `filter` selects (its sort is ignored).
+    pub fn summarize(&self, filter: &Filter, spec: &SummarySpec) -> Result<Summary, DbError> {
+        let (sql, parts) = summary_sql(filter, spec, self.repo.pool().source());
+        let rows = self.repo.read("summary", |conn| {
+            let params: Vec<(&(dyn ToSql + Sync), Type)> = parts.typed_params();
+            conn.query_typed(&sql, &params)
+        })?;
+        let dims = spec.by.len();
+        let rows = rows
+            .iter()
+            .map(|row| SummaryRow {
+                keys: spec
+                    .by
+                    .iter()
+                    .enumerate()
+                    .map(|(i, d)| key_from(row, i, *d))
+                    .collect(),
+                values: (0..spec.measures.len())
+                    .map(|i| row.get::<_, Option<f64>>(dims + i))
+                    .collect(),
+            })
+            .collect();
+        Ok(Summary {
+            spec: spec.clone(),
+            filter: filter.clone(),
+            rows,
+        })
+    }
+}
+
+fn key_from(row: &postgres::Row, i: usize, dimension: Dimension) -> GroupKey {
+    match dimension {
+        Dimension::Genre => GroupKey::Genre(row.get(i)),
+        Dimension::Tag => GroupKey::Tag(row.get(i)),
+        Dimension::Year => GroupKey::Year(row.get(i)),
+        Dimension::Decade => GroupKey::Decade(row.get(i)),
+        Dimension::Rating => GroupKey::Rating(row.get(i)),
+        Dimension::Votes => GroupKey::Votes(row.get::<_, i32>(i).max(0) as u32),
+    }
+}
+
+/// The SQL and its parameters. Only the WHERE clause carries user text, as bind parameters;
+/// everything else is built from the spec's closed set of names and `top_tags`.
+pub fn summary_sql(
+    filter: &Filter,
+    spec: &SummarySpec,
+    source: &Source,
+) -> (String, movie_sql::SqlParts) {
+    let mut parts = movie_sql::where_clause(filter, "m", source);
+    let mut ctes = vec![format!(
+        "f AS (SELECT m.id, m.year, m.genres, m.rating_avg, m.rating_count FROM {} m WHERE {})",
+        source.movies, parts.where_sql
+    )];
+    let mut from = String::from("f");
+    let mut keys = Vec::new();
+    let mut order = Vec::new();
+    for dimension in &spec.by {
+        match dimension {
+            Dimension::Genre => {
+                from.push_str(" CROSS JOIN LATERAL unnest(f.genres) AS g(genre)");
+                keys.push("g.genre".to_owned());
+                order.push(keys.len().to_string());
+            }
+            Dimension::Tag => {
+                // A movie counts once per tag whatever the spelling or how many users gave it;
+                // the label is one spelling of the folded tag, which `tag:` matches again.
+                let limit = parts.bind(movie_sql::Param::Int4(
+                    i32::try_from(spec.top_tags).unwrap_or(i32::MAX),
+                ));
+                ctes.push(format!(
+                    "ft AS (SELECT t.movie_id, {} AS k, min(t.tag) AS label FROM {} t \
+                     JOIN f ON f.id = t.movie_id GROUP BY 1, 2)",
+                    source.fold("t.tag"),
+                    source.tags
+                ));
+                ctes.push(format!(
+                    "top AS (SELECT k, min(label) AS label, \
+                     row_number() OVER (ORDER BY count(*) DESC, k) AS rank \
+                     FROM ft GROUP BY k ORDER BY rank LIMIT {limit})"
+                ));
+                from.push_str(" JOIN ft ON ft.movie_id = f.id JOIN top ON top.k = ft.k");
+                keys.push("top.label".to_owned());
+                order.push("min(top.rank)".to_owned());
+            }
+            Dimension::Year => {
+                keys.push("f.year".to_owned());
+                order.push(format!("{} NULLS LAST", keys.len()));
+            }
+            Dimension::Decade => {
+                keys.push("(f.year / 10 * 10)::smallint".to_owned());
+                order.push(format!("{} NULLS LAST", keys.len()));
+            }
+            Dimension::Rating => {
+                keys.push("(floor(f.rating_avg * 2) / 2)::real".to_owned());
+                order.push(format!("{} NULLS LAST", keys.len()));
+            }
+            Dimension::Votes => {
+                // 0, then powers of ten by digit count: exact, no floating-point logarithm.
+                let bucket = "(CASE WHEN f.rating_count <= 0 THEN 0 \
+                              ELSE (10 ^ (length(f.rating_count::text) - 1))::int END)";
+                keys.push(bucket.to_owned());
+                order.push(keys.len().to_string());
+            }
+        }
+    }
+    let measures: Vec<&str> = spec.measures.iter().map(|m| measure_sql(*m)).collect();
+    let group_by: Vec<String> = (1..=keys.len()).map(|i| i.to_string()).collect();
+    let sql = format!(
+        "WITH {} SELECT {}, {} FROM {from} GROUP BY {} ORDER BY {}",
+        ctes.join(", "),
+        keys.join(", "),
+        measures.join(", "),
+        group_by.join(", "),
+        order.join(", ")
+    );
+    (sql, parts)
+}
+
+/// Each measure as a `float8` aggregate over `f` (NULL where there is nothing to measure).
+fn measure_sql(measure: Measure) -> &'static str {
+    match measure {
+        Measure::Movies => "count(*)::float8",
+        Measure::Ratings => "sum(f.rating_count)::float8",
+        Measure::Avg => {
+            "sum(f.rating_avg::float8 * f.rating_count) / nullif(sum(f.rating_count), 0)"
+        }
+        Measure::MeanAvg => "avg(f.rating_avg)::float8",
+        Measure::Median => "percentile_cont(0.5) WITHIN GROUP (ORDER BY f.rating_avg)",
+        Measure::FirstYear => "min(f.year)::float8",
+        Measure::LastYear => "max(f.year)::float8",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_text_stays_in_parameters() {
+        let filter = Filter::parse("title:\"'; DROP TABLE x; --\" tag:\"a'b\"").expect("parses");
+        let spec = SummarySpec::parse("tag,decade", "movies,avg,median", 7).expect("spec");
+        let (sql, parts) = summary_sql(&filter, &spec, &Source::default());
+        assert!(!sql.contains("DROP"), "{sql}");
+        assert!(!sql.contains("a'b"), "{sql}");
+        assert!(
+            sql.contains("LIMIT $"),
+            "the tag limit is a parameter: {sql}"
+        );
+        assert_eq!(parts.params.len(), 3);
+        assert!(
+            sql.contains("ORDER BY min(top.rank), 2 NULLS LAST"),
+            "{sql}"
+        );
+    }
+}
