@@ -625,7 +625,7 @@ mod tests {
         assert_eq!(GroupKey::Decade(Some(1990)).label(), "1990s");
         assert_eq!(GroupKey::Votes(10).label(), "10–99");
         assert_eq!(Measure::Ratings.format(Some(1234567.0)), "1,234,567");
-        assert_eq!(Measure::Avg.format(Some(3.14159)), "3.14");
+        assert_eq!(Measure::Avg.format(Some(3.456)), "3.46");
         assert_eq!(Measure::Avg.format(None), "");
     }
 }
