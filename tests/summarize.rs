@@ -121,7 +121,7 @@ fn groups_of(movie: &Movie, dimension: Dimension) -> Vec<String> {
         Dimension::Decade => vec![GroupKey::Decade(movie.year.map(|y| y / 10 * 10)).label()],
         Dimension::Rating => {
             // The stored average is a `real`; bucket it as the server does.
-            let bucket = avg.map(|a| ((a as f32 * 2.0).floor() / 2.0));
+            let bucket = avg.map(|a| (a as f32 * 2.0).floor() / 2.0);
             vec![GroupKey::Rating(bucket).label()]
         }
         Dimension::Votes => {
