@@ -221,7 +221,8 @@ pub enum Command {
         #[command(subcommand)]
         source: ImportSource,
     },
-    /// Measure: load-all, checkout, filter, scroll, frame, startup (see BENCHMARKS.md).
+    /// Measure: load-all, checkout, filter, scroll, frame, startup, export, summarize, in-place
+    /// (see BENCHMARKS.md).
     Bench(crate::bench::BenchArgs),
 }
 

@@ -37,6 +37,7 @@ fn every_benchmark_runs_at_a_tiny_size_and_prints_one_json_line() {
         BenchName::Frame,
         BenchName::Startup,
         BenchName::Export,
+        BenchName::Summarize,
     ] {
         let report = bench::run_one(name, &settings, &target, &Options::tiny())
             .unwrap_or_else(|err| panic!("{}: {err:#}", name.as_str()));

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! marquee bench load-all [--movies 86537] [--with-original] [--json]
-//! marquee bench checkout | filter | scroll | frame | startup | export | all
+//! marquee bench checkout | filter | scroll | frame | startup | export | summarize | all
 //! marquee bench in-place [--movies 86537] [--ratings 1000000]
 //! ```
 //!
@@ -22,6 +22,7 @@ pub mod report;
 pub mod scroll;
 pub mod startup;
 pub mod stats;
+pub mod summarize;
 
 use std::io::Write;
 use std::time::Duration;
@@ -47,6 +48,7 @@ pub fn run_one(
         BenchName::Frame => frame::run(target, options)?,
         BenchName::Startup => startup::run(settings, target, options)?,
         BenchName::Export => export::run(target, options)?,
+        BenchName::Summarize => summarize::run(target, options)?,
         BenchName::InPlace => in_place::run(
             &target.params,
             target.movies,
@@ -75,6 +77,7 @@ pub fn run(settings: &Settings, args: &BenchArgs) -> anyhow::Result<()> {
             BenchName::Frame,
             BenchName::Startup,
             BenchName::Export,
+            BenchName::Summarize,
             BenchName::InPlace,
         ],
         one => vec![one],

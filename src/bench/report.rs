@@ -29,6 +29,8 @@ pub enum BenchName {
     Startup,
     /// Export through COPY: time, and the peak memory it adds (1,000,000 movies by default).
     Export,
+    /// Summaries (one `GROUP BY` per dimension, a pivot, both under a filter).
+    Summarize,
     /// MovieLens tables browsed in place, and `import postgres` against its limit.
     InPlace,
     /// All of the above, in that order.
@@ -46,6 +48,7 @@ impl BenchName {
             BenchName::Frame => "frame",
             BenchName::Startup => "startup",
             BenchName::Export => "export",
+            BenchName::Summarize => "summarize",
             BenchName::InPlace => "in-place",
             BenchName::All => "all",
         }
