@@ -46,6 +46,8 @@ pub enum Topic {
     Suggest,
     /// An export to a file from the window; superseding it cancels it.
     Export,
+    /// The summary beside the table: a new filter or grouping supersedes (and cancels) it.
+    Summary,
 }
 
 impl Topic {
@@ -56,6 +58,7 @@ impl Topic {
             Topic::Admin => 2,
             Topic::Suggest => 3,
             Topic::Export => 4,
+            Topic::Summary => 5,
         }
     }
 }
@@ -113,6 +116,13 @@ pub enum Request {
         /// Rows written so far, for the window's progress bar.
         progress: Arc<AtomicU64>,
     },
+    /// Groups and measures of the filtered movies ([`crate::repo::summary`]).
+    Summarize {
+        /// Whose movies.
+        filter: Arc<Filter>,
+        /// Grouped how, measured how.
+        spec: crate::summary::SummarySpec,
+    },
     /// Check every idle connection now; dead ones are closed (stats panel's Validate all).
     ValidateAll,
     /// Retire every connection; busy ones close when returned (stats panel's Recycle all).
@@ -165,6 +175,8 @@ pub enum RequestKind {
     TagSuggestions,
     /// [`Request::Export`].
     Export,
+    /// [`Request::Summarize`].
+    Summarize,
     /// [`Request::ValidateAll`].
     ValidateAll,
     /// [`Request::RecycleAll`].
@@ -188,6 +200,7 @@ impl RequestKind {
             RequestKind::Sleep => "drill.sleep",
             RequestKind::TagSuggestions => "tags.search",
             RequestKind::Export => "movies.export",
+            RequestKind::Summarize => "summary",
             RequestKind::ValidateAll => "pool.validate_all",
             RequestKind::RecycleAll => "pool.recycle_all",
             RequestKind::Custom(label) => label,
@@ -210,6 +223,7 @@ impl Request {
             Request::Sleep(_) => RequestKind::Sleep,
             Request::TagSuggestions(_) => RequestKind::TagSuggestions,
             Request::Export { .. } => RequestKind::Export,
+            Request::Summarize { .. } => RequestKind::Summarize,
             Request::ValidateAll => RequestKind::ValidateAll,
             Request::RecycleAll => RequestKind::RecycleAll,
             Request::Custom { label, .. } => RequestKind::Custom(label),
@@ -261,6 +275,8 @@ pub enum Answer {
     Tags(Vec<(String, u64)>),
     /// The export is complete: this many movies were written.
     Exported(u64),
+    /// A summary.
+    Summary(Box<crate::summary::Summary>),
     /// Validate all: this many idle connections were checked.
     Validated(u32),
     /// Recycle all: this many connections were retired.
@@ -278,6 +294,7 @@ impl Answer {
             Answer::Backends(b) => b.len() as u64,
             Answer::Tags(t) => t.len() as u64,
             Answer::Exported(n) => *n,
+            Answer::Summary(s) => s.rows.len() as u64,
             Answer::Validated(n) | Answer::Recycled(n) => u64::from(*n),
             Answer::Done(n) => *n,
         }
@@ -353,7 +370,7 @@ struct Job {
 
 struct Shared {
     /// The lowest generation still wanted, per topic.
-    wanted: [AtomicU64; 5],
+    wanted: [AtomicU64; 6],
     /// Running jobs: id → (topic, generation).
     running: Mutex<HashMap<JobId, (Topic, u64)>>,
     log: Mutex<VecDeque<JobRecord>>,
@@ -383,6 +400,7 @@ struct Repos {
     ratings: RatingsRepository,
     tags: TagsRepository,
     server: ServerStatsRepository,
+    summary: crate::repo::summary::SummaryRepository,
 }
 
 /// The worker threads and their channels.
@@ -427,6 +445,7 @@ impl Workers {
             ratings: RatingsRepository::new(pool.clone()),
             tags: TagsRepository::new(pool.clone()),
             server: ServerStatsRepository::new(pool.clone()),
+            summary: crate::repo::summary::SummaryRepository::new(pool.clone()),
         };
         let mut handles = Vec::with_capacity(count + 1);
         for index in 0..count {
@@ -712,6 +731,9 @@ fn execute(repos: &Repos, request: &Request) -> Result<Answer, DbError> {
             crate::repo::movies::ExportError::Database(db) => db,
             other => DbError::new(DbErrorKind::Query, other.to_string()),
         }),
+        Request::Summarize { filter, spec } => Ok(Answer::Summary(Box::new(
+            repos.summary.summarize(filter, spec)?,
+        ))),
         Request::ValidateAll => Ok(Answer::Validated(repos.pool.validate_all().checked)),
         Request::RecycleAll => Ok(Answer::Recycled(repos.pool.recycle_all())),
         Request::Custom { work, .. } => Ok(Answer::Done((work.0)(&repos.pool)?)),

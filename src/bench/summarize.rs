@@ -21,7 +21,11 @@ const CASES: [(&str, &str, &str); 8] = [
     ("by votes bucket", "", "votes"),
     ("by tag (top 20)", "", "tag"),
     ("by genre, filtered", "year:1990..1999 votes:>=10", "genre"),
-    ("pivot genre × decade, filtered", "rating:>=3.5", "genre,decade"),
+    (
+        "pivot genre × decade, filtered",
+        "rating:>=3.5",
+        "genre,decade",
+    ),
 ];
 
 /// Runs the benchmark.

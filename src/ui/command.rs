@@ -50,6 +50,10 @@ pub enum Command {
     SetTheme(ThemeChoice),
     /// Show or hide the pool stats panel (toolbar button, F2).
     TogglePoolPanel,
+    /// Show or hide the summary panel (toolbar button, F3).
+    ToggleSummary,
+    /// Write the summary on screen to this CSV file.
+    SaveSummaryCsv(std::path::PathBuf),
     /// A button in the pool stats panel.
     PoolStats(PoolStatsAction),
 }

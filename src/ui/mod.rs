@@ -16,6 +16,7 @@ pub mod movie_table;
 pub mod pool_panel;
 pub mod pool_stats;
 pub mod status_bar;
+pub mod summary_panel;
 pub mod views_menu;
 pub mod window;
 
@@ -41,6 +42,7 @@ use filter_bar::FilterBar;
 use movie_table::{MovieTable, TableLayout};
 use pool_panel::PoolPanel;
 use status_bar::{StatusBar, StatusInfo};
+use summary_panel::{SummaryData, SummaryPanel};
 use views_menu::ViewsMenu;
 
 /// System fonts tried as fallbacks, so titles in Japanese, Chinese, Korean, Cyrillic, Greek or
@@ -116,6 +118,8 @@ pub struct State {
     pub pool: Option<PoolSettings>,
     /// Whether the pool stats panel is shown.
     pub pool_panel_open: bool,
+    /// The summary panel: shown or not, and its settings.
+    pub summary: SummaryPanel,
 }
 
 /// The eframe application.
@@ -159,6 +163,12 @@ pub struct MarqueeApp {
     suggest_generation: u64,
     /// The last error of a detail request, for the status bar.
     detail_error: Option<String>,
+    /// The summary panel, what it shows, and the filter and settings last asked for.
+    summary_panel: SummaryPanel,
+    summary: SummaryData,
+    summary_generation: u64,
+    summary_asked: Option<(Filter, crate::summary::SummarySpec)>,
+    summary_note: Option<String>,
 }
 
 impl MarqueeApp {
@@ -218,6 +228,11 @@ impl MarqueeApp {
             suggest_text: None,
             suggest_generation: 0,
             detail_error: None,
+            summary_panel: state.summary,
+            summary: SummaryData::Empty,
+            summary_generation: 0,
+            summary_asked: None,
+            summary_note: None,
         };
         app.reload_views();
         app
@@ -226,6 +241,11 @@ impl MarqueeApp {
     /// The browse model (tests and benchmarks read counts and rows from it).
     pub fn browse(&self) -> &Browse {
         &self.browse
+    }
+
+    /// What the summary panel shows (tests read the groups from it).
+    pub fn summary(&self) -> &SummaryData {
+        &self.summary
     }
 
     /// The connection state.
@@ -279,6 +299,10 @@ impl MarqueeApp {
                 if !view.columns.is_empty() {
                     self.table.show_only_columns(&view.columns);
                 }
+                if let Some(spec) = view.summary {
+                    self.summary_panel.spec = spec;
+                    self.summary_panel.open = true;
+                }
                 self.change_filter(FilterChange::Apply(filter));
                 self.views_note = None;
             }
@@ -312,6 +336,7 @@ impl MarqueeApp {
             server,
             pool,
             pool_panel_open: self.pool_panel.open,
+            summary: self.summary_panel.clone(),
         }
     }
 
@@ -410,6 +435,14 @@ impl MarqueeApp {
             }
             Topic::Export => {}
             Topic::Detail => {}
+            Topic::Summary if reply.generation == self.summary_generation => {
+                self.summary = match reply.result {
+                    Ok(Answer::Summary(summary)) => SummaryData::Ready(summary),
+                    Ok(_) => SummaryData::Empty,
+                    Err(err) => SummaryData::Failed(format!("The summary failed: {err}")),
+                };
+            }
+            Topic::Summary => {}
         }
     }
 
@@ -424,7 +457,10 @@ impl MarqueeApp {
                         name,
                         filter: self.browse.filter().to_text(),
                         columns: self.table.visible_column_names(),
-                        summary: None,
+                        summary: self
+                            .summary_panel
+                            .open
+                            .then(|| self.summary_panel.spec.clone()),
                     };
                     let result = self.view_store.save(view);
                     self.apply_views_result(result);
@@ -504,6 +540,10 @@ impl MarqueeApp {
                     self.theme = theme;
                     theme.apply(ctx);
                 }
+                Command::ToggleSummary => {
+                    self.summary_panel.open = !self.summary_panel.open;
+                }
+                Command::SaveSummaryCsv(path) => self.save_summary_csv(&path),
                 Command::TogglePoolPanel => {
                     self.pool_panel.open = !self.pool_panel.open;
                     if self.pool_panel.open {
@@ -521,6 +561,71 @@ impl MarqueeApp {
                 }
             }
         }
+    }
+
+    /// Asks the workers for the summary when the panel is open and the filter's conditions or
+    /// the panel's settings differ from what was last asked; the one before is superseded
+    /// (cancelled on the server) and stays on screen until the answer comes.
+    fn refresh_summary(&mut self) {
+        if !self.summary_panel.open {
+            return;
+        }
+        let Some(workers) = self.connection.workers() else {
+            return;
+        };
+        // The sort does not change the groups.
+        let filter = Filter {
+            sort: Vec::new(),
+            ..self.browse.filter().clone()
+        };
+        let wanted = (filter, self.summary_panel.spec.clone());
+        if self.summary_asked.as_ref() == Some(&wanted) {
+            return;
+        }
+        self.summary_generation += 1;
+        workers.supersede(Topic::Summary, self.summary_generation);
+        workers.submit(
+            Topic::Summary,
+            self.summary_generation,
+            Priority::Urgent,
+            Request::Summarize {
+                filter: std::sync::Arc::new(wanted.0.clone()),
+                spec: wanted.1.clone(),
+            },
+        );
+        self.summary_asked = Some(wanted);
+        let previous = match std::mem::take(&mut self.summary) {
+            SummaryData::Ready(s) | SummaryData::Loading(Some(s)) => Some(s),
+            _ => None,
+        };
+        self.summary = SummaryData::Loading(previous);
+    }
+
+    /// Writes the summary on screen as CSV, whole or not at all (a temporary file renamed).
+    fn save_summary_csv(&mut self, path: &std::path::Path) {
+        let Some(summary) = self.summary.summary() else {
+            return;
+        };
+        let partial = path.with_extension("csv.partial");
+        let result = (|| -> anyhow::Result<()> {
+            let mut out = std::io::BufWriter::new(std::fs::File::create(&partial)?);
+            summary.write_csv(&mut out)?;
+            std::io::Write::flush(&mut out)?;
+            drop(out);
+            std::fs::rename(&partial, path)?;
+            Ok(())
+        })();
+        self.summary_note = Some(match result {
+            Ok(()) => format!(
+                "Saved {} to {}",
+                crate::plural::count(summary.rows.len() as u64, "group", "groups"),
+                path.display()
+            ),
+            Err(err) => {
+                let _ = std::fs::remove_file(&partial);
+                format!("Could not save {}: {err}", path.display())
+            }
+        });
     }
 
     /// Starts exporting the current filter to `path` on a worker; the dialog follows it.
@@ -565,15 +670,19 @@ impl MarqueeApp {
     /// filter text pasted outside a text field is applied.
     fn shortcuts(&mut self, ctx: &egui::Context) {
         // F2 and Alt+arrows type nothing, so they work even while a text field has the focus.
-        let (f2, back, forward) = ctx.input_mut(|i| {
+        let (f2, f3, back, forward) = ctx.input_mut(|i| {
             (
                 i.consume_key(egui::Modifiers::NONE, egui::Key::F2),
+                i.consume_key(egui::Modifiers::NONE, egui::Key::F3),
                 i.consume_key(egui::Modifiers::ALT, egui::Key::ArrowLeft),
                 i.consume_key(egui::Modifiers::ALT, egui::Key::ArrowRight),
             )
         });
         if f2 {
             self.commands.push(Command::TogglePoolPanel);
+        }
+        if f3 {
+            self.commands.push(Command::ToggleSummary);
         }
         if back {
             self.commands.push(Command::Filter(FilterChange::Back));
@@ -728,6 +837,13 @@ impl MarqueeApp {
                     self.commands.push(Command::OpenExport);
                 }
                 if ui
+                    .add(egui::Button::new("Summary").selected(self.summary_panel.open))
+                    .on_hover_text("Group the filtered movies and chart them (F3)")
+                    .clicked()
+                {
+                    self.commands.push(Command::ToggleSummary);
+                }
+                if ui
                     .add(egui::Button::new("Pool").selected(self.pool_panel.open))
                     .on_hover_text("Show or hide the connection pool panel (F2)")
                     .clicked()
@@ -750,6 +866,7 @@ impl eframe::App for MarqueeApp {
         let now = Instant::now();
         if self.connection.poll(&self.settings, &self.waker) {
             self.browse.refresh();
+            self.summary_asked = None;
             if let Some(id) = self.selected_id {
                 self.request_details(id);
             }
@@ -764,6 +881,7 @@ impl eframe::App for MarqueeApp {
             ctx.request_repaint_after(wait);
         }
         self.send_browse_requests();
+        self.refresh_summary();
         if let Some(choice) = &self.export_path_choice
             && let Ok(chosen) = choice.try_recv()
         {
@@ -835,6 +953,26 @@ impl eframe::App for MarqueeApp {
                 .show(ui, |ui| {
                     ui.add_space(6.0);
                     self.detail_pane.ui(ui, &self.detail, &mut commands);
+                });
+        }
+        if self.summary_panel.open && matches!(self.connection, Connection::Ready { .. }) {
+            let height = ui.available_height();
+            egui::Panel::bottom("summary_panel")
+                .resizable(true)
+                .default_size((height * 0.45).clamp(180.0, 420.0))
+                .size_range(140.0..=(height - 120.0).max(160.0))
+                .show(ui, |ui| {
+                    // Fill the panel, so its remembered size is the size given, not the
+                    // content's (a spinner's) height.
+                    ui.set_min_height(ui.available_height());
+                    ui.add_space(4.0);
+                    self.summary_panel.ui(
+                        ui,
+                        &self.summary,
+                        self.browse.filter(),
+                        self.summary_note.as_deref(),
+                        &mut commands,
+                    );
                 });
         }
         egui::CentralPanel::default().show(ui, |ui| match &self.connection {

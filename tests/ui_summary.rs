@@ -1,0 +1,184 @@
+//! The summary panel through the real window on the sample: summarize by genre, click a bar to
+//! drill down (the filter, the table and the summary follow), press Back and see all three
+//! restored; a pivot draws a heat map whose cells drill into both dimensions.
+
+mod common;
+
+use std::time::Duration;
+
+use egui::accesskit::Role;
+use egui_kittest::kittest::Queryable as _;
+use marquee::config::ServerChoice;
+use marquee::repo::movies::RowCount;
+use marquee::summary::{GroupKey, Measure, Summary};
+use marquee::ui::summary_panel::SummaryData;
+
+use common::ui::{App, field, loaded_rows, shows, step_until};
+
+fn app(db: &common::TestDb) -> App {
+    let mut harness =
+        common::ui::app_with(ServerChoice::External(db.params.clone()), [1280.0, 900.0]);
+    step_until(
+        &mut harness,
+        "the first rows",
+        Duration::from_secs(60),
+        |h| loaded_rows(h).len() >= 10,
+    );
+    harness
+}
+
+fn applied(harness: &App) -> String {
+    harness.state().browse().filter().to_text()
+}
+
+/// The summary on screen once it answers for `filter` (its conditions, as text) grouped by
+/// `dimensions` dimensions.
+fn summary_for(harness: &mut App, filter: &str, dimensions: usize) -> Summary {
+    step_until(harness, "the summary", Duration::from_secs(60), |h| {
+        matches!(h.state().summary(),
+            SummaryData::Ready(s) if s.filter.to_text() == filter && s.spec.by.len() == dimensions)
+    });
+    harness.state().summary().summary().expect("ready").clone()
+}
+
+#[test]
+fn clicking_a_bar_drills_down_and_back_restores_filter_table_and_summary() {
+    let db = common::TestDb::default_sample();
+    let mut harness = app(&db);
+    let first_rows = loaded_rows(&harness);
+    harness
+        .get_by_role_and_label(Role::Button, "Summary")
+        .click();
+    let all = summary_for(&mut harness, "", 1);
+    let drama = all
+        .rows
+        .iter()
+        .find(|r| r.keys[0] == GroupKey::Genre("Drama".into()))
+        .expect("a Drama group");
+    let drama_movies = all.value(drama, Measure::Movies).expect("movies") as u64;
+    step_until(&mut harness, "the Drama bar", Duration::from_secs(5), |h| {
+        shows(h, "bar: Drama: movies")
+    });
+    assert!(
+        shows(&harness, "summary row: Drama: movies"),
+        "the table has the group"
+    );
+
+    harness
+        .query_all_by_label_contains("bar: Drama: movies")
+        .next()
+        .expect("bar")
+        .click();
+    step_until(
+        &mut harness,
+        "the drill-down",
+        Duration::from_secs(10),
+        |h| applied(h) == "genre-all:Drama",
+    );
+    step_until(&mut harness, "Drama rows", Duration::from_secs(30), |h| {
+        let rows = loaded_rows(h);
+        rows.len() >= 10 && rows.iter().all(|r| field(r, 3).contains("Drama"))
+    });
+    step_until(
+        &mut harness,
+        "the exact count",
+        Duration::from_secs(30),
+        |h| matches!(h.state().browse().count(), Some(RowCount::Exact(_))),
+    );
+    assert_eq!(
+        harness.state().browse().count(),
+        Some(RowCount::Exact(drama_movies)),
+        "the table shows as many movies as the group had"
+    );
+    let drilled = summary_for(&mut harness, "genre-all:Drama", 1);
+    let only = drilled
+        .rows
+        .iter()
+        .find(|r| r.keys[0] == GroupKey::Genre("Drama".into()))
+        .expect("Drama");
+    assert_eq!(
+        drilled.value(only, Measure::Movies),
+        Some(drama_movies as f64)
+    );
+    assert!(
+        drilled
+            .rows
+            .iter()
+            .all(|r| drilled.value(r, Measure::Movies) <= Some(drama_movies as f64)),
+        "every group is within Drama"
+    );
+
+    harness
+        .get_by_role_and_label(Role::Button, "◀ Back")
+        .click();
+    step_until(&mut harness, "Back", Duration::from_secs(10), |h| {
+        applied(h).is_empty()
+    });
+    step_until(
+        &mut harness,
+        "the first rows again",
+        Duration::from_secs(30),
+        |h| {
+            loaded_rows(h)
+                .iter()
+                .take(10)
+                .eq(first_rows.iter().take(10))
+        },
+    );
+    assert_eq!(summary_for(&mut harness, "", 1).rows, all.rows);
+}
+
+#[test]
+fn a_pivot_is_a_heat_map_whose_cells_drill_into_both_dimensions() {
+    let db = common::TestDb::default_sample();
+    let mut harness = app(&db);
+    harness.event(egui::Event::Paste("genre:Film-Noir".into()));
+    step_until(&mut harness, "the filter", Duration::from_secs(10), |h| {
+        applied(h) == "genre:Film-Noir"
+    });
+    harness
+        .get_by_role_and_label(Role::Button, "Summary")
+        .click();
+    summary_for(&mut harness, "genre:Film-Noir", 1);
+    // Then by decade: the second dimension's menu.
+    harness
+        .get_by_role_and_label(Role::ComboBox, "then")
+        .click();
+    step_until(&mut harness, "the menu", Duration::from_secs(5), |h| {
+        h.query_by_label("decade").is_some()
+    });
+    harness.get_by_label("decade").click();
+    let pivot = summary_for(&mut harness, "genre:Film-Noir", 2);
+    let cell = pivot
+        .rows
+        .iter()
+        .find(|r| {
+            r.keys[0] == GroupKey::Genre("Crime".into())
+                && r.keys[1] == GroupKey::Decade(Some(1940))
+        })
+        .expect("Crime in the 1940s");
+    let label = "cell: Crime, 1940s: movies";
+    step_until(&mut harness, "the cell", Duration::from_secs(5), |h| {
+        shows(h, label)
+    });
+    harness
+        .query_all_by_label_contains(label)
+        .next()
+        .expect("cell")
+        .click();
+    step_until(
+        &mut harness,
+        "the drill-down",
+        Duration::from_secs(10),
+        |h| applied(h) == "genre:Film-Noir genre-all:Crime year:1940..1949",
+    );
+    step_until(&mut harness, "the count", Duration::from_secs(30), |h| {
+        matches!(h.state().browse().count(), Some(RowCount::Exact(_)))
+    });
+    assert_eq!(
+        harness.state().browse().count(),
+        Some(RowCount::Exact(
+            pivot.value(cell, Measure::Movies).expect("movies") as u64
+        ))
+    );
+}
