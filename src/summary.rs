@@ -133,6 +133,20 @@ impl Measure {
         }
     }
 
+    /// The column title where space is short (the window's summary table); the hover shows
+    /// [`Measure::label`].
+    pub const fn short_label(self) -> &'static str {
+        match self {
+            Measure::Movies => "movies",
+            Measure::Ratings => "ratings",
+            Measure::Avg => "avg per rating",
+            Measure::MeanAvg => "mean of avgs",
+            Measure::Median => "median of avgs",
+            Measure::FirstYear => "first year",
+            Measure::LastYear => "last year",
+        }
+    }
+
     /// `value` as a table shows it: counts and years whole, ratings with two decimals.
     pub fn format(self, value: Option<f64>) -> String {
         match value {

@@ -960,7 +960,8 @@ impl eframe::App for MarqueeApp {
             egui::Panel::bottom("summary_panel")
                 .resizable(true)
                 .default_size((height * 0.45).clamp(180.0, 420.0))
-                .size_range(140.0..=(height - 120.0).max(160.0))
+                // The movie table keeps at least 40 % of the height.
+                .size_range(140.0..=(height * 0.6).max(160.0))
                 .show(ui, |ui| {
                     // Fill the panel, so its remembered size is the size given, not the
                     // content's (a spinner's) height.

@@ -79,7 +79,7 @@ impl Default for SummaryPanel {
 
 const ROW_HEIGHT: f32 = 20.0;
 const KEY_WIDTH: f32 = 130.0;
-const VALUE_WIDTH: f32 = 96.0;
+const VALUE_WIDTH: f32 = 112.0;
 
 impl SummaryPanel {
     /// The group highlighted in both the table and the chart.
@@ -291,7 +291,13 @@ impl SummaryPanel {
             .by
             .iter()
             .map(|d| d.name().to_owned())
-            .chain(summary.spec.measures.iter().map(|m| m.label().to_owned()))
+            .chain(
+                summary
+                    .spec
+                    .measures
+                    .iter()
+                    .map(|m| m.short_label().to_owned()),
+            )
             .collect();
         let widths: Vec<f32> = (0..headers.len())
             .map(|i| if i < keys { KEY_WIDTH } else { VALUE_WIDTH })
