@@ -165,6 +165,21 @@ impl Browse {
         !self.forward.is_empty()
     }
 
+    /// The last `n` filters Back returns to, oldest first, as text: what a restart keeps.
+    pub fn history_texts(&self, n: usize) -> Vec<String> {
+        let skip = self.back.len().saturating_sub(n);
+        self.back[skip..].iter().map(Filter::to_text).collect()
+    }
+
+    /// Gives Back the filters of `texts` (oldest first), as a restart restores them. A text
+    /// that no longer parses is left out; the current filter and Forward are not touched.
+    pub fn restore_history(&mut self, texts: &[String]) {
+        let restored = texts.iter().filter_map(|text| Filter::parse(text).ok());
+        self.back = restored.chain(self.back.drain(..)).collect();
+        let excess = self.back.len().saturating_sub(HISTORY_DEPTH);
+        self.back.drain(..excess);
+    }
+
     /// The best known row count of the current filter, if any is known yet.
     pub fn count(&self) -> Option<RowCount> {
         self.count
@@ -687,6 +702,30 @@ mod tests {
         browse.change_filter(FilterChange::Edit(titled("alien")), t0);
         browse.tick(t0 + FILTER_DEBOUNCE);
         assert_eq!(browse.filter(), &titled("alien"));
+    }
+
+    #[test]
+    fn history_survives_as_text_and_comes_back_oldest_first() {
+        let mut browse = Browse::default();
+        let now = Instant::now();
+        for title in ["a", "b", "c"] {
+            browse.change_filter(FilterChange::Apply(titled(title)), now);
+        }
+        let texts = browse.history_texts(2);
+        assert_eq!(texts, ["title:a", "title:b"]);
+        let mut restarted = Browse::default();
+        restarted.set_filter(titled("c"));
+        restarted.restore_history(&[texts[0].clone(), "year:soon".into(), texts[1].clone()]);
+        assert_eq!(
+            restarted.change_filter(FilterChange::Back, now),
+            Some(titled("b"))
+        );
+        assert_eq!(
+            restarted.change_filter(FilterChange::Back, now),
+            Some(titled("a")),
+            "the unparsable entry is skipped"
+        );
+        assert!(!restarted.can_go_back());
     }
 
     #[test]

@@ -43,6 +43,48 @@ pub fn export_to_file(
     result
 }
 
+/// Writes `file` whole or not at all: `write` fills `FILE.partial`, which then replaces `file`.
+/// On failure the partial file is removed and an older `file` is left as it was.
+pub fn write_whole(
+    file: &Path,
+    write: impl FnOnce(&mut dyn std::io::Write) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut partial = file.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    let result = (|| -> anyhow::Result<()> {
+        let mut out = std::io::BufWriter::new(
+            std::fs::File::create(&partial)
+                .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", partial.display()))?,
+        );
+        write(&mut out)?;
+        out.flush()?;
+        drop(out);
+        std::fs::rename(&partial, file)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", file.display()))?;
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    result
+}
+
+/// Writes `image` (8-bit RGBA, as egui's screenshots come) to `file` as PNG, whole or not at all.
+pub fn write_png(image: &egui::ColorImage, file: &Path) -> anyhow::Result<()> {
+    let [width, height] = image.size;
+    anyhow::ensure!(width > 0 && height > 0, "the chart has no pixels to save");
+    write_whole(file, |out| {
+        let mut encoder = png::Encoder::new(out, width as u32, height as u32);
+        encoder.set_color(png::ColorType::Rgba);
+        encoder.set_depth(png::BitDepth::Eight);
+        let mut writer = encoder.write_header()?;
+        writer.write_image_data(image.as_raw())?;
+        writer.finish()?;
+        Ok(())
+    })
+}
+
 /// Where the window suggests saving an export: the Downloads folder, else home, else here.
 pub fn default_path(file_name: &str) -> PathBuf {
     let dirs = directories::UserDirs::new();
@@ -71,5 +113,42 @@ pub fn choose_path(suggested: &Path, done: impl FnOnce(Option<PathBuf>) + Send +
         .spawn(move || done(dialog.save_file()));
     if let Err(err) = spawned {
         tracing::warn!("could not open the save dialog: {err}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_png_holds_the_pixels_and_a_failed_write_keeps_the_old_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("chart.png");
+        let mut image = egui::ColorImage::filled([3, 2], egui::Color32::from_rgb(10, 20, 30));
+        image[(2, 1)] = egui::Color32::from_rgb(200, 100, 50);
+        write_png(&image, &file).expect("write");
+        let decoder = png::Decoder::new(std::io::BufReader::new(
+            std::fs::File::open(&file).expect("open"),
+        ));
+        let mut reader = decoder.read_info().expect("a PNG");
+        let mut pixels = vec![0; reader.output_buffer_size().expect("size")];
+        let info = reader.next_frame(&mut pixels).expect("frame");
+        assert_eq!((info.width, info.height), (3, 2));
+        assert_eq!(&pixels[..4], &[10, 20, 30, 255]);
+        assert_eq!(&pixels[(3 + 2) * 4..(3 + 2) * 4 + 4], &[200, 100, 50, 255]);
+
+        let before = std::fs::read(&file).expect("read");
+        let failed = write_whole(&file, |_| anyhow::bail!("disk full"));
+        assert!(failed.is_err());
+        assert_eq!(
+            std::fs::read(&file).expect("read"),
+            before,
+            "the old file stays"
+        );
+        assert_eq!(
+            std::fs::read_dir(dir.path()).expect("dir").count(),
+            1,
+            "no partial file"
+        );
     }
 }

@@ -1,7 +1,18 @@
 //! Counted nouns for people: "1 rating", "2 ratings", "86,537 movies". One helper, so the
 //! window and the command line never print "1 ratings".
 
-use crate::repo::movies::thousands;
+/// `86537` → `86,537`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
 
 /// `one` when `n` is exactly 1, else `many` (English: zero takes the plural, "0 ratings").
 pub fn noun<'a>(n: u64, one: &'a str, many: &'a str) -> &'a str {

@@ -153,7 +153,7 @@ impl Measure {
             None => String::new(),
             Some(v) => match self {
                 Measure::Movies | Measure::Ratings => {
-                    crate::repo::movies::thousands(v.max(0.0).round() as u64)
+                    crate::plural::thousands(v.max(0.0).round() as u64)
                 }
                 Measure::FirstYear | Measure::LastYear => format!("{v:.0}"),
                 Measure::Avg | Measure::MeanAvg | Measure::Median => format!("{v:.2}"),

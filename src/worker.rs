@@ -48,6 +48,8 @@ pub enum Topic {
     Export,
     /// The summary beside the table: a new filter or grouping supersedes (and cancels) it.
     Summary,
+    /// A column's statistics for its header menu.
+    ColumnStats,
 }
 
 impl Topic {
@@ -59,6 +61,7 @@ impl Topic {
             Topic::Suggest => 3,
             Topic::Export => 4,
             Topic::Summary => 5,
+            Topic::ColumnStats => 6,
         }
     }
 }
@@ -123,6 +126,13 @@ pub enum Request {
         /// Grouped how, measured how.
         spec: crate::summary::SummarySpec,
     },
+    /// Distinct values, min, max, empties and a histogram of one column under the filter.
+    ColumnStats {
+        /// Whose movies.
+        filter: Arc<Filter>,
+        /// Which column.
+        column: crate::repo::column_stats::StatColumn,
+    },
     /// Check every idle connection now; dead ones are closed (stats panel's Validate all).
     ValidateAll,
     /// Retire every connection; busy ones close when returned (stats panel's Recycle all).
@@ -177,6 +187,8 @@ pub enum RequestKind {
     Export,
     /// [`Request::Summarize`].
     Summarize,
+    /// [`Request::ColumnStats`].
+    ColumnStats,
     /// [`Request::ValidateAll`].
     ValidateAll,
     /// [`Request::RecycleAll`].
@@ -201,6 +213,7 @@ impl RequestKind {
             RequestKind::TagSuggestions => "tags.search",
             RequestKind::Export => "movies.export",
             RequestKind::Summarize => "summary",
+            RequestKind::ColumnStats => "movies.column_stats",
             RequestKind::ValidateAll => "pool.validate_all",
             RequestKind::RecycleAll => "pool.recycle_all",
             RequestKind::Custom(label) => label,
@@ -224,6 +237,7 @@ impl Request {
             Request::TagSuggestions(_) => RequestKind::TagSuggestions,
             Request::Export { .. } => RequestKind::Export,
             Request::Summarize { .. } => RequestKind::Summarize,
+            Request::ColumnStats { .. } => RequestKind::ColumnStats,
             Request::ValidateAll => RequestKind::ValidateAll,
             Request::RecycleAll => RequestKind::RecycleAll,
             Request::Custom { label, .. } => RequestKind::Custom(label),
@@ -277,6 +291,8 @@ pub enum Answer {
     Exported(u64),
     /// A summary.
     Summary(Box<crate::summary::Summary>),
+    /// A column's statistics.
+    ColumnStats(Box<crate::repo::column_stats::ColumnStats>),
     /// Validate all: this many idle connections were checked.
     Validated(u32),
     /// Recycle all: this many connections were retired.
@@ -295,6 +311,7 @@ impl Answer {
             Answer::Tags(t) => t.len() as u64,
             Answer::Exported(n) => *n,
             Answer::Summary(s) => s.rows.len() as u64,
+            Answer::ColumnStats(s) => s.rows,
             Answer::Validated(n) | Answer::Recycled(n) => u64::from(*n),
             Answer::Done(n) => *n,
         }
@@ -370,7 +387,7 @@ struct Job {
 
 struct Shared {
     /// The lowest generation still wanted, per topic.
-    wanted: [AtomicU64; 6],
+    wanted: [AtomicU64; 7],
     /// Running jobs: id → (topic, generation).
     running: Mutex<HashMap<JobId, (Topic, u64)>>,
     log: Mutex<VecDeque<JobRecord>>,
@@ -401,6 +418,7 @@ struct Repos {
     tags: TagsRepository,
     server: ServerStatsRepository,
     summary: crate::repo::summary::SummaryRepository,
+    column_stats: crate::repo::column_stats::ColumnStatsRepository,
 }
 
 /// The worker threads and their channels.
@@ -446,6 +464,7 @@ impl Workers {
             tags: TagsRepository::new(pool.clone()),
             server: ServerStatsRepository::new(pool.clone()),
             summary: crate::repo::summary::SummaryRepository::new(pool.clone()),
+            column_stats: crate::repo::column_stats::ColumnStatsRepository::new(pool.clone()),
         };
         let mut handles = Vec::with_capacity(count + 1);
         for index in 0..count {
@@ -733,6 +752,9 @@ fn execute(repos: &Repos, request: &Request) -> Result<Answer, DbError> {
         }),
         Request::Summarize { filter, spec } => Ok(Answer::Summary(Box::new(
             repos.summary.summarize(filter, spec)?,
+        ))),
+        Request::ColumnStats { filter, column } => Ok(Answer::ColumnStats(Box::new(
+            repos.column_stats.stats(filter, *column)?,
         ))),
         Request::ValidateAll => Ok(Answer::Validated(repos.pool.validate_all().checked)),
         Request::RecycleAll => Ok(Answer::Recycled(repos.pool.recycle_all())),

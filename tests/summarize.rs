@@ -432,3 +432,95 @@ fn the_cli_prints_the_summary_as_table_csv_and_json_and_exits_1_on_bad_input() {
     let bad_filter = run(&["--filter", "year:soon"]);
     assert_eq!(bad_filter.status.code(), Some(1));
 }
+
+#[test]
+fn column_statistics_match_sql_written_here() {
+    use marquee::repo::column_stats::{ColumnStatsRepository, StatColumn};
+    let db = fixture_db();
+    let repo = ColumnStatsRepository::new(db.pool(&PoolSettings::default()));
+    let mut client = db.client();
+    for filter in ["", "genre:Drama", "year:1990..1999"] {
+        let parsed = Filter::parse(filter).expect("filter");
+        let condition = match filter {
+            "" => "TRUE",
+            "genre:Drama" => "'Drama' = ANY (genres)",
+            _ => "year BETWEEN 1990 AND 1999",
+        };
+        for (column, distinct, empty, measure, min, max) in [
+            (
+                StatColumn::Id,
+                "count(DISTINCT id)",
+                "0",
+                "id",
+                "min(id)::float8::text",
+                "max(id)::float8::text",
+            ),
+            (
+                StatColumn::Title,
+                "count(DISTINCT title)",
+                "count(*) FILTER (WHERE title = '')",
+                "length(title)",
+                "min(title)",
+                "max(title)",
+            ),
+            (
+                StatColumn::Year,
+                "count(DISTINCT year)",
+                "count(*) FILTER (WHERE year IS NULL)",
+                "year",
+                "min(year)::float8::text",
+                "max(year)::float8::text",
+            ),
+            (
+                StatColumn::Genres,
+                "(SELECT count(DISTINCT g) FROM movies, unnest(genres) g WHERE {c})",
+                "count(*) FILTER (WHERE genres = '{}')",
+                "cardinality(genres)",
+                "min(cardinality(genres))::float8::text",
+                "max(cardinality(genres))::float8::text",
+            ),
+            (
+                StatColumn::Rating,
+                "count(DISTINCT rating_avg)",
+                "count(*) FILTER (WHERE rating_avg IS NULL)",
+                "rating_avg",
+                "min(rating_avg)::float8::text",
+                "max(rating_avg)::float8::text",
+            ),
+            (
+                StatColumn::Votes,
+                "count(DISTINCT rating_count)",
+                "count(*) FILTER (WHERE rating_count = 0)",
+                "rating_count",
+                "min(rating_count)::float8::text",
+                "max(rating_count)::float8::text",
+            ),
+        ] {
+            let sql = format!(
+                "SELECT count(*), {}, {empty}, {min}, {max}, count({measure}) FROM movies WHERE {condition}",
+                distinct.replace("{c}", condition)
+            );
+            let want = client.query_one(&sql, &[]).expect("oracle");
+            let got = repo.stats(&parsed, column).expect("stats");
+            let what = format!("{column:?} under {filter:?}");
+            assert_eq!(got.rows, want.get::<_, i64>(0) as u64, "{what}: rows");
+            assert_eq!(
+                got.distinct,
+                want.get::<_, i64>(1) as u64,
+                "{what}: distinct"
+            );
+            assert_eq!(got.empty, want.get::<_, i64>(2) as u64, "{what}: empty");
+            assert_eq!(got.min, want.get::<_, Option<String>>(3), "{what}: min");
+            assert_eq!(got.max, want.get::<_, Option<String>>(4), "{what}: max");
+            let counted: u64 = got.histogram.iter().map(|(_, n)| n).sum();
+            assert_eq!(
+                counted,
+                want.get::<_, i64>(5) as u64,
+                "{what}: the histogram holds every value"
+            );
+            if got.max != got.min {
+                assert_eq!(got.histogram.len(), 10, "{what}");
+            }
+        }
+    }
+}

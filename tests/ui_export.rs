@@ -78,7 +78,7 @@ fn the_window_exports_exactly_the_filtered_movies_in_table_order() {
         &harness,
         &format!(
             "Exported {} movies",
-            marquee::repo::movies::thousands(ids.len() as u64)
+            marquee::plural::thousands(ids.len() as u64)
         )
     ));
     assert!(!marquee::export::partial_path(&file).exists());

@@ -12,7 +12,9 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT as _, Queryable};
 use marquee::config::{PoolSettings, ServerChoice, Settings};
 use marquee::connection::Connection;
+use marquee::summary::SummarySpec;
 use marquee::ui::movie_table::{ColumnKind, TableLayout};
+use marquee::ui::summary_panel::SummaryPanel;
 use marquee::ui::{MarqueeApp, State, ThemeChoice};
 
 use common::ui::{App, field, loaded_rows, step_until};
@@ -91,6 +93,13 @@ fn filter_sort_columns_and_theme_come_back_from_the_saved_state() {
         filter: "genre:Comedy sort:-year".into(),
         theme: ThemeChoice::Light,
         table: layout.clone(),
+        history: vec!["".into(), "genre:Comedy".into()],
+        summary: {
+            let mut panel = SummaryPanel::default();
+            panel.open = true;
+            panel.spec = SummarySpec::parse("decade", "movies,avg", 20).expect("spec");
+            panel
+        },
         ..State::default()
     };
     let mut harness = app_restoring(&db, &saved);
@@ -129,6 +138,20 @@ fn filter_sort_columns_and_theme_come_back_from_the_saved_state() {
     assert_eq!(state.theme, ThemeChoice::Light);
     assert_eq!(state.table, layout.sanitized());
     assert_eq!(state.filter, "genre:Comedy sort:-year");
+    assert_eq!(state.history, ["", "genre:Comedy"]);
+    // The summary panel is open again, grouped as it was.
+    step_until(&mut harness, "the summary", Duration::from_secs(60), |h| {
+        h.state()
+            .summary()
+            .summary()
+            .is_some_and(|s| s.spec.by == [marquee::summary::Dimension::Decade])
+    });
+
+    // Back walks the restored history.
+    harness.get_by_label("◀ Back").click();
+    step_until(&mut harness, "Back", Duration::from_secs(10), |h| {
+        h.state().browse().filter().to_text() == "genre:Comedy"
+    });
 }
 
 #[test]

@@ -182,3 +182,88 @@ fn a_pivot_is_a_heat_map_whose_cells_drill_into_both_dimensions() {
         ))
     );
 }
+
+#[test]
+fn the_summary_saves_as_csv_with_the_filter_of_each_group() {
+    let db = common::TestDb::default_sample();
+    let mut harness = app(&db);
+    harness
+        .get_by_role_and_label(Role::Button, "Summary")
+        .click();
+    let summary = summary_for(&mut harness, "", 1);
+    harness.get_by_role_and_label(Role::Button, "Save…").click();
+    step_until(&mut harness, "the save row", Duration::from_secs(5), |h| {
+        h.query_by_role_and_label(Role::TextInput, "Save summary to")
+            .is_some()
+    });
+    let dir = common::scratch_dir("ui-summary-csv");
+    let field = harness.get_by_role_and_label(Role::TextInput, "Save summary to");
+    field.focus();
+    field.set_text_value_accesskit(&dir.join("genres").display().to_string());
+    harness.step();
+    harness.get_by_role_and_label(Role::Button, "CSV").click();
+    step_until(
+        &mut harness,
+        "the saved note",
+        Duration::from_secs(10),
+        |h| shows(h, "Saved 19 groups to"),
+    );
+    let mut expected = Vec::new();
+    summary.write_csv(&mut expected).expect("csv");
+    assert_eq!(
+        std::fs::read(dir.join("genres.csv")).expect("the file"),
+        expected
+    );
+    assert!(!dir.join("genres.csv.partial").exists());
+}
+
+#[test]
+fn a_header_menu_shows_the_columns_statistics_for_the_filter() {
+    let db = common::TestDb::default_sample();
+    let mut harness = app(&db);
+    harness.event(egui::Event::Paste("genre:Film-Noir".into()));
+    step_until(&mut harness, "the filter", Duration::from_secs(10), |h| {
+        applied(h) == "genre:Film-Noir"
+    });
+    step_until(&mut harness, "noir rows", Duration::from_secs(30), |h| {
+        loaded_rows(h)
+            .iter()
+            .all(|r| field(r, 3).contains("Film-Noir"))
+            && !loaded_rows(h).is_empty()
+    });
+    harness
+        .get_by_role_and_label(Role::ColumnHeader, "year")
+        .click_secondary();
+    step_until(
+        &mut harness,
+        "the statistics",
+        Duration::from_secs(30),
+        |h| shows(h, "distinct values"),
+    );
+    let (distinct, empty, first, last): (i64, i64, i16, i16) = {
+        let row = db
+            .client()
+            .query_one(
+                "SELECT count(DISTINCT year), count(*) FILTER (WHERE year IS NULL), min(year), max(year)
+                   FROM movies WHERE 'Film-Noir' = ANY (genres)",
+                &[],
+            )
+            .expect("oracle");
+        (row.get(0), row.get(1), row.get(2), row.get(3))
+    };
+    for text in [
+        distinct.to_string(),
+        empty.to_string(),
+        first.to_string(),
+        last.to_string(),
+    ] {
+        assert!(
+            harness.query_all_by_label(&text).next().is_some(),
+            "the menu shows {text}"
+        );
+    }
+    assert!(
+        shows(&harness, "histogram of year:"),
+        "the histogram is described"
+    );
+}

@@ -279,7 +279,7 @@ impl Report {
             out,
             "== {} ({} movies; {} cores, {:.1} GiB) ==",
             self.bench,
-            crate::repo::movies::thousands(u64::from(self.movies)),
+            crate::plural::thousands(u64::from(self.movies)),
             self.machine.cores,
             self.machine.memory_gib
         )?;

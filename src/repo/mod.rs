@@ -6,6 +6,7 @@
 //! counts it in the pool metrics, and retries an idempotent read once when the connection turned
 //! out to be dead (a server restart or a terminated backend).
 
+pub mod column_stats;
 pub mod movie_sql;
 pub mod movies;
 pub mod ratings;

@@ -15,6 +15,7 @@ use serde::Serialize;
 use crate::db::error::DbError;
 use crate::db::pool::DatabasePool;
 use crate::filter::Filter;
+use crate::plural::thousands;
 use crate::repo::Repo;
 use crate::repo::movie_sql::{self, SqlParts};
 
@@ -106,19 +107,6 @@ impl RowCount {
             RowCount::Exact(n) => thousands(n),
         }
     }
-}
-
-/// `86537` → `86,537`.
-pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
 }
 
 /// Counts under the current filter, for the facet panel.

@@ -7,6 +7,10 @@
 //! - the average per rating is `Σ(avg × count) / Σ count`, which equals the mean of every
 //!   rating the group's movies received;
 //! - the mean of movie averages and the median weigh each rated movie once.
+//!
+//! Text keys (genres, tags) group under the "C" collation: grouping and ordering by bytes is
+//! about twice as fast as by the database's linguistic collation (`marquee bench summarize`),
+//! and genre names sort the same either way.
 
 use postgres::types::{ToSql, Type};
 
@@ -92,7 +96,7 @@ pub fn summary_sql(
         match dimension {
             Dimension::Genre => {
                 from.push_str(" CROSS JOIN LATERAL unnest(f.genres) AS g(genre)");
-                keys.push("g.genre".to_owned());
+                keys.push("g.genre COLLATE \"C\"".to_owned());
                 order.push(keys.len().to_string());
             }
             Dimension::Tag => {
@@ -102,8 +106,8 @@ pub fn summary_sql(
                     i32::try_from(spec.top_tags).unwrap_or(i32::MAX),
                 ));
                 ctes.push(format!(
-                    "ft AS (SELECT t.movie_id, {} AS k, min(t.tag) AS label FROM {} t \
-                     JOIN f ON f.id = t.movie_id GROUP BY 1, 2)",
+                    "ft AS (SELECT t.movie_id, {} COLLATE \"C\" AS k, min(t.tag) AS label \
+                     FROM {} t JOIN f ON f.id = t.movie_id GROUP BY 1, 2)",
                     source.fold("t.tag"),
                     source.tags
                 ));

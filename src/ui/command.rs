@@ -54,6 +54,10 @@ pub enum Command {
     ToggleSummary,
     /// Write the summary on screen to this CSV file.
     SaveSummaryCsv(std::path::PathBuf),
+    /// Save the summary's chart, as drawn, to this PNG file.
+    SaveChartPng(std::path::PathBuf),
+    /// A column's header menu is open: its statistics for the current filter are wanted.
+    ColumnStats(crate::repo::column_stats::StatColumn),
     /// A button in the pool stats panel.
     PoolStats(PoolStatsAction),
 }

@@ -8,8 +8,8 @@ use egui::{RichText, Ui};
 
 use crate::connection::StartFailure;
 use crate::db::error::DbErrorKind;
+use crate::plural::thousands;
 use crate::progress::Progress;
-use crate::repo::movies::thousands;
 use crate::ui::command::Command;
 
 /// The startup view.

@@ -212,7 +212,7 @@ fn count_label(value: f64) -> String {
     if value < 0.0 || (value - value.round()).abs() > 1e-6 {
         String::new()
     } else {
-        crate::repo::movies::thousands(value.round() as u64)
+        crate::plural::thousands(value.round() as u64)
     }
 }
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use egui::{RichText, Ui};
 
-use crate::repo::movies::thousands;
+use crate::plural::thousands;
 use crate::ui::command::Command;
 
 /// How the export stands, as the app knows it.

@@ -120,7 +120,12 @@ pub struct State {
     pub pool_panel_open: bool,
     /// The summary panel: shown or not, and its settings.
     pub summary: SummaryPanel,
+    /// The last filters Back returns to, oldest first (at most [`PERSISTED_HISTORY`]).
+    pub history: Vec<String>,
 }
+
+/// How many Back steps survive a restart.
+pub const PERSISTED_HISTORY: usize = 20;
 
 /// The eframe application.
 pub struct MarqueeApp {
@@ -169,6 +174,11 @@ pub struct MarqueeApp {
     summary_generation: u64,
     summary_asked: Option<(Filter, crate::summary::SummarySpec)>,
     summary_note: Option<String>,
+    /// The column statistics asked for last (a header menu), and their generation.
+    column_stats_asked: Option<(crate::repo::column_stats::StatColumn, Filter)>,
+    column_stats_generation: u64,
+    /// A chart being saved as PNG: the answer arrives here.
+    chart_png: Option<crossbeam_channel::Receiver<Result<std::path::PathBuf, String>>>,
 }
 
 impl MarqueeApp {
@@ -195,6 +205,7 @@ impl MarqueeApp {
         let mut browse = Browse::default();
         // Not connected yet: the filter is recorded, and run once connected.
         browse.set_filter(filter.clone());
+        browse.restore_history(&state.history);
         let waker = window_waker(&cc.egui_ctx);
         let connection = Connection::start(&settings, &waker);
         let mut app = Self {
@@ -233,6 +244,9 @@ impl MarqueeApp {
             summary_generation: 0,
             summary_asked: None,
             summary_note: None,
+            chart_png: None,
+            column_stats_asked: None,
+            column_stats_generation: 0,
         };
         app.reload_views();
         app
@@ -337,6 +351,7 @@ impl MarqueeApp {
             pool,
             pool_panel_open: self.pool_panel.open,
             summary: self.summary_panel.clone(),
+            history: self.browse.history_texts(PERSISTED_HISTORY),
         }
     }
 
@@ -443,6 +458,16 @@ impl MarqueeApp {
                 };
             }
             Topic::Summary => {}
+            Topic::ColumnStats if reply.generation == self.column_stats_generation => {
+                if let Some((column, _)) = &self.column_stats_asked {
+                    self.table.column_stats = match reply.result {
+                        Ok(Answer::ColumnStats(stats)) => Some((*column, Ok(*stats))),
+                        Ok(_) => None,
+                        Err(err) => Some((*column, Err(format!("No statistics: {err}")))),
+                    };
+                }
+            }
+            Topic::ColumnStats => {}
         }
     }
 
@@ -544,6 +569,8 @@ impl MarqueeApp {
                     self.summary_panel.open = !self.summary_panel.open;
                 }
                 Command::SaveSummaryCsv(path) => self.save_summary_csv(&path),
+                Command::SaveChartPng(path) => self.save_chart_png(ctx, path),
+                Command::ColumnStats(column) => self.request_column_stats(column),
                 Command::TogglePoolPanel => {
                     self.pool_panel.open = !self.pool_panel.open;
                     if self.pool_panel.open {
@@ -601,31 +628,73 @@ impl MarqueeApp {
         self.summary = SummaryData::Loading(previous);
     }
 
+    /// Asks for a column's statistics under the current filter, unless they were just asked.
+    fn request_column_stats(&mut self, column: crate::repo::column_stats::StatColumn) {
+        let wanted = (column, self.browse.filter().clone());
+        if self.column_stats_asked.as_ref() == Some(&wanted) {
+            return;
+        }
+        let Some(workers) = self.connection.workers() else {
+            return;
+        };
+        self.column_stats_generation += 1;
+        workers.supersede(Topic::ColumnStats, self.column_stats_generation);
+        workers.submit(
+            Topic::ColumnStats,
+            self.column_stats_generation,
+            Priority::Urgent,
+            Request::ColumnStats {
+                filter: std::sync::Arc::new(wanted.1.clone()),
+                column,
+            },
+        );
+        self.column_stats_asked = Some(wanted);
+        self.table.column_stats = None;
+    }
+
     /// Writes the summary on screen as CSV, whole or not at all (a temporary file renamed).
     fn save_summary_csv(&mut self, path: &std::path::Path) {
         let Some(summary) = self.summary.summary() else {
             return;
         };
-        let partial = path.with_extension("csv.partial");
-        let result = (|| -> anyhow::Result<()> {
-            let mut out = std::io::BufWriter::new(std::fs::File::create(&partial)?);
-            summary.write_csv(&mut out)?;
-            std::io::Write::flush(&mut out)?;
-            drop(out);
-            std::fs::rename(&partial, path)?;
-            Ok(())
-        })();
+        let result = crate::export::write_whole(path, |out| summary.write_csv(out));
         self.summary_note = Some(match result {
             Ok(()) => format!(
                 "Saved {} to {}",
                 crate::plural::count(summary.rows.len() as u64, "group", "groups"),
                 path.display()
             ),
-            Err(err) => {
-                let _ = std::fs::remove_file(&partial);
-                format!("Could not save {}: {err}", path.display())
+            Err(err) => format!("Could not save {}: {err:#}", path.display()),
+        });
+    }
+
+    /// Saves the chart as drawn: the next frame's pixels, cropped to the chart, are encoded and
+    /// written on a thread of their own; the note reports back.
+    fn save_chart_png(&mut self, ctx: &egui::Context, path: std::path::PathBuf) {
+        let Some(rect) = self.summary_panel.chart_rect() else {
+            self.summary_note = Some("There is no chart on screen to save".into());
+            return;
+        };
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let waker = std::sync::Arc::clone(&self.waker);
+        let pixels_per_point = ctx.pixels_per_point();
+        ctx.request_screenshot(move |image| {
+            let spawned = std::thread::Builder::new()
+                .name("marquee-save-png".into())
+                .spawn(move || {
+                    let chart = image.region(&rect, Some(pixels_per_point));
+                    let result = crate::export::write_png(&chart, &path)
+                        .map(|()| path.clone())
+                        .map_err(|err| format!("Could not save {}: {err:#}", path.display()));
+                    let _ = tx.send(result);
+                    waker(std::time::Duration::ZERO);
+                });
+            if let Err(err) = spawned {
+                tracing::warn!("could not save the chart: {err}");
             }
         });
+        self.chart_png = Some(rx);
+        self.summary_note = Some("Saving the chart…".into());
     }
 
     /// Starts exporting the current filter to `path` on a worker; the dialog follows it.
@@ -882,6 +951,22 @@ impl eframe::App for MarqueeApp {
         }
         self.send_browse_requests();
         self.refresh_summary();
+        // Column statistics belong to the filter they were counted for.
+        if self
+            .column_stats_asked
+            .as_ref()
+            .is_some_and(|(_, filter)| filter != self.browse.filter())
+        {
+            self.column_stats_asked = None;
+            self.table.column_stats = None;
+        }
+        if let Some(saved) = self.chart_png.as_ref().and_then(|rx| rx.try_recv().ok()) {
+            self.chart_png = None;
+            self.summary_note = Some(match saved {
+                Ok(path) => format!("Saved the chart to {}", path.display()),
+                Err(message) => message,
+            });
+        }
         if let Some(choice) = &self.export_path_choice
             && let Ok(chosen) = choice.try_recv()
         {

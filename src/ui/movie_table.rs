@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::browse::{Browse, FilterChange};
 use crate::filter::{Filter, SortColumn};
+use crate::repo::column_stats::{ColumnStats, StatColumn};
 use crate::repo::movies::MovieRow;
 use crate::ui::command::Command;
 
@@ -101,6 +102,18 @@ impl ColumnKind {
     /// "…" to the column width, the whole text on hover.
     fn long_text(self) -> bool {
         matches!(self, ColumnKind::Title | ColumnKind::Genres)
+    }
+
+    /// The column as far as statistics go.
+    pub const fn stat_column(self) -> StatColumn {
+        match self {
+            ColumnKind::Id => StatColumn::Id,
+            ColumnKind::Title => StatColumn::Title,
+            ColumnKind::Year => StatColumn::Year,
+            ColumnKind::Genres => StatColumn::Genres,
+            ColumnKind::Rating => StatColumn::Rating,
+            ColumnKind::Votes => StatColumn::Votes,
+        }
     }
 
     fn numeric(self) -> bool {
@@ -251,6 +264,9 @@ pub struct MovieTable {
     page_rows: u64,
     /// Generation of the filter the position belongs to.
     generation: u64,
+    /// Statistics of one column under the current filter, or why they failed, for its header
+    /// menu (the app sets them, and clears them when the filter changes).
+    pub column_stats: Option<(StatColumn, Result<ColumnStats, String>)>,
 }
 
 impl Default for MovieTable {
@@ -274,6 +290,7 @@ impl MovieTable {
             drag_moved_at: None,
             page_rows: 20,
             generation: 0,
+            column_stats: None,
         }
     }
 
@@ -733,7 +750,11 @@ impl MovieTable {
                 let shift = ui.input(|i| i.modifiers.shift);
                 commands.push(Command::Filter(FilterChange::Sort(sort, shift)));
             }
-            response.context_menu(|ui| self.columns_menu(ui));
+            response.context_menu(|ui| {
+                self.stats_ui(ui, column.kind.stat_column(), commands);
+                ui.separator();
+                self.columns_menu(ui);
+            });
 
             // Resize handle on the right edge.
             let handle = Rect::from_center_size(
@@ -758,6 +779,89 @@ impl MovieTable {
                 visuals.widgets.noninteractive.bg_stroke
             };
             painter.vline(cell.right() - 0.5, header.y_range().shrink(4.0), stroke);
+        }
+    }
+
+    /// The column's statistics under the current filter, asked for when the menu opens.
+    fn stats_ui(&self, ui: &mut Ui, column: StatColumn, commands: &mut Vec<Command>) {
+        let stats = match &self.column_stats {
+            Some((asked, Ok(stats))) if *asked == column => stats,
+            Some((asked, Err(message))) if *asked == column => {
+                ui.colored_label(ui.visuals().error_fg_color, message.as_str());
+                return;
+            }
+            _ => {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.label("Counting…");
+                });
+                commands.push(Command::ColumnStats(column));
+                return;
+            }
+        };
+        ui.weak("For the current filter");
+        egui::Grid::new("column_stats")
+            .num_columns(2)
+            .show(ui, |ui| {
+                let plain = |n: u64| crate::plural::thousands(n);
+                for (name, value) in [
+                    ("movies", plain(stats.rows)),
+                    ("distinct values", plain(stats.distinct)),
+                    ("empty", plain(stats.empty)),
+                ] {
+                    ui.label(name);
+                    ui.label(value);
+                    ui.end_row();
+                }
+                let (low, high) = match column {
+                    StatColumn::Title => ("first title".to_owned(), "last title".to_owned()),
+                    _ => (
+                        format!("least {}", column.measure_label()),
+                        format!("most {}", column.measure_label()),
+                    ),
+                };
+                for (name, value) in [(low, &stats.min), (high, &stats.max)] {
+                    ui.label(name);
+                    ui.label(value.as_deref().unwrap_or("—"));
+                    ui.end_row();
+                }
+            });
+        let total = stats.histogram.iter().map(|(_, n)| *n).max().unwrap_or(0);
+        if total > 0 {
+            let (rect, response) = ui.allocate_exact_size(vec2(200.0, 44.0), Sense::hover());
+            let painter = ui.painter_at(rect);
+            let bar_width = rect.width() / stats.histogram.len() as f32;
+            for (i, (_, n)) in stats.histogram.iter().enumerate() {
+                let height = (*n as f32 / total as f32) * rect.height();
+                let bar = Rect::from_min_max(
+                    pos2(
+                        rect.left() + i as f32 * bar_width + 1.0,
+                        rect.bottom() - height,
+                    ),
+                    pos2(
+                        rect.left() + (i + 1) as f32 * bar_width - 1.0,
+                        rect.bottom(),
+                    ),
+                );
+                painter.rect_filled(bar, 1.0, ui.visuals().selection.bg_fill);
+            }
+            let described: Vec<String> = stats
+                .histogram
+                .iter()
+                .map(|(lo, n)| format!("{lo:.1}+: {n}"))
+                .collect();
+            response.widget_info(|| {
+                WidgetInfo::labeled(
+                    Role::Image,
+                    true,
+                    format!(
+                        "histogram of {}: {}",
+                        column.measure_label(),
+                        described.join(", ")
+                    ),
+                )
+            });
+            ui.weak(format!("histogram of the {}", column.measure_label()));
         }
     }
 

@@ -59,9 +59,12 @@ pub struct SummaryPanel {
     /// the table and the chart.
     #[serde(skip)]
     hovered: Option<usize>,
-    /// Where "Save CSV" writes, while its field is shown.
+    /// Where "Save…" writes (without extension), while its field is shown.
     #[serde(skip)]
     save_path: Option<String>,
+    /// Where the chart was drawn last frame, for saving it as PNG.
+    #[serde(skip)]
+    chart_rect: Option<Rect>,
 }
 
 impl Default for SummaryPanel {
@@ -73,6 +76,7 @@ impl Default for SummaryPanel {
             sort: None,
             hovered: None,
             save_path: None,
+            chart_rect: None,
         }
     }
 }
@@ -87,6 +91,11 @@ impl SummaryPanel {
         self.hovered
     }
 
+    /// Where the chart was drawn last frame, in points.
+    pub fn chart_rect(&self) -> Option<Rect> {
+        self.chart_rect
+    }
+
     /// Draws the panel. `current` is the table's filter: a drill-down keeps its sort.
     pub fn ui(
         &mut self,
@@ -99,6 +108,7 @@ impl SummaryPanel {
         self.controls_ui(ui, data, note, commands);
         ui.separator();
         let Some(summary) = data.summary() else {
+            self.chart_rect = None;
             match data {
                 SummaryData::Failed(message) => {
                     ui.colored_label(ui.visuals().error_fg_color, message.as_str());
@@ -116,6 +126,7 @@ impl SummaryPanel {
             ui.colored_label(ui.visuals().error_fg_color, message.as_str());
         }
         if summary.rows.is_empty() {
+            self.chart_rect = None;
             ui.weak("No movies match the filter, so there is nothing to summarize.");
             return;
         }
@@ -204,28 +215,42 @@ impl SummaryPanel {
                 _ => {}
             }
             if ui
-                .button("Save CSV…")
-                .on_hover_text("Save the summary as CSV; each row carries the filter of its group")
+                .button("Save…")
+                .on_hover_text("Save the summary as CSV, or its chart as PNG")
                 .clicked()
             {
                 self.save_path = match self.save_path {
                     Some(_) => None,
                     None => Some(
-                        crate::export::default_path("marquee-summary.csv")
+                        crate::export::default_path("marquee-summary")
                             .display()
                             .to_string(),
                     ),
                 };
             }
         });
+        let chart_shown = self.chart_rect.is_some();
         if let Some(path) = &mut self.save_path {
             ui.horizontal(|ui| {
                 let label = ui.label("Save summary to").id;
                 ui.add(egui::TextEdit::singleline(path).desired_width(320.0))
                     .labelled_by(label);
                 let ready = data.summary().is_some() && !path.trim().is_empty();
-                if ui.add_enabled(ready, egui::Button::new("Save")).clicked() {
-                    commands.push(Command::SaveSummaryCsv(path.trim().into()));
+                let file =
+                    |extension: &str| std::path::Path::new(path.trim()).with_extension(extension);
+                if ui
+                    .add_enabled(ready, egui::Button::new("CSV"))
+                    .on_hover_text("The table, each row with the filter of its group")
+                    .clicked()
+                {
+                    commands.push(Command::SaveSummaryCsv(file("csv")));
+                }
+                if ui
+                    .add_enabled(ready && chart_shown, egui::Button::new("Chart PNG"))
+                    .on_hover_text("The chart as drawn")
+                    .clicked()
+                {
+                    commands.push(Command::SaveChartPng(file("png")));
                 }
             });
         }
@@ -411,6 +436,7 @@ impl SummaryPanel {
             ui.available_height().max(120.0),
         );
         let (rect, _) = ui.allocate_exact_size(size, Sense::hover());
+        self.chart_rect = Some(rect);
         let measure = self.chart;
         let marks = match summary.spec.by.as_slice() {
             [first] if first.is_timeline() => line_marks(summary, measure, rect),
