@@ -450,7 +450,7 @@ fn column_statistics_match_sql_written_here() {
             (
                 StatColumn::Id,
                 "count(DISTINCT id)",
-                "0",
+                "0::int8",
                 "id",
                 "min(id)::float8::text",
                 "max(id)::float8::text",
