@@ -48,6 +48,18 @@ impl StatColumn {
         }
     }
 
+    /// How the smallest and largest read in the header menu.
+    pub const fn extremes(self) -> (&'static str, &'static str) {
+        match self {
+            StatColumn::Id => ("lowest id", "highest id"),
+            StatColumn::Title => ("first title", "last title"),
+            StatColumn::Year => ("earliest", "latest"),
+            StatColumn::Genres => ("fewest genres", "most genres"),
+            StatColumn::Rating => ("lowest average", "highest average"),
+            StatColumn::Votes => ("fewest ratings", "most ratings"),
+        }
+    }
+
     /// (value counted as distinct, value counted as empty, the numeric measure).
     fn sql(self) -> (&'static str, &'static str, &'static str) {
         match self {

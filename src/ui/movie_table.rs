@@ -813,13 +813,7 @@ impl MovieTable {
                     ui.label(value);
                     ui.end_row();
                 }
-                let (low, high) = match column {
-                    StatColumn::Title => ("first title".to_owned(), "last title".to_owned()),
-                    _ => (
-                        format!("least {}", column.measure_label()),
-                        format!("most {}", column.measure_label()),
-                    ),
-                };
+                let (low, high) = column.extremes();
                 for (name, value) in [(low, &stats.min), (high, &stats.max)] {
                     ui.label(name);
                     ui.label(value.as_deref().unwrap_or("—"));
@@ -861,7 +855,12 @@ impl MovieTable {
                     ),
                 )
             });
-            ui.weak(format!("histogram of the {}", column.measure_label()));
+            let first = stats.histogram.first().map_or(0.0, |(lo, _)| *lo);
+            let last = first + stats.bar_width * stats.histogram.len() as f64;
+            ui.weak(format!(
+                "histogram of the {}, {first:.0} to {last:.0}",
+                column.measure_label()
+            ));
         }
     }
 
