@@ -173,6 +173,13 @@ pub enum Command {
         /// Tags kept when grouping by tag: the most used [default: 20].
         #[arg(long)]
         top: Option<u32>,
+        /// Put the groups beside the same groups of other movies: `rest` (what the filter leaves
+        /// out) or filter text. Adds `<measure>_compared` columns.
+        #[arg(long, conflicts_with = "compare_view")]
+        compare: Option<String>,
+        /// Compare with the movies of this saved view.
+        #[arg(long)]
+        compare_view: Option<String>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         format: OutputFormat,
@@ -329,6 +336,8 @@ pub fn run(connection: &ConnectionArgs, command: Command) -> anyhow::Result<()> 
             filter,
             view,
             top,
+            compare,
+            compare_view,
             format,
         } => {
             let (filter, saved) = match view.as_deref() {
@@ -342,6 +351,18 @@ pub fn run(connection: &ConnectionArgs, command: Command) -> anyhow::Result<()> 
                 saved
                     .unwrap_or_default()
                     .overridden(by.as_deref(), measure.as_deref(), top)?;
+            let compare = match (compare, compare_view) {
+                (Some(text), _) => Some(crate::summary::Compare::parse(&text)?),
+                (None, Some(name)) => {
+                    let other = view_store(connection).get(&name)?;
+                    Some(crate::summary::Compare::Filter {
+                        name: other.name,
+                        filter: other.filter,
+                    })
+                }
+                (None, None) => spec.compare.clone(),
+            };
+            let spec = spec.compared_with(compare)?;
             with_database(&settings, |_, pool| {
                 let summary = crate::repo::summary::SummaryRepository::new(pool.clone())
                     .summarize(&filter, &spec)?;

@@ -190,6 +190,9 @@ pub struct SummarySpec {
     pub measures: Vec<Measure>,
     /// How many tags a grouping by tag keeps (the most used).
     pub top_tags: u32,
+    /// What the filter's groups are put beside, if anything (one dimension only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compare: Option<Compare>,
 }
 
 impl Default for SummarySpec {
@@ -198,6 +201,49 @@ impl Default for SummarySpec {
             by: vec![Dimension::Genre],
             measures: Measure::DEFAULT.to_vec(),
             top_tags: DEFAULT_TOP_TAGS,
+            compare: None,
+        }
+    }
+}
+
+/// What a summary's groups are compared with: the same groups over other movies.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compare {
+    /// The movies the filter leaves out.
+    Rest,
+    /// The movies of another filter, e.g. a saved view's.
+    Filter {
+        /// What people call it (the view's name, or the filter text).
+        name: String,
+        /// Its text form.
+        filter: String,
+    },
+}
+
+impl Compare {
+    /// Parses `--compare`: `rest`, or filter text.
+    pub fn parse(text: &str) -> Result<Self, SpecError> {
+        let text = text.trim();
+        if text.eq_ignore_ascii_case("rest") {
+            return Ok(Compare::Rest);
+        }
+        let filter = Filter::parse(text).map_err(|e| {
+            SpecError(format!(
+                "--compare: {e}; or write rest for the other movies"
+            ))
+        })?;
+        Ok(Compare::Filter {
+            name: text.to_owned(),
+            filter: filter.to_text(),
+        })
+    }
+
+    /// How tables and legends name the other side.
+    pub fn label(&self) -> &str {
+        match self {
+            Compare::Rest => "the rest",
+            Compare::Filter { name, .. } => name,
         }
     }
 }
@@ -231,6 +277,7 @@ impl SummarySpec {
             by,
             measures,
             top_tags,
+            compare: None,
         })
     }
 }
@@ -244,11 +291,25 @@ impl SummarySpec {
         measures: Option<&str>,
         top_tags: Option<u32>,
     ) -> Result<Self, SpecError> {
-        Self::parse(
+        let mut spec = Self::parse(
             by.unwrap_or(&names(&self.by, Dimension::name)),
             measures.unwrap_or(&names(&self.measures, Measure::name)),
             top_tags.unwrap_or(self.top_tags),
-        )
+        )?;
+        spec.compare = self.compare.clone();
+        Ok(spec)
+    }
+
+    /// The settings with `compare`, checked: a comparison sets two summaries side by side, so
+    /// it takes one dimension, not a pivot.
+    pub fn compared_with(mut self, compare: Option<Compare>) -> Result<Self, SpecError> {
+        if compare.is_some() && self.by.len() > 1 {
+            return Err(SpecError(
+                "a comparison groups by one dimension; drop the second from --by".into(),
+            ));
+        }
+        self.compare = compare;
+        Ok(self)
     }
 }
 
@@ -263,6 +324,11 @@ impl fmt::Display for SummarySpec {
         )?;
         if self.by.contains(&Dimension::Tag) {
             write!(f, " --top {}", self.top_tags)?;
+        }
+        match &self.compare {
+            Some(Compare::Rest) => write!(f, " --compare rest")?,
+            Some(Compare::Filter { filter, .. }) => write!(f, " --compare {filter:?}")?,
+            None => {}
         }
         Ok(())
     }
@@ -412,6 +478,9 @@ pub struct SummaryRow {
     /// One value per measure of the spec, in order; `None` where there is nothing to measure
     /// (the average of a group without ratings).
     pub values: Vec<Option<f64>>,
+    /// The same measures over the compared movies (empty without a comparison; all `None`
+    /// where they have no such group).
+    pub other: Vec<Option<f64>>,
 }
 
 /// A computed summary: the spec and its groups, in the dimensions' natural order (genres
@@ -437,28 +506,96 @@ impl Summary {
         filter
     }
 
+    /// The filter showing exactly the compared movies of `row`, when they can be written as a
+    /// filter: a compared filter narrowed by the row's keys. "The rest" is what the filter
+    /// leaves out, which the filter language does not say, so its groups do not open.
+    pub fn drill_other(&self, row: &SummaryRow) -> Option<Filter> {
+        let Some(Compare::Filter { filter, .. }) = &self.spec.compare else {
+            return None;
+        };
+        let mut filter = Filter::parse(filter).ok()?;
+        filter.sort = self.filter.sort.clone();
+        for key in &row.keys {
+            key.narrow(&mut filter);
+        }
+        Some(filter)
+    }
+
     /// The value of `measure` in `row`, if the spec has it.
     pub fn value(&self, row: &SummaryRow, measure: Measure) -> Option<f64> {
         let i = self.spec.measures.iter().position(|m| *m == measure)?;
         row.values.get(i).copied().flatten()
     }
 
+    /// The value of `measure` over the compared movies of `row`.
+    pub fn value_other(&self, row: &SummaryRow, measure: Measure) -> Option<f64> {
+        let i = self.spec.measures.iter().position(|m| *m == measure)?;
+        row.other.get(i).copied().flatten()
+    }
+
+    /// The value columns, each measure followed by its compared twin when there is a
+    /// comparison, so the two read side by side.
+    pub fn value_columns(&self) -> Vec<ValueColumn> {
+        let compared = self.spec.compare.is_some();
+        self.spec
+            .measures
+            .iter()
+            .flat_map(|&measure| {
+                let this = ValueColumn {
+                    measure,
+                    other: false,
+                };
+                let other = ValueColumn {
+                    measure,
+                    other: true,
+                };
+                std::iter::once(this).chain(compared.then_some(other))
+            })
+            .collect()
+    }
+
+    /// A value column's cell in `row`.
+    pub fn cell(&self, row: &SummaryRow, column: ValueColumn) -> Option<f64> {
+        if column.other {
+            self.value_other(row, column.measure)
+        } else {
+            self.value(row, column.measure)
+        }
+    }
+
+    /// A value column's title for people: the measure, and for the compared side whom it is of.
+    pub fn column_title(&self, column: ValueColumn, short: bool) -> String {
+        let name = if short {
+            column.measure.short_label()
+        } else {
+            column.measure.label()
+        };
+        match (&self.spec.compare, column.other) {
+            (Some(compare), true) => format!("{name} ({})", compare.label()),
+            _ => name.to_owned(),
+        }
+    }
+
+    /// A value column's name in CSV and JSON: `avg`, and `avg_compared` for the other side.
+    pub fn column_name(&self, column: ValueColumn) -> String {
+        if column.other {
+            format!("{}_compared", column.measure.name())
+        } else {
+            column.measure.name().to_owned()
+        }
+    }
+
     /// Aligned columns for people.
     pub fn write_table(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        let columns = self.value_columns();
         let mut header: Vec<String> = self.spec.by.iter().map(|d| d.to_string()).collect();
-        header.extend(self.spec.measures.iter().map(|m| m.label().to_owned()));
+        header.extend(columns.iter().map(|c| self.column_title(*c, false)));
         let body: Vec<Vec<String>> = self
             .rows
             .iter()
             .map(|row| {
                 let mut cells: Vec<String> = row.keys.iter().map(GroupKey::label).collect();
-                cells.extend(
-                    self.spec
-                        .measures
-                        .iter()
-                        .zip(&row.values)
-                        .map(|(m, v)| m.format(*v)),
-                );
+                cells.extend(columns.iter().map(|c| c.measure.format(self.cell(row, *c))));
                 cells
             })
             .collect();
@@ -489,23 +626,30 @@ impl Summary {
         Ok(())
     }
 
-    /// CSV with a header; each row ends with the filter text that shows its movies.
+    /// CSV with a header; each row ends with the filter text that shows its movies (and,
+    /// compared with another filter, the one that shows the compared movies).
     pub fn write_csv(&self, out: &mut dyn Write) -> anyhow::Result<()> {
+        let columns = self.value_columns();
+        let other_filter = matches!(self.spec.compare, Some(Compare::Filter { .. }));
         let mut writer = csv::Writer::from_writer(out);
         let mut header: Vec<String> = self.spec.by.iter().map(|d| d.to_string()).collect();
-        header.extend(self.spec.measures.iter().map(|m| m.name().to_owned()));
+        header.extend(columns.iter().map(|c| self.column_name(*c)));
         header.push("filter".into());
+        if other_filter {
+            header.push("filter_compared".into());
+        }
         writer.write_record(&header)?;
         for row in &self.rows {
             let mut cells: Vec<String> = row.keys.iter().map(GroupKey::label).collect();
-            cells.extend(
-                self.spec
-                    .measures
-                    .iter()
-                    .zip(&row.values)
-                    .map(|(m, v)| m.plain(*v)),
-            );
+            cells.extend(columns.iter().map(|c| c.measure.plain(self.cell(row, *c))));
             cells.push(self.drill(row).to_text());
+            if other_filter {
+                cells.push(
+                    self.drill_other(row)
+                        .map(|f| f.to_text())
+                        .unwrap_or_default(),
+                );
+            }
             writer.write_record(&cells)?;
         }
         writer.flush()?;
@@ -513,21 +657,63 @@ impl Summary {
     }
 
     /// One JSON object per group: the keys by dimension name, the measures by measure name
-    /// (`null` where there is nothing to measure) and `filter`.
+    /// (`null` where there is nothing to measure; `_compared` for the compared movies) and
+    /// `filter`.
     pub fn write_json_lines(&self, out: &mut dyn Write) -> anyhow::Result<()> {
+        let columns = self.value_columns();
         for row in &self.rows {
             let mut object = serde_json::Map::new();
             for (dimension, key) in self.spec.by.iter().zip(&row.keys) {
                 object.insert(dimension.name().into(), serde_json::to_value(key)?);
             }
-            for (measure, value) in self.spec.measures.iter().zip(&row.values) {
-                object.insert(measure.name().into(), serde_json::to_value(value)?);
+            for column in &columns {
+                object.insert(
+                    self.column_name(*column),
+                    serde_json::to_value(self.cell(row, *column))?,
+                );
             }
             object.insert("filter".into(), self.drill(row).to_text().into());
+            if let Some(other) = self.drill_other(row) {
+                object.insert("filter_compared".into(), other.to_text().into());
+            }
             writeln!(out, "{}", serde_json::Value::Object(object))?;
         }
         Ok(())
     }
+}
+
+/// One value column of a summary: a measure, of the filter's movies or of the compared ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ValueColumn {
+    /// Which measure.
+    pub measure: Measure,
+    /// Of the compared movies.
+    pub other: bool,
+}
+
+/// Orders the groups of a merged comparison as a single summary orders them: numbers
+/// ascending with the missing group last, names by bytes, tags by how many movies carry them.
+pub fn group_order(
+    a: &SummaryRow,
+    b: &SummaryRow,
+    movies: impl Fn(&SummaryRow) -> f64,
+) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    for (ka, kb) in a.keys.iter().zip(&b.keys) {
+        let ordering = match (ka, kb) {
+            (GroupKey::Tag(_), GroupKey::Tag(_)) => movies(b).total_cmp(&movies(a)),
+            _ => match (ka.position(), kb.position()) {
+                (Some(x), Some(y)) => x.total_cmp(&y),
+                (Some(_), None) => Ordering::Less,
+                (None, Some(_)) => Ordering::Greater,
+                (None, None) => ka.label().as_bytes().cmp(kb.label().as_bytes()),
+            },
+        };
+        if ordering != Ordering::Equal {
+            return ordering;
+        }
+    }
+    Ordering::Equal
 }
 
 #[cfg(test)]
@@ -548,6 +734,7 @@ mod tests {
             .drill(&SummaryRow {
                 keys,
                 values: Vec::new(),
+                other: Vec::new(),
             })
             .to_text()
     }

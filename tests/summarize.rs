@@ -431,6 +431,32 @@ fn the_cli_prints_the_summary_as_table_csv_and_json_and_exits_1_on_bad_input() {
     );
     let bad_filter = run(&["--filter", "year:soon"]);
     assert_eq!(bad_filter.status.code(), Some(1));
+
+    let compared = run(&[
+        "--by",
+        "decade",
+        "--compare",
+        "rest",
+        "--filter",
+        "genre:Drama",
+        "--format",
+        "csv",
+    ]);
+    assert!(
+        compared.status.success(),
+        "{}",
+        String::from_utf8_lossy(&compared.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&compared.stdout).starts_with(
+            "decade,movies,movies_compared,ratings,ratings_compared,avg,avg_compared,filter\n"
+        ),
+        "{}",
+        String::from_utf8_lossy(&compared.stdout)
+    );
+    let pivot = run(&["--by", "genre,decade", "--compare", "rest"]);
+    assert_eq!(pivot.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&pivot.stderr).contains("one dimension"));
 }
 
 #[test]
@@ -523,4 +549,96 @@ fn column_statistics_match_sql_written_here() {
             }
         }
     }
+}
+
+#[test]
+fn compared_with_the_rest_the_two_sides_add_up_to_the_whole_collection() {
+    use marquee::summary::Compare;
+    let db = TestDb::default_sample();
+    let pool = db.pool(&PoolSettings::default());
+    let repo = SummaryRepository::new(pool);
+    let spec = |by: &str, compare: Option<Compare>| {
+        SummarySpec::parse(by, "movies,ratings,avg", 20)
+            .expect("spec")
+            .compared_with(compare)
+            .expect("one dimension")
+    };
+    let f = |text: &str| Filter::parse(text).expect("filter");
+    for by in ["genre", "decade", "rating", "votes"] {
+        // A condition on a missing value (no year, no ratings) is not "true": those movies are
+        // part of the rest, so the sides add up.
+        let filter = f("year:1990..1999 rating:>=3");
+        let compared = repo
+            .summarize(&filter, &spec(by, Some(Compare::Rest)))
+            .expect("compare");
+        let whole = repo
+            .summarize(&Filter::default(), &spec(by, None))
+            .expect("whole");
+        assert_eq!(
+            compared.rows.len(),
+            whole.rows.len(),
+            "{by}: every group appears"
+        );
+        for (row, all) in compared.rows.iter().zip(&whole.rows) {
+            assert_eq!(row.keys, all.keys, "{by}: same order as a single summary");
+            for measure in [Measure::Movies, Measure::Ratings] {
+                let sum = compared.value(row, measure).unwrap_or(0.0)
+                    + compared.value_other(row, measure).unwrap_or(0.0);
+                assert_eq!(
+                    Some(sum),
+                    whole.value(all, measure),
+                    "{by} {:?} {measure}",
+                    row.keys
+                );
+            }
+            assert_eq!(
+                compared.drill_other(row),
+                None,
+                "the rest has no filter to open"
+            );
+        }
+    }
+
+    // Against another filter: its side equals that filter's own summary, and opens as a filter.
+    let comedy = Compare::Filter {
+        name: "comedies".into(),
+        filter: "genre:Comedy".into(),
+    };
+    let compared = repo
+        .summarize(&f("genre:Drama"), &spec("decade", Some(comedy)))
+        .expect("compare");
+    let alone = repo
+        .summarize(&f("genre:Comedy"), &spec("decade", None))
+        .expect("comedies");
+    for row in &alone.rows {
+        let twin = compared
+            .rows
+            .iter()
+            .find(|r| r.keys == row.keys)
+            .expect("every comedy decade is there");
+        assert_eq!(twin.other, row.values, "{:?}", row.keys);
+    }
+    let nineties = compared
+        .rows
+        .iter()
+        .find(|r| r.keys == [GroupKey::Decade(Some(1990))])
+        .expect("1990s");
+    assert_eq!(
+        compared.drill_other(nineties).map(|f| f.to_text()),
+        Some("genre:Comedy year:1990..1999".to_owned())
+    );
+    let mut csv = Vec::new();
+    compared.write_csv(&mut csv).expect("csv");
+    let header = String::from_utf8(csv).expect("utf-8");
+    assert!(
+        header.starts_with("decade,movies,movies_compared,ratings,ratings_compared,avg,avg_compared,filter,filter_compared\n"),
+        "{header}"
+    );
+    assert!(
+        SummarySpec::parse("genre,decade", "movies", 20)
+            .expect("spec")
+            .compared_with(Some(Compare::Rest))
+            .is_err(),
+        "a pivot is not compared"
+    );
 }

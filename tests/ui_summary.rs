@@ -267,3 +267,61 @@ fn a_header_menu_shows_the_columns_statistics_for_the_filter() {
         "the histogram is described"
     );
 }
+
+#[test]
+fn compared_with_the_rest_both_sides_are_drawn_and_only_the_filters_side_opens() {
+    let db = common::TestDb::default_sample();
+    let mut harness = app(&db);
+    harness.event(egui::Event::Paste("year:1990..1999".into()));
+    step_until(&mut harness, "the filter", Duration::from_secs(10), |h| {
+        applied(h) == "year:1990..1999"
+    });
+    harness
+        .get_by_role_and_label(Role::Button, "Summary")
+        .click();
+    summary_for(&mut harness, "year:1990..1999", 1);
+    harness
+        .get_by_role_and_label(Role::ComboBox, "compare with")
+        .click();
+    step_until(&mut harness, "the menu", Duration::from_secs(5), |h| {
+        h.query_by_label("the rest").is_some()
+    });
+    harness.get_by_label("the rest").click();
+    step_until(
+        &mut harness,
+        "the comparison",
+        Duration::from_secs(60),
+        |h| matches!(h.state().summary(), SummaryData::Ready(s) if s.spec.compare.is_some()),
+    );
+    step_until(&mut harness, "both bars", Duration::from_secs(5), |h| {
+        shows(h, "bar: Drama: movies") && shows(h, "bar (the rest): Drama: movies")
+    });
+    assert!(
+        shows(&harness, "movies (the rest)"),
+        "the table has the compared columns"
+    );
+    harness
+        .query_all_by_label_contains("bar (the rest): Drama: movies")
+        .next()
+        .expect("bar")
+        .click();
+    for _ in 0..5 {
+        harness.step();
+    }
+    assert_eq!(
+        applied(&harness),
+        "year:1990..1999",
+        "the rest does not open"
+    );
+    harness
+        .query_all_by_label_contains("bar: Drama: movies")
+        .next()
+        .expect("bar")
+        .click();
+    step_until(
+        &mut harness,
+        "the drill-down",
+        Duration::from_secs(10),
+        |h| applied(h) == "genre-all:Drama year:1990..1999",
+    );
+}

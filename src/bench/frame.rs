@@ -67,7 +67,9 @@ fn draw(
     if let Some((panel, data)) = summary.as_mut() {
         egui::Panel::bottom("summary_panel")
             .exact_size(HEIGHT * 0.4)
-            .show(ui, |ui| panel.ui(ui, data, browse.filter(), None, commands));
+            .show(ui, |ui| {
+                panel.ui(ui, data, browse.filter(), &[], None, commands);
+            });
     }
     egui::CentralPanel::default().show(ui, |ui| table.ui(ui, browse, commands));
 }

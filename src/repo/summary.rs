@@ -12,15 +12,15 @@
 //! about twice as fast as by the database's linguistic collation (`marquee bench summarize`),
 //! and genre names sort the same either way.
 
-use postgres::types::{ToSql, Type};
-
 use crate::db::error::DbError;
 use crate::db::pool::DatabasePool;
 use crate::db::source::Source;
 use crate::filter::Filter;
 use crate::repo::Repo;
 use crate::repo::movie_sql;
-use crate::summary::{Dimension, GroupKey, Measure, Summary, SummaryRow, SummarySpec};
+use crate::summary::{
+    Compare, Dimension, GroupKey, Measure, Summary, SummaryRow, SummarySpec, group_order,
+};
 
 /// Summaries of the movies table.
 #[derive(Clone, Debug)]
@@ -36,34 +36,97 @@ impl SummaryRepository {
         }
     }
 
-    /// The groups of `spec` over the movies `filter` selects (its sort is ignored).
+    /// The groups of `spec` over the movies `filter` selects (its sort is ignored), and with
+    /// a comparison the same groups over the compared movies, merged by group.
     pub fn summarize(&self, filter: &Filter, spec: &SummarySpec) -> Result<Summary, DbError> {
-        let (sql, parts) = summary_sql(filter, spec, self.repo.pool().source());
-        let rows = self.repo.read("summary", |conn| {
-            let params: Vec<(&(dyn ToSql + Sync), Type)> = parts.typed_params();
-            conn.query_typed(&sql, &params)
-        })?;
-        let dims = spec.by.len();
-        let rows = rows
-            .iter()
-            .map(|row| SummaryRow {
-                keys: spec
-                    .by
-                    .iter()
-                    .enumerate()
-                    .map(|(i, d)| key_from(row, i, *d))
-                    .collect(),
-                values: (0..spec.measures.len())
-                    .map(|i| row.get::<_, Option<f64>>(dims + i))
-                    .collect(),
-            })
+        let source = self.repo.pool().source();
+        let this = movie_sql::where_clause(filter, "m", source);
+        let other = match &spec.compare {
+            None => None,
+            Some(Compare::Rest) => Some(movie_sql::SqlParts {
+                // A condition on a missing value is NULL, not false: those movies are "the
+                // rest" too.
+                where_sql: format!("NOT COALESCE(({}), FALSE)", this.where_sql),
+                params: this.params.clone(),
+            }),
+            Some(Compare::Filter { filter: text, .. }) => {
+                let other = Filter::parse(text).map_err(|e| {
+                    DbError::new(
+                        crate::db::error::DbErrorKind::Query,
+                        format!("the compared filter does not parse: {e}"),
+                    )
+                })?;
+                Some(movie_sql::where_clause(&other, "m", source))
+            }
+        };
+        let queries: Vec<(String, movie_sql::SqlParts)> = std::iter::once(this)
+            .chain(other)
+            .map(|parts| summary_sql(parts, spec, source))
             .collect();
+        let results = self.repo.read("summary", |conn| {
+            queries
+                .iter()
+                .map(|(sql, parts)| conn.query_typed(sql, &parts.typed_params()))
+                .collect::<Result<Vec<_>, _>>()
+        })?;
+        let mut sides = results.iter().map(|rows| {
+            rows.iter()
+                .map(|row| row_from(row, spec))
+                .collect::<Vec<SummaryRow>>()
+        });
+        let mut rows = sides.next().unwrap_or_default();
+        if let Some(others) = sides.next() {
+            rows = merge(rows, others, spec);
+        }
         Ok(Summary {
             spec: spec.clone(),
             filter: filter.clone(),
             rows,
         })
     }
+}
+
+fn row_from(row: &postgres::Row, spec: &SummarySpec) -> SummaryRow {
+    let dims = spec.by.len();
+    SummaryRow {
+        keys: spec
+            .by
+            .iter()
+            .enumerate()
+            .map(|(i, d)| key_from(row, i, *d))
+            .collect(),
+        values: (0..spec.measures.len())
+            .map(|i| row.get::<_, Option<f64>>(dims + i))
+            .collect(),
+        other: Vec::new(),
+    }
+}
+
+/// The filter's groups beside the compared ones: every group of either side, each with both
+/// sides' values (`None` on the side without it), in the summary's order.
+fn merge(this: Vec<SummaryRow>, others: Vec<SummaryRow>, spec: &SummarySpec) -> Vec<SummaryRow> {
+    let width = spec.measures.len();
+    let mut rows: Vec<SummaryRow> = this
+        .into_iter()
+        .map(|mut row| {
+            row.other = vec![None; width];
+            row
+        })
+        .collect();
+    for other in others {
+        match rows.iter_mut().find(|row| row.keys == other.keys) {
+            Some(row) => row.other = other.values,
+            None => rows.push(SummaryRow {
+                keys: other.keys,
+                values: vec![None; width],
+                other: other.values,
+            }),
+        }
+    }
+    let movies = spec.measures.iter().position(|m| *m == Measure::Movies);
+    let count = |row: &SummaryRow| movies.and_then(|i| row.values[i]).unwrap_or(0.0);
+    rows.sort_by(|a, b| group_order(a, b, count));
+    rows
 }
 
 fn key_from(row: &postgres::Row, i: usize, dimension: Dimension) -> GroupKey {
@@ -80,11 +143,10 @@ fn key_from(row: &postgres::Row, i: usize, dimension: Dimension) -> GroupKey {
 /// The SQL and its parameters. Only the WHERE clause carries user text, as bind parameters;
 /// everything else is built from the spec's closed set of names and `top_tags`.
 pub fn summary_sql(
-    filter: &Filter,
+    mut parts: movie_sql::SqlParts,
     spec: &SummarySpec,
     source: &Source,
 ) -> (String, movie_sql::SqlParts) {
-    let mut parts = movie_sql::where_clause(filter, "m", source);
     let mut ctes = vec![format!(
         "f AS (SELECT m.id, m.year, m.genres, m.rating_avg, m.rating_count FROM {} m WHERE {})",
         source.movies, parts.where_sql
@@ -177,7 +239,8 @@ mod tests {
     fn user_text_stays_in_parameters() {
         let filter = Filter::parse("title:\"'; DROP TABLE x; --\" tag:\"a'b\"").expect("parses");
         let spec = SummarySpec::parse("tag,decade", "movies,avg,median", 7).expect("spec");
-        let (sql, parts) = summary_sql(&filter, &spec, &Source::default());
+        let parts = movie_sql::where_clause(&filter, "m", &Source::default());
+        let (sql, parts) = summary_sql(parts, &spec, &Source::default());
         assert!(!sql.contains("DROP"), "{sql}");
         assert!(!sql.contains("a'b"), "{sql}");
         assert!(

@@ -1056,6 +1056,7 @@ impl eframe::App for MarqueeApp {
                         ui,
                         &self.summary,
                         self.browse.filter(),
+                        &self.views,
                         self.summary_note.as_deref(),
                         &mut commands,
                     );

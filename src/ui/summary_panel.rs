@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::browse::FilterChange;
 use crate::filter::Filter;
-use crate::summary::{Dimension, Measure, Summary, SummaryRow, SummarySpec};
+use crate::summary::{Compare, Dimension, Measure, Summary, SummaryRow, SummarySpec, ValueColumn};
 use crate::ui::command::Command;
 
 /// What the app holds for the panel.
@@ -102,10 +102,11 @@ impl SummaryPanel {
         ui: &mut Ui,
         data: &SummaryData,
         current: &Filter,
+        views: &[crate::views::SavedView],
         note: Option<&str>,
         commands: &mut Vec<Command>,
     ) {
-        self.controls_ui(ui, data, note, commands);
+        self.controls_ui(ui, data, views, note, commands);
         ui.separator();
         let Some(summary) = data.summary() else {
             self.chart_rect = None;
@@ -135,7 +136,7 @@ impl SummaryPanel {
         }
         let order = self.order(summary);
         let highlight = self.hovered.take();
-        let mut drill: Option<usize> = None;
+        let mut drill: Option<Filter> = None;
         let height = ui.available_height();
         ui.horizontal_top(|ui| {
             let table_width = (ui.available_width() * 0.45).max(260.0);
@@ -148,8 +149,7 @@ impl SummaryPanel {
                 self.chart_ui(ui, summary, &order, highlight, &mut drill);
             });
         });
-        if let Some(index) = drill {
-            let mut filter = summary.drill(&summary.rows[index]);
+        if let Some(mut filter) = drill {
             filter.sort = current.sort.clone();
             commands.push(Command::Filter(FilterChange::Apply(filter)));
         }
@@ -159,6 +159,7 @@ impl SummaryPanel {
         &mut self,
         ui: &mut Ui,
         data: &SummaryData,
+        views: &[crate::views::SavedView],
         note: Option<&str>,
         commands: &mut Vec<Command>,
     ) {
@@ -169,18 +170,44 @@ impl SummaryPanel {
             dimension_combo(ui, "summary_by", &mut spec.by[0]).labelled_by(label);
             let label = ui.label("then").id;
             let mut second = spec.by.get(1).copied();
-            egui::ComboBox::from_id_salt("summary_then")
-                .selected_text(second.map_or("nothing", Dimension::name))
+            // A comparison sets two summaries side by side: one dimension, no pivot.
+            ui.add_enabled_ui(spec.compare.is_none(), |ui| {
+                egui::ComboBox::from_id_salt("summary_then")
+                    .selected_text(second.map_or("nothing", Dimension::name))
+                    .show_ui(ui, |ui| {
+                        ui.selectable_value(&mut second, None, "nothing");
+                        for d in Dimension::ALL.into_iter().filter(|d| *d != spec.by[0]) {
+                            ui.selectable_value(&mut second, Some(d), d.name());
+                        }
+                    })
+                    .response
+                    .labelled_by(label);
+            });
+            spec.by.truncate(1);
+            spec.by.extend(second.filter(|d| *d != spec.by[0]));
+            let label = ui.label("compare with").id;
+            let mut compare = spec.compare.clone();
+            egui::ComboBox::from_id_salt("summary_compare")
+                .selected_text(compare.as_ref().map_or("nothing", Compare::label))
                 .show_ui(ui, |ui| {
-                    ui.selectable_value(&mut second, None, "nothing");
-                    for d in Dimension::ALL.into_iter().filter(|d| *d != spec.by[0]) {
-                        ui.selectable_value(&mut second, Some(d), d.name());
+                    ui.selectable_value(&mut compare, None, "nothing");
+                    ui.selectable_value(&mut compare, Some(Compare::Rest), "the rest")
+                        .on_hover_text("The movies the filter leaves out");
+                    for view in views {
+                        let other = Compare::Filter {
+                            name: view.name.clone(),
+                            filter: view.filter.clone(),
+                        };
+                        ui.selectable_value(&mut compare, Some(other), view.name.as_str())
+                            .on_hover_text(format!("The saved view's movies: {}", view.filter));
                     }
                 })
                 .response
                 .labelled_by(label);
-            spec.by.truncate(1);
-            spec.by.extend(second.filter(|d| *d != spec.by[0]));
+            if compare.is_some() {
+                spec.by.truncate(1);
+            }
+            spec.compare = compare;
             ui.menu_button("Measures", |ui| {
                 for m in Measure::ALL {
                     let mut on = spec.measures.contains(&m);
@@ -284,9 +311,11 @@ impl SummaryPanel {
                     _ => ka.label().cmp(&kb.label()),
                 }
             } else {
-                let i = column - keys;
+                let Some(value) = summary.value_columns().get(column - keys).copied() else {
+                    return std::cmp::Ordering::Equal;
+                };
                 // Missing values sort last both ways.
-                match (ra.values[i], rb.values[i]) {
+                match (summary.cell(ra, value), summary.cell(rb, value)) {
                     (Some(x), Some(y)) => x.total_cmp(&y),
                     (Some(_), None) => return std::cmp::Ordering::Less,
                     (None, Some(_)) => return std::cmp::Ordering::Greater,
@@ -308,21 +337,16 @@ impl SummaryPanel {
         summary: &Summary,
         order: &[usize],
         highlight: Option<usize>,
-        drill: &mut Option<usize>,
+        drill: &mut Option<Filter>,
     ) {
         let keys = summary.spec.by.len();
+        let columns = summary.value_columns();
         let headers: Vec<String> = summary
             .spec
             .by
             .iter()
             .map(|d| d.name().to_owned())
-            .chain(
-                summary
-                    .spec
-                    .measures
-                    .iter()
-                    .map(|m| m.short_label().to_owned()),
-            )
+            .chain(columns.iter().map(|c| summary.column_title(*c, true)))
             .collect();
         let widths: Vec<f32> = (0..headers.len())
             .map(|i| if i < keys { KEY_WIDTH } else { VALUE_WIDTH })
@@ -368,7 +392,7 @@ impl SummaryPanel {
                             let row = &summary.rows[index];
                             let (rect, response) =
                                 ui.allocate_exact_size(vec2(total, ROW_HEIGHT), Sense::click());
-                            let label = group_label(summary, row);
+                            let label = group_label(summary, row, false);
                             response.widget_info(|| {
                                 WidgetInfo::labeled(
                                     Role::Row,
@@ -384,12 +408,9 @@ impl SummaryPanel {
                             }
                             let mut x = rect.left();
                             let cells = row.keys.iter().map(|k| k.label()).chain(
-                                summary
-                                    .spec
-                                    .measures
+                                columns
                                     .iter()
-                                    .zip(&row.values)
-                                    .map(|(m, v)| m.format(*v)),
+                                    .map(|c| c.measure.format(summary.cell(row, *c))),
                             );
                             for (i, cell) in cells.enumerate() {
                                 let (anchor, at) = if i < keys {
@@ -416,7 +437,7 @@ impl SummaryPanel {
                                 .on_hover_text("Click to show these movies (Back returns)")
                                 .clicked()
                             {
-                                *drill = Some(index);
+                                *drill = Some(summary.drill(row));
                             }
                         }
                     });
@@ -429,7 +450,7 @@ impl SummaryPanel {
         summary: &Summary,
         order: &[usize],
         highlight: Option<usize>,
-        drill: &mut Option<usize>,
+        drill: &mut Option<Filter>,
     ) {
         let size = vec2(
             ui.available_width().max(120.0),
@@ -438,9 +459,15 @@ impl SummaryPanel {
         let (rect, _) = ui.allocate_exact_size(size, Sense::hover());
         self.chart_rect = Some(rect);
         let measure = self.chart;
+        let compare = summary.spec.compare.as_ref();
+        let sides: &[bool] = if compare.is_some() {
+            &[false, true]
+        } else {
+            &[false]
+        };
         let marks = match summary.spec.by.as_slice() {
-            [first] if first.is_timeline() => line_marks(summary, measure, rect),
-            [_] => bar_marks(summary, order, measure, rect),
+            [first] if first.is_timeline() => line_marks(summary, measure, sides, rect),
+            [_] => bar_marks(summary, order, measure, sides, rect),
             _ => heat_marks(summary, measure, rect),
         };
         let painter = ui.painter_at(rect);
@@ -457,28 +484,50 @@ impl SummaryPanel {
                 visuals.weak_text_color(),
             );
         }
-        if let Some(points) = &marks.line {
-            painter.add(egui::Shape::line(points.clone(), Stroke::new(2.0, accent)));
+        let compared_color = Color32::from_rgb(226, 140, 60);
+        for (line, other) in marks.lines.iter().zip([false, true]) {
+            let color = if other { compared_color } else { accent };
+            painter.add(egui::Shape::line(line.clone(), Stroke::new(2.0, color)));
+        }
+        if let Some(compare) = compare {
+            // The legend: which colour is which movies.
+            let mut x = rect.right() - 4.0;
+            for (text, color) in [(compare.label(), compared_color), ("this filter", accent)] {
+                let galley = painter.layout_no_wrap(text.to_owned(), font.clone(), text_color);
+                x -= galley.size().x;
+                painter.galley(pos2(x, rect.top() + 2.0), galley, text_color);
+                x -= 14.0;
+                painter.rect_filled(
+                    Rect::from_min_size(pos2(x, rect.top() + 4.0), vec2(10.0, 10.0)),
+                    1.0,
+                    color,
+                );
+                x -= 12.0;
+            }
         }
         for mark in &marks.marks {
             let row = &summary.rows[mark.index];
             let lit = highlight == Some(mark.index);
             let response = ui.interact(
                 mark.rect,
-                ui.scope_id().with(("summary_mark", mark.index)),
+                ui.scope_id().with(("summary_mark", mark.index, mark.other)),
                 Sense::click(),
             );
-            let label = group_label(summary, row);
-            let kind = marks.kind;
+            let label = group_label(summary, row, mark.other);
+            let kind = match (mark.other, compare) {
+                (true, Some(compare)) => format!("{} ({})", marks.kind, compare.label()),
+                _ => marks.kind.to_owned(),
+            };
             response.widget_info(|| {
                 WidgetInfo::labeled(Role::Button, true, format!("{kind}: {label}"))
             });
             let fill = match mark.heat {
                 Some(t) => heat_color(t, &visuals),
                 None if lit || response.hovered() => visuals.strong_text_color(),
+                None if mark.other => compared_color,
                 None => accent,
             };
-            match kind {
+            match marks.kind {
                 "point" => {
                     let r = if lit || response.hovered() { 6.0 } else { 3.5 };
                     painter.circle_filled(mark.rect.center(), r, fill);
@@ -507,11 +556,18 @@ impl SummaryPanel {
             if response.hovered() {
                 self.hovered = Some(mark.index);
             }
-            if response
-                .on_hover_text(format!("{label}\nClick to show these movies"))
-                .clicked()
-            {
-                *drill = Some(mark.index);
+            let target = if mark.other {
+                summary.drill_other(row)
+            } else {
+                Some(summary.drill(row))
+            };
+            let hint = if target.is_some() {
+                "Click to show these movies"
+            } else {
+                "The rest is what the filter leaves out: it has no filter to open"
+            };
+            if response.on_hover_text(format!("{label}\n{hint}")).clicked() && target.is_some() {
+                *drill = target;
             }
         }
     }
@@ -529,14 +585,19 @@ fn dimension_combo(ui: &mut Ui, id: &str, value: &mut Dimension) -> egui::Respon
 }
 
 /// "Drama, 1990s: movies 1,234, avg rating (per rating) 3.51" — table rows, marks and tests.
-fn group_label(summary: &Summary, row: &SummaryRow) -> String {
+fn group_label(summary: &Summary, row: &SummaryRow, other: bool) -> String {
     let keys: Vec<String> = row.keys.iter().map(|k| k.label()).collect();
     let values: Vec<String> = summary
-        .spec
-        .measures
-        .iter()
-        .zip(&row.values)
-        .map(|(m, v)| format!("{} {}", m.label(), m.format(*v)))
+        .value_columns()
+        .into_iter()
+        .filter(|c| c.other == other)
+        .map(|c| {
+            format!(
+                "{} {}",
+                c.measure.label(),
+                c.measure.format(summary.cell(row, c))
+            )
+        })
         .collect();
     format!("{}: {}", keys.join(", "), values.join(", "))
 }
@@ -544,6 +605,8 @@ fn group_label(summary: &Summary, row: &SummaryRow) -> String {
 /// One clickable mark of the chart.
 struct Mark {
     index: usize,
+    /// Of the compared movies.
+    other: bool,
     rect: Rect,
     /// 0..=1 for heat map cells (their colour), `None` for bars and points.
     heat: Option<f32>,
@@ -563,74 +626,107 @@ struct Marks {
     kind: &'static str,
     marks: Vec<Mark>,
     labels: Vec<Label>,
-    line: Option<Vec<egui::Pos2>>,
+    /// A line per side (this filter, then the compared movies) for timelines.
+    lines: Vec<Vec<egui::Pos2>>,
 }
 
-/// Horizontal bars, one per group in table order, labelled on the left.
-fn bar_marks(summary: &Summary, order: &[usize], measure: Measure, rect: Rect) -> Marks {
+/// The value of `measure` on one side of `row`.
+fn side_value(summary: &Summary, row: &SummaryRow, measure: Measure, other: bool) -> Option<f64> {
+    summary.cell(row, ValueColumn { measure, other })
+}
+
+/// Horizontal bars, one per group in table order (two, one per side, in a comparison),
+/// labelled on the left.
+fn bar_marks(
+    summary: &Summary,
+    order: &[usize],
+    measure: Measure,
+    sides: &[bool],
+    rect: Rect,
+) -> Marks {
     let max = order
         .iter()
-        .filter_map(|i| summary.value(&summary.rows[*i], measure))
+        .flat_map(|i| {
+            let row = &summary.rows[*i];
+            sides
+                .iter()
+                .filter_map(move |other| side_value(summary, row, measure, *other))
+        })
         .fold(0.0f64, f64::max);
     let label_width = 110.0f32.min(rect.width() * 0.35);
     let value_width = 56.0;
+    // A comparison's legend takes the first line.
+    let top_margin = if sides.len() > 1 { 16.0 } else { 0.0 };
     let n = order.len().max(1) as f32;
-    let step = (rect.height() / n).clamp(4.0, 22.0);
+    let step = ((rect.height() - top_margin) / n).clamp(4.0, 22.0 * sides.len() as f32);
     let bar_left = rect.left() + label_width;
     let bar_span = (rect.width() - label_width - value_width).max(10.0);
     let mut marks = Vec::new();
     let mut labels = Vec::new();
+    let band = step * 0.8 / sides.len() as f32;
     for (position, &index) in order.iter().enumerate() {
-        let top = rect.top() + position as f32 * step;
+        let top = rect.top() + top_margin + position as f32 * step;
         if top + step > rect.bottom() + 0.5 {
             break;
         }
         let row = &summary.rows[index];
-        let value = summary.value(row, measure).unwrap_or(0.0);
-        let width = if max > 0.0 {
-            (value / max) as f32 * bar_span
-        } else {
-            0.0
-        };
-        let bar = Rect::from_min_size(
-            pos2(bar_left, top + step * 0.15),
-            vec2(width.max(1.0), step * 0.7),
-        );
         if step >= 10.0 {
             labels.push(Label {
-                at: pos2(bar_left - 4.0, bar.center().y),
+                at: pos2(bar_left - 4.0, top + step / 2.0),
                 anchor: Align2::RIGHT_CENTER,
                 text: truncate(&row.keys[0].label(), 18),
             });
-            labels.push(Label {
-                at: pos2(bar.right() + 4.0, bar.center().y),
-                anchor: Align2::LEFT_CENTER,
-                text: measure.format(summary.value(row, measure)),
+        }
+        for (k, &other) in sides.iter().enumerate() {
+            let value = side_value(summary, row, measure, other);
+            let width = if max > 0.0 {
+                (value.unwrap_or(0.0) / max) as f32 * bar_span
+            } else {
+                0.0
+            };
+            let bar = Rect::from_min_size(
+                pos2(bar_left, top + step * 0.1 + band * k as f32),
+                vec2(width.max(1.0), band * 0.9),
+            );
+            if band >= 9.0 {
+                labels.push(Label {
+                    at: pos2(bar.right() + 4.0, bar.center().y),
+                    anchor: Align2::LEFT_CENTER,
+                    text: measure.format(value),
+                });
+            }
+            marks.push(Mark {
+                index,
+                other,
+                rect: bar,
+                heat: None,
+                text: None,
             });
         }
-        marks.push(Mark {
-            index,
-            rect: bar,
-            heat: None,
-            text: None,
-        });
     }
     Marks {
         kind: "bar",
         marks,
         labels,
-        line: None,
+        lines: Vec::new(),
     }
 }
 
-/// A line over years or decades; groups without a year are left out of the line (the table
-/// has them).
-fn line_marks(summary: &Summary, measure: Measure, rect: Rect) -> Marks {
-    let points: Vec<(usize, f64, f64)> = summary
-        .rows
+/// A line over years or decades (one per side in a comparison); groups without a year are
+/// left out of the line (the table has them).
+fn line_marks(summary: &Summary, measure: Measure, sides: &[bool], rect: Rect) -> Marks {
+    let points: Vec<(usize, bool, f64, f64)> = sides
         .iter()
-        .enumerate()
-        .filter_map(|(i, row)| Some((i, row.keys[0].position()?, summary.value(row, measure)?)))
+        .flat_map(|&other| {
+            summary.rows.iter().enumerate().filter_map(move |(i, row)| {
+                Some((
+                    i,
+                    other,
+                    row.keys[0].position()?,
+                    side_value(summary, row, measure, other)?,
+                ))
+            })
+        })
         .collect();
     let mut labels = Vec::new();
     let mut marks = Vec::new();
@@ -639,21 +735,21 @@ fn line_marks(summary: &Summary, measure: Measure, rect: Rect) -> Marks {
             kind: "point",
             marks,
             labels,
-            line: None,
+            lines: Vec::new(),
         };
     }
     let (x0, x1) = points
         .iter()
-        .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
+        .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.2), b.max(p.2)));
     let (mut y0, y1) = points
         .iter()
-        .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.2), b.max(p.2)));
+        .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.3), b.max(p.3)));
     // Counts start at zero; averages and years show their spread.
     if matches!(measure, Measure::Movies | Measure::Ratings) {
         y0 = 0.0;
     }
     let plot = Rect::from_min_max(
-        pos2(rect.left() + 56.0, rect.top() + 8.0),
+        pos2(rect.left() + 56.0, rect.top() + 18.0),
         pos2(rect.right() - 12.0, rect.bottom() - 20.0),
     );
     let x_at = |x: f64| {
@@ -678,22 +774,33 @@ fn line_marks(summary: &Summary, measure: Measure, rect: Rect) -> Marks {
             text: format!("{x:.0}"),
         });
     }
-    let line: Vec<egui::Pos2> = points.iter().map(|p| pos2(x_at(p.1), y_at(p.2))).collect();
+    let per_side = points.len() / sides.len();
     // Each point answers over the width of its neighbourhood, so the hover is easy to hit.
-    let half = (plot.width() / points.len() as f32 / 2.0).clamp(3.0, 24.0);
-    for (p, at) in points.iter().zip(&line) {
-        marks.push(Mark {
-            index: p.0,
-            rect: Rect::from_center_size(*at, vec2(half * 2.0, 16.0)),
-            heat: None,
-            text: None,
-        });
+    let half = (plot.width() / per_side.max(1) as f32 / 2.0).clamp(3.0, 24.0);
+    let mut lines = Vec::new();
+    for &other in sides {
+        let line: Vec<egui::Pos2> = points
+            .iter()
+            .filter(|p| p.1 == other)
+            .map(|p| {
+                let at = pos2(x_at(p.2), y_at(p.3));
+                marks.push(Mark {
+                    index: p.0,
+                    other,
+                    rect: Rect::from_center_size(at, vec2(half * 2.0, 12.0)),
+                    heat: None,
+                    text: None,
+                });
+                at
+            })
+            .collect();
+        lines.push(line);
     }
     Marks {
         kind: "point",
         marks,
         labels,
-        line: Some(line),
+        lines,
     }
 }
 
@@ -771,6 +878,7 @@ fn heat_marks(summary: &Summary, measure: Measure, rect: Rect) -> Marks {
         let text = (cell_w >= 40.0 && cell_h >= 14.0).then(|| measure.format(value));
         marks.push(Mark {
             index,
+            other: false,
             rect: Rect::from_min_size(min, vec2(cell_w - 1.0, cell_h - 1.0)),
             heat: Some(heat.unwrap_or(0.0)),
             text,
@@ -780,7 +888,7 @@ fn heat_marks(summary: &Summary, measure: Measure, rect: Rect) -> Marks {
         kind: "cell",
         marks,
         labels,
-        line: None,
+        lines: Vec::new(),
     }
 }
 
