@@ -157,13 +157,17 @@ fn every_dimension_and_measure_matches_an_oracle_over_the_raw_rows() {
         movies.values().any(|m| m.year.is_none()) && movies.values().any(|m| m.ratings.is_empty()),
         "the fixture has movies without a year and without ratings"
     );
-    for dimension in Dimension::ALL {
-        let summary = summarize(
-            &db,
-            "",
-            dimension.name(),
-            "movies,ratings,avg,mean-avg,median,first-year,last-year",
-        );
+    // With the median every group's values are sorted on the server; without it genres take
+    // the partial-sums route. Both are checked.
+    let measure_sets = [
+        "movies,ratings,avg,mean-avg,median,first-year,last-year",
+        "movies,ratings,avg,mean-avg,first-year,last-year",
+    ];
+    for (dimension, measures) in Dimension::ALL
+        .into_iter()
+        .flat_map(|d| measure_sets.map(|m| (d, m)))
+    {
+        let summary = summarize(&db, "", dimension.name(), measures);
         let mut expected: BTreeMap<String, Vec<&Movie>> = BTreeMap::new();
         for movie in movies.values() {
             for group in groups_of(movie, dimension) {
@@ -203,11 +207,13 @@ fn every_dimension_and_measure_matches_an_oracle_over_the_raw_rows() {
                 mean(&movie_avgs),
                 &what(Measure::MeanAvg),
             );
-            assert_close(
-                v(Measure::Median),
-                median(&mut movie_avgs),
-                &what(Measure::Median),
-            );
+            if measures.contains("median") {
+                assert_close(
+                    v(Measure::Median),
+                    median(&mut movie_avgs),
+                    &what(Measure::Median),
+                );
+            }
             assert_eq!(
                 v(Measure::FirstYear),
                 years.iter().min().map(|y| f64::from(*y)),

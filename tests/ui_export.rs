@@ -8,20 +8,11 @@ use std::time::Duration;
 
 use egui::accesskit::Role;
 use egui_kittest::kittest::Queryable as _;
-use marquee::config::ServerChoice;
 
-use common::ui::{App, loaded_rows, shows, step_until};
+use common::ui::{App, shows, step_until};
 
 fn app(db: &common::TestDb) -> App {
-    let mut harness =
-        common::ui::app_with(ServerChoice::External(db.params.clone()), [1280.0, 800.0]);
-    step_until(
-        &mut harness,
-        "the first rows",
-        Duration::from_secs(60),
-        |h| loaded_rows(h).len() >= 10,
-    );
-    harness
+    common::ui::app_on(db, [1280.0, 800.0])
 }
 
 fn export_to(harness: &mut App, file: &Path) {

@@ -8,27 +8,31 @@ use std::time::Duration;
 
 use egui::accesskit::Role;
 use egui_kittest::kittest::Queryable as _;
-use marquee::config::ServerChoice;
 use marquee::repo::movies::RowCount;
 use marquee::summary::{GroupKey, Measure, Summary};
 use marquee::ui::summary_panel::SummaryData;
 
-use common::ui::{App, field, loaded_rows, shows, step_until};
+use common::ui::{App, applied, apply_text, field, loaded_rows, shows, step_until};
 
 fn app(db: &common::TestDb) -> App {
-    let mut harness =
-        common::ui::app_with(ServerChoice::External(db.params.clone()), [1280.0, 900.0]);
-    step_until(
-        &mut harness,
-        "the first rows",
-        Duration::from_secs(60),
-        |h| loaded_rows(h).len() >= 10,
-    );
-    harness
+    common::ui::app_on(db, [1280.0, 900.0])
 }
 
-fn applied(harness: &App) -> String {
-    harness.state().browse().filter().to_text()
+/// Opens the summary panel and waits for its first answer for `filter`.
+fn open_summary(harness: &mut App, filter: &str) -> Summary {
+    harness
+        .get_by_role_and_label(Role::Button, "Summary")
+        .click();
+    summary_for(harness, filter, 1)
+}
+
+/// Picks `item` from the combo box labelled `combo`.
+fn choose(harness: &mut App, combo: &str, item: &str) {
+    harness.get_by_role_and_label(Role::ComboBox, combo).click();
+    step_until(harness, "the menu", Duration::from_secs(5), |h| {
+        h.query_by_label(item).is_some()
+    });
+    harness.get_by_label(item).click();
 }
 
 /// The summary on screen once it answers for `filter` (its conditions, as text) grouped by
@@ -46,10 +50,7 @@ fn clicking_a_bar_drills_down_and_back_restores_filter_table_and_summary() {
     let db = common::TestDb::default_sample();
     let mut harness = app(&db);
     let first_rows = loaded_rows(&harness);
-    harness
-        .get_by_role_and_label(Role::Button, "Summary")
-        .click();
-    let all = summary_for(&mut harness, "", 1);
+    let all = open_summary(&mut harness, "");
     let drama = all
         .rows
         .iter()
@@ -132,22 +133,10 @@ fn clicking_a_bar_drills_down_and_back_restores_filter_table_and_summary() {
 fn a_pivot_is_a_heat_map_whose_cells_drill_into_both_dimensions() {
     let db = common::TestDb::default_sample();
     let mut harness = app(&db);
-    harness.event(egui::Event::Paste("genre:Film-Noir".into()));
-    step_until(&mut harness, "the filter", Duration::from_secs(10), |h| {
-        applied(h) == "genre:Film-Noir"
-    });
-    harness
-        .get_by_role_and_label(Role::Button, "Summary")
-        .click();
-    summary_for(&mut harness, "genre:Film-Noir", 1);
+    apply_text(&mut harness, "genre:Film-Noir");
+    open_summary(&mut harness, "genre:Film-Noir");
     // Then by decade: the second dimension's menu.
-    harness
-        .get_by_role_and_label(Role::ComboBox, "then")
-        .click();
-    step_until(&mut harness, "the menu", Duration::from_secs(5), |h| {
-        h.query_by_label("decade").is_some()
-    });
-    harness.get_by_label("decade").click();
+    choose(&mut harness, "then", "decade");
     let pivot = summary_for(&mut harness, "genre:Film-Noir", 2);
     let cell = pivot
         .rows
@@ -187,10 +176,7 @@ fn a_pivot_is_a_heat_map_whose_cells_drill_into_both_dimensions() {
 fn the_summary_saves_as_csv_with_the_filter_of_each_group() {
     let db = common::TestDb::default_sample();
     let mut harness = app(&db);
-    harness
-        .get_by_role_and_label(Role::Button, "Summary")
-        .click();
-    let summary = summary_for(&mut harness, "", 1);
+    let summary = open_summary(&mut harness, "");
     harness.get_by_role_and_label(Role::Button, "Save…").click();
     step_until(&mut harness, "the save row", Duration::from_secs(5), |h| {
         h.query_by_role_and_label(Role::TextInput, "Save summary to")
@@ -221,10 +207,7 @@ fn the_summary_saves_as_csv_with_the_filter_of_each_group() {
 fn a_header_menu_shows_the_columns_statistics_for_the_filter() {
     let db = common::TestDb::default_sample();
     let mut harness = app(&db);
-    harness.event(egui::Event::Paste("genre:Film-Noir".into()));
-    step_until(&mut harness, "the filter", Duration::from_secs(10), |h| {
-        applied(h) == "genre:Film-Noir"
-    });
+    apply_text(&mut harness, "genre:Film-Noir");
     step_until(&mut harness, "noir rows", Duration::from_secs(30), |h| {
         loaded_rows(h)
             .iter()
@@ -272,21 +255,9 @@ fn a_header_menu_shows_the_columns_statistics_for_the_filter() {
 fn compared_with_the_rest_both_sides_are_drawn_and_only_the_filters_side_opens() {
     let db = common::TestDb::default_sample();
     let mut harness = app(&db);
-    harness.event(egui::Event::Paste("year:1990..1999".into()));
-    step_until(&mut harness, "the filter", Duration::from_secs(10), |h| {
-        applied(h) == "year:1990..1999"
-    });
-    harness
-        .get_by_role_and_label(Role::Button, "Summary")
-        .click();
-    summary_for(&mut harness, "year:1990..1999", 1);
-    harness
-        .get_by_role_and_label(Role::ComboBox, "compare with")
-        .click();
-    step_until(&mut harness, "the menu", Duration::from_secs(5), |h| {
-        h.query_by_label("the rest").is_some()
-    });
-    harness.get_by_label("the rest").click();
+    apply_text(&mut harness, "year:1990..1999");
+    open_summary(&mut harness, "year:1990..1999");
+    choose(&mut harness, "compare with", "the rest");
     step_until(
         &mut harness,
         "the comparison",

@@ -10,23 +10,14 @@ use egui_kittest::kittest::Queryable as _;
 use marquee::config::ServerChoice;
 use marquee::views::ViewStore;
 
-use common::ui::{App, loaded_rows, step_until};
+use common::ui::{App, applied, step_until};
 
 fn app(db: &common::TestDb, store: &ViewStore) -> App {
     let mut harness =
         common::ui::app_with(ServerChoice::External(db.params.clone()), [1280.0, 800.0]);
     harness.state_mut().set_view_store(store.clone());
-    step_until(
-        &mut harness,
-        "the first rows",
-        Duration::from_secs(60),
-        |h| loaded_rows(h).len() >= 10,
-    );
+    common::ui::wait_for_rows(&mut harness);
     harness
-}
-
-fn applied(harness: &App) -> String {
-    harness.state().browse().filter().to_text()
 }
 
 #[test]

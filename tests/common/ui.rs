@@ -29,6 +29,37 @@ pub fn app_with(server: ServerChoice, size: [f32; 2]) -> App {
         .build_eframe(move |cc| MarqueeApp::new(cc, settings))
 }
 
+/// The app on the test database `db` in a window of `size` points, once its first rows are on
+/// screen.
+pub fn app_on(db: &super::TestDb, size: [f32; 2]) -> App {
+    let mut harness = app_with(
+        marquee::config::ServerChoice::External(db.params.clone()),
+        size,
+    );
+    wait_for_rows(&mut harness);
+    harness
+}
+
+/// Steps until the first rows of the current filter are on screen.
+pub fn wait_for_rows(harness: &mut App) {
+    step_until(harness, "the first rows", Duration::from_secs(60), |h| {
+        loaded_rows(h).len() >= 10
+    });
+}
+
+/// The applied filter, as text.
+pub fn applied(harness: &App) -> String {
+    harness.state().browse().filter().to_text()
+}
+
+/// Pastes filter text with no field focused (the window applies it) and waits until it applies.
+pub fn apply_text(harness: &mut App, text: &str) {
+    harness.event(egui::Event::Paste(text.into()));
+    step_until(harness, "the pasted filter", Duration::from_secs(10), |h| {
+        applied(h) == text
+    });
+}
+
 /// Steps frames until `done` holds, failing after `timeout` with `what`.
 pub fn step_until(
     harness: &mut App,
