@@ -513,13 +513,15 @@ impl SummaryPanel {
                 ui.scope_id().with(("summary_mark", mark.index, mark.other)),
                 Sense::click(),
             );
-            let label = group_label(summary, row, mark.other);
-            let kind = match (mark.other, compare) {
-                (true, Some(compare)) => format!("{} ({})", marks.kind, compare.label()),
-                _ => marks.kind.to_owned(),
-            };
+            // Labels and drill-downs are built only when asked for (accessibility on, the
+            // pointer here, a click): a heat map has hundreds of marks and a frame stays cheap.
+            let label = || group_label(summary, row, mark.other);
             response.widget_info(|| {
-                WidgetInfo::labeled(Role::Button, true, format!("{kind}: {label}"))
+                let kind = match (mark.other, compare) {
+                    (true, Some(compare)) => format!("{} ({})", marks.kind, compare.label()),
+                    _ => marks.kind.to_owned(),
+                };
+                WidgetInfo::labeled(Role::Button, true, format!("{kind}: {}", label()))
             });
             let fill = match mark.heat {
                 Some(t) => heat_color(t, &visuals),
@@ -556,18 +558,23 @@ impl SummaryPanel {
             if response.hovered() {
                 self.hovered = Some(mark.index);
             }
-            let target = if mark.other {
-                summary.drill_other(row)
+            let opens = !mark.other || matches!(compare, Some(Compare::Filter { .. }));
+            let response = if response.hovered() {
+                let hint = if opens {
+                    "Click to show these movies"
+                } else {
+                    "The rest is what the filter leaves out: it has no filter to open"
+                };
+                response.on_hover_text(format!("{}\n{hint}", label()))
             } else {
-                Some(summary.drill(row))
+                response
             };
-            let hint = if target.is_some() {
-                "Click to show these movies"
-            } else {
-                "The rest is what the filter leaves out: it has no filter to open"
-            };
-            if response.on_hover_text(format!("{label}\n{hint}")).clicked() && target.is_some() {
-                *drill = target;
+            if response.clicked() && opens {
+                *drill = if mark.other {
+                    summary.drill_other(row)
+                } else {
+                    Some(summary.drill(row))
+                };
             }
         }
     }
@@ -806,15 +813,23 @@ fn line_marks(summary: &Summary, measure: Measure, sides: &[bool], rect: Rect) -
 
 /// A heat map for a pivot: the first dimension down, the second across.
 fn heat_marks(summary: &Summary, measure: Measure, rect: Rect) -> Marks {
+    // Each row's place in the grid, found once per frame: (down index, across index).
     let mut downs: Vec<String> = Vec::new();
     let mut acrosses: Vec<String> = Vec::new();
+    let mut places: Vec<(usize, usize)> = Vec::with_capacity(summary.rows.len());
     for row in &summary.rows {
-        for (list, key) in [(&mut downs, &row.keys[0]), (&mut acrosses, &row.keys[1])] {
-            let label = key.label();
-            if !list.contains(&label) {
-                list.push(label);
-            }
+        let mut place = [0; 2];
+        for (k, list) in [&mut downs, &mut acrosses].into_iter().enumerate() {
+            let label = row.keys[k].label();
+            place[k] = match list.iter().position(|l| *l == label) {
+                Some(i) => i,
+                None => {
+                    list.push(label);
+                    list.len() - 1
+                }
+            };
         }
+        places.push((place[0], place[1]));
     }
     let values: Vec<f64> = summary
         .rows
@@ -854,12 +869,7 @@ fn heat_marks(summary: &Summary, measure: Measure, rect: Rect) -> Marks {
     }
     let mut marks = Vec::new();
     for (index, row) in summary.rows.iter().enumerate() {
-        let (Some(j), Some(i)) = (
-            downs.iter().position(|d| *d == row.keys[0].label()),
-            acrosses.iter().position(|a| *a == row.keys[1].label()),
-        ) else {
-            continue;
-        };
+        let (j, i) = places[index];
         let min = pos2(
             rect.left() + label_width + i as f32 * cell_w,
             rect.top() + header + j as f32 * cell_h,
