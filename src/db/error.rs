@@ -102,7 +102,7 @@ impl DbError {
                 "57014" => (DbErrorKind::Cancelled, "the query was cancelled".to_owned()),
                 "57P01" | "57P02" | "57P03" => (
                     DbErrorKind::ConnectionLost,
-                    format!("the server at {target} ended the connection ({}); it will reconnect", db.message()),
+                    format!("the server at {target} ended the connection ({}); the window reconnects by itself, a command can simply be run again", db.message()),
                 ),
                 "42P01" | "42703" | "42883" => (
                     DbErrorKind::Schema,
