@@ -302,6 +302,10 @@ impl SummaryPanel {
             return order;
         };
         let keys = summary.spec.by.len();
+        // Looked up once, not per comparison: this runs every frame.
+        let value = column
+            .checked_sub(keys)
+            .and_then(|i| summary.value_columns().get(i).copied());
         order.sort_by(|&a, &b| {
             let (ra, rb) = (&summary.rows[a], &summary.rows[b]);
             let ordering = if column < keys {
@@ -311,7 +315,7 @@ impl SummaryPanel {
                     _ => ka.label().cmp(&kb.label()),
                 }
             } else {
-                let Some(value) = summary.value_columns().get(column - keys).copied() else {
+                let Some(value) = value else {
                     return std::cmp::Ordering::Equal;
                 };
                 // Missing values sort last both ways.
@@ -392,12 +396,12 @@ impl SummaryPanel {
                             let row = &summary.rows[index];
                             let (rect, response) =
                                 ui.allocate_exact_size(vec2(total, ROW_HEIGHT), Sense::click());
-                            let label = group_label(summary, row, false);
+                            // Built only when accessibility asks, as for the chart's marks.
                             response.widget_info(|| {
                                 WidgetInfo::labeled(
                                     Role::Row,
                                     true,
-                                    format!("summary row: {label}"),
+                                    format!("summary row: {}", group_label(summary, row, false)),
                                 )
                             });
                             let painter = ui.painter_at(rect);
