@@ -32,7 +32,9 @@ fn choose(harness: &mut App, combo: &str, item: &str) {
     step_until(harness, "the menu", Duration::from_secs(5), |h| {
         h.query_by_label(item).is_some()
     });
-    harness.get_by_label(item).click();
+    // Through accessibility: a menu's first frame is a sizing pass, so a pointer click at the
+    // rect of the frame the item appeared in can miss it (a clean-clone CI run did).
+    harness.get_by_label(item).click_accesskit();
 }
 
 /// The summary on screen once it answers for `filter` (its conditions, as text) grouped by
