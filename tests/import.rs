@@ -66,14 +66,22 @@ fn the_default_sample_has_the_original_size_and_consistent_derived_columns() {
         .unwrap()
         .get(0);
     assert!(description.contains("86537 movies"), "{description}");
-    // The title expression keeps its finer statistics target through the index rebuild.
+    // The stored folded title keeps its finer statistics target through the load, and holds
+    // exactly what folding the title gives.
     assert_eq!(
         count(
             &mut client,
             "SELECT a.attstattarget::bigint FROM pg_attribute a
-              WHERE a.attrelid = 'movies_title_fold_trgm'::regclass AND a.attnum = 1"
+              WHERE a.attrelid = 'marquee.movies'::regclass AND a.attname = 'title_fold'"
         ),
         1000
+    );
+    assert_eq!(
+        count(
+            &mut client,
+            "SELECT count(*) FROM movies WHERE title_fold IS DISTINCT FROM marquee_fold(title)"
+        ),
+        0
     );
     // Every index and foreign key dropped for the load is back.
     assert!(

@@ -271,6 +271,63 @@ fn facets_count_what_the_filter_matches() {
     assert_eq!(rated, matching.len() as u64);
 }
 
+/// The facets come from one `GROUPING SETS` pass; the oracle is one plain query per facet, as
+/// the panel was first built: `unnest` per row for genres, and the decade and half-star buckets
+/// grouped on their own. Both the counts and their order must agree.
+#[test]
+fn one_pass_facets_agree_with_one_query_per_facet() {
+    let source = marquee::db::source::Source::default();
+    let mut client = fixture()._db.client();
+    for text in [
+        "",
+        "st",
+        "love",
+        "amelie",
+        "year:none",
+        "rating:none",
+        "genre:Drama year:1990..1999",
+        "genre-not:Drama,Comedy votes:>=5",
+        "no such title at all",
+    ] {
+        let filter = f(text);
+        let got = movies().facets(&filter).unwrap();
+        let parts = marquee::repo::movie_sql::where_clause(&filter, "m", &source);
+        let params = parts.typed_params();
+        let mut rows = |sql: String| client.query_typed(&sql, &params).unwrap();
+        let genres: Vec<(String, u64)> = rows(format!(
+            "SELECT g, count(*) FROM marquee.movies m CROSS JOIN LATERAL unnest(m.genres) g
+              WHERE {} GROUP BY g ORDER BY count(*) DESC, g COLLATE \"C\"",
+            parts.where_sql
+        ))
+        .iter()
+        .map(|r| (r.get(0), r.get::<_, i64>(1) as u64))
+        .collect();
+        let decades: Vec<(Option<i16>, u64)> = rows(format!(
+            "SELECT (m.year / 10 * 10)::smallint, count(*) FROM marquee.movies m WHERE {}
+              GROUP BY 1 ORDER BY 1 NULLS LAST",
+            parts.where_sql
+        ))
+        .iter()
+        .map(|r| (r.get(0), r.get::<_, i64>(1) as u64))
+        .collect();
+        let ratings: Vec<(Option<f32>, u64)> = rows(format!(
+            "SELECT (floor(m.rating_avg * 2) / 2)::real, count(*) FROM marquee.movies m WHERE {}
+              GROUP BY 1 ORDER BY 1 NULLS FIRST",
+            parts.where_sql
+        ))
+        .iter()
+        .map(|r| (r.get(0), r.get::<_, i64>(1) as u64))
+        .collect();
+        assert_eq!(got.genres, genres, "genres under {text:?}");
+        assert_eq!(got.decades, decades, "decades under {text:?}");
+        assert_eq!(got.ratings, ratings, "ratings under {text:?}");
+    }
+    // The sample has movies without a year and without ratings, so both NULL groups were seen.
+    let all = movies().facets(&Filter::default()).unwrap();
+    assert!(all.decades.last().is_some_and(|(d, _)| d.is_none()));
+    assert!(all.ratings.first().is_some_and(|(r, _)| r.is_none()));
+}
+
 #[test]
 fn details_and_load_all_see_the_same_movie() {
     let sample = &fixture().all[1234];

@@ -139,14 +139,18 @@ fn migrating_an_older_database_moves_its_tables_into_the_marquee_schema() {
     let db = legacy_database();
     let mut client = marquee::db::connect_once(&db.params).unwrap();
     let report = schema::migrate(&mut client, &db.name).unwrap();
-    assert_eq!((report.from_version, report.to_version), (3, 4));
+    assert_eq!(
+        (report.from_version, report.to_version),
+        (3, schema::latest_version())
+    );
     let row = client
         .query_one(
             "SELECT (SELECT count(*) FROM marquee.movies),
                     to_regclass('public.movies') IS NULL,
                     to_regclass('public.marquee_schema') IS NULL,
                     (SELECT rating_count FROM marquee.movies WHERE id = 1),
-                    marquee.marquee_fold('Amélie')",
+                    marquee.marquee_fold('Amélie'),
+                    (SELECT title_fold FROM marquee.movies WHERE id = 1)",
             &[],
         )
         .unwrap();
@@ -154,12 +158,14 @@ fn migrating_an_older_database_moves_its_tables_into_the_marquee_schema() {
     assert!(row.get::<_, bool>(1) && row.get::<_, bool>(2));
     assert_eq!(row.get::<_, i32>(3), 1);
     assert_eq!(row.get::<_, String>(4), "amelie");
+    // Version 5 stored the folded title of the movie that was already there.
+    assert_eq!(row.get::<_, String>(5), "amelie (2001)");
     // The refresh function now works whatever the caller's search_path.
     client
         .batch_execute("SET search_path = pg_catalog; SELECT marquee.refresh_movie_ratings()")
         .unwrap();
     assert_eq!(
         schema::migrate(&mut client, &db.name).unwrap().from_version,
-        4
+        schema::latest_version()
     );
 }

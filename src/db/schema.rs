@@ -28,6 +28,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "marquee schema",
         include_str!("migrations/0004_marquee_schema.sql"),
     ),
+    (
+        5,
+        "stored folded title",
+        include_str!("migrations/0005_stored_title_fold.sql"),
+    ),
 ];
 
 /// The schema that holds Marquee's tables and functions.

@@ -78,12 +78,13 @@ pub fn where_clause(filter: &Filter, alias: &str, source: &Source) -> SqlParts {
     let mut conditions: Vec<String> = Vec::new();
 
     if !filter.title.is_empty() {
-        // marquee_fold both sides so "amelie" finds "Amélie"; the pattern is escaped before
-        // folding, and like_pattern also escapes what folding would turn into wildcards.
+        // Fold both sides so "amelie" finds "Amélie" (Marquee's schema stores the folded title);
+        // the pattern is escaped before folding, and like_pattern also escapes what folding
+        // would turn into wildcards.
         let p = parts.bind(Param::Text(like_pattern(&filter.title)));
         conditions.push(format!(
             "{} LIKE {} ESCAPE '\\'",
-            source.fold(&col(alias, "title")),
+            source.folded_title(alias),
             source.fold(&p)
         ));
     }
@@ -298,7 +299,7 @@ mod tests {
         let parts = where_clause(&parsed("star wars"), "m");
         assert_eq!(
             parts.where_sql,
-            r#""marquee".marquee_fold(m.title) LIKE "marquee".marquee_fold($1) ESCAPE '\'"#
+            r#"m.title_fold LIKE "marquee".marquee_fold($1) ESCAPE '\'"#
         );
         assert_eq!(parts.params, vec![Param::Text("%star wars%".into())]);
     }
@@ -379,7 +380,7 @@ mod tests {
         let parts = where_clause(&f, "");
         assert_eq!(
             parts.where_sql,
-            "\"marquee\".marquee_fold(title) LIKE \"marquee\".marquee_fold($1) ESCAPE '\\' AND year = $2 AND \
+            "title_fold LIKE \"marquee\".marquee_fold($1) ESCAPE '\\' AND year = $2 AND \
              EXISTS (SELECT 1 FROM \"marquee\".tags t WHERE t.movie_id = \"marquee\".movies.id \
              AND \"marquee\".marquee_fold(t.tag) = \"marquee\".marquee_fold($3))"
         );
@@ -400,7 +401,7 @@ mod tests {
         let parts = where_clause(&f, "m");
         assert_eq!(
             parts.where_sql,
-            "\"marquee\".marquee_fold(m.title) LIKE \"marquee\".marquee_fold($1) ESCAPE '\\' \
+            "m.title_fold LIKE \"marquee\".marquee_fold($1) ESCAPE '\\' \
              AND m.genres && $2 AND m.genres @> $3 AND NOT (m.genres && $4) \
              AND m.year >= $5 AND m.year <= $6 AND m.rating_avg >= $7 \
              AND m.rating_count >= $8 \

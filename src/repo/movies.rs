@@ -7,6 +7,7 @@
 //! PostgreSQL walks the index and the cost grows with the offset but not with the table; the
 //! benchmark (`marquee bench scroll`) measures it.
 
+use std::collections::HashMap;
 use std::io::Write;
 
 use postgres::types::{ToSql, Type};
@@ -148,7 +149,10 @@ impl MoviesRepository {
         let movies = &self.source().movies;
         let parts = movie_sql::where_clause(filter, "m", self.source());
         let order = movie_sql::order_by(&filter.sort, "m");
-        let sql = if offset < DEFERRED_JOIN_OFFSET {
+        // A title condition also takes the deferred join: the title-order indexes carry the
+        // folded title, so the inner query tests titles in an index-only scan and the table is
+        // visited for the page's rows alone (a common word sorted by title at 1M: 309 -> 32 ms).
+        let sql = if offset < DEFERRED_JOIN_OFFSET && filter.title.is_empty() {
             format!(
                 "SELECT {MOVIE_COLUMNS} FROM {movies} m WHERE {} ORDER BY {order} LIMIT {limit} OFFSET {offset}",
                 parts.where_sql
@@ -214,43 +218,53 @@ impl MoviesRepository {
         })
     }
 
-    /// Movies per genre, decade and rating bucket under `filter`.
+    /// Movies per genre, decade and rating bucket under `filter`, in one pass over the matches.
+    ///
+    /// One `GROUP BY GROUPING SETS` pays the filter once where three queries paid it three times
+    /// (at 1M movies: 1.27 s -> 0.53 s under a two-letter title, 1.9 s -> 1.2 s with no filter).
+    /// Genres are grouped by whole genre list, a few hundred distinct lists, and each list's count
+    /// is added to its genres here, which is what `unnest` did row by row on the server.
     pub fn facets(&self, filter: &Filter) -> Result<Facets, DbError> {
         let movies = &self.source().movies;
         let parts = movie_sql::where_clause(filter, "m", self.source());
-        let genres_sql = format!(
-            "SELECT g, count(*) FROM {movies} m CROSS JOIN LATERAL unnest(m.genres) g WHERE {}
-             GROUP BY g ORDER BY count(*) DESC, g",
-            parts.where_sql
+        let (decade, bucket) = (
+            "(m.year / 10 * 10)::smallint",
+            "(floor(m.rating_avg * 2) / 2)::real",
         );
-        let decades_sql = format!(
-            "SELECT (m.year / 10 * 10)::smallint, count(*) FROM {movies} m WHERE {} GROUP BY 1 ORDER BY 1 NULLS LAST",
-            parts.where_sql
-        );
-        let ratings_sql = format!(
-            "SELECT (floor(m.rating_avg * 2) / 2)::real, count(*) FROM {movies} m WHERE {} GROUP BY 1 ORDER BY 1 NULLS FIRST",
+        let sql = format!(
+            "SELECT m.genres, {decade}, {bucket}, GROUPING(m.genres, {decade}, {bucket})::int4, count(*) \
+             FROM {movies} m WHERE {} GROUP BY GROUPING SETS ((m.genres), ({decade}), ({bucket}))",
             parts.where_sql
         );
         self.repo.read("movies.facets", |conn| {
-            let params = typed(&parts);
-            let count = |row: &postgres::Row| row.get::<_, i64>(1).max(0) as u64;
-            Ok(Facets {
-                genres: conn
-                    .query_typed(&genres_sql, &params)?
-                    .iter()
-                    .map(|r| (r.get(0), count(r)))
-                    .collect(),
-                decades: conn
-                    .query_typed(&decades_sql, &params)?
-                    .iter()
-                    .map(|r| (r.get(0), count(r)))
-                    .collect(),
-                ratings: conn
-                    .query_typed(&ratings_sql, &params)?
-                    .iter()
-                    .map(|r| (r.get(0), count(r)))
-                    .collect(),
-            })
+            let mut genres: HashMap<String, u64> = HashMap::new();
+            let mut facets = Facets::default();
+            for row in conn.query_typed(&sql, &typed(&parts))? {
+                let n = row.get::<_, i64>(4).max(0) as u64;
+                // GROUPING() sets a bit for each expression the row is *not* grouped by.
+                match row.get::<_, i32>(3) {
+                    0b011 => {
+                        let list: Option<Vec<Option<String>>> = row.get(0);
+                        for genre in list.into_iter().flatten().flatten() {
+                            *genres.entry(genre).or_default() += n;
+                        }
+                    }
+                    0b101 => facets.decades.push((row.get(1), n)),
+                    _ => facets.ratings.push((row.get(2), n)),
+                }
+            }
+            facets.genres = genres.into_iter().collect();
+            facets
+                .genres
+                .sort_by(|(a, n), (b, m)| m.cmp(n).then_with(|| a.cmp(b)));
+            // Decades oldest first with "no year" last; ratings "unrated" first.
+            facets
+                .decades
+                .sort_by_key(|(decade, _)| (decade.is_none(), *decade));
+            facets
+                .ratings
+                .sort_by(|(a, _), (b, _)| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+            Ok(facets)
         })
     }
 

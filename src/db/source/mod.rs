@@ -103,6 +103,24 @@ impl Source {
         }
     }
 
+    /// The title of `alias`'s movie, folded for matching. Marquee's current schema stores it
+    /// (`title_fold`, schema version 5), which makes a title test a plain `LIKE`; anything else
+    /// folds at query time.
+    pub fn folded_title(&self, alias: &str) -> String {
+        let column = |name: &str| {
+            if alias.is_empty() {
+                name.to_owned()
+            } else {
+                format!("{alias}.{name}")
+            }
+        };
+        if self.is_marquee() {
+            column("title_fold")
+        } else {
+            self.fold(&column("title"))
+        }
+    }
+
     /// Whether this is Marquee's own indexed store at the current version.
     pub fn is_marquee(&self) -> bool {
         self.kind == SourceKind::Marquee
@@ -196,5 +214,21 @@ mod tests {
             unaccent.fold("x"),
             "lower(\"ext\".unaccent('\"ext\".unaccent'::regdictionary, x))"
         );
+    }
+
+    #[test]
+    fn only_the_current_schema_reads_the_stored_folded_title() {
+        assert_eq!(Source::default().folded_title("m"), "m.title_fold");
+        assert_eq!(Source::default().folded_title(""), "title_fold");
+        let older = Source::marquee_in("public", SourceKind::MarqueeOlder { version: 4 });
+        assert_eq!(older.folded_title("m"), "\"public\".marquee_fold(m.title)");
+        let in_place = Source {
+            kind: SourceKind::MovieLens {
+                schema: "public".into(),
+            },
+            fold: Fold::Lower,
+            ..Source::default()
+        };
+        assert_eq!(in_place.folded_title(""), "lower(title)");
     }
 }
