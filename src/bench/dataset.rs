@@ -29,6 +29,12 @@ pub fn spec(movies: u32) -> SampleSpec {
     }
 }
 
+/// What a collection of `movies` movies is made of, as stored in its readiness mark; copies of it
+/// (the Datasette peer's SQLite file) carry the same mark.
+pub fn mark(movies: u32) -> String {
+    ready_mark(&spec(movies))
+}
+
 fn ready_mark(spec: &SampleSpec) -> String {
     format!(
         "movies={} ratings={} seed={}",

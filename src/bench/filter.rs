@@ -7,13 +7,16 @@
 //! so every sample is a clean latency; superseding and cancelling of overlapping changes is
 //! exercised by the worker tests, not here.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use super::report::{BenchName, Check, Options, Report, Target, pump};
+use super::{dataset, datasette};
 use crate::browse::Browse;
 use crate::config::PoolSettings;
 use crate::db::pool::DatabasePool;
 use crate::filter::{Filter, Range, SortColumn, SortKey};
+use crate::repo::movies::RowCount;
 use crate::worker::{RequestKind, Workers};
 
 /// First rows on screen (a window of 40 rows, as the table shows at a normal size).
@@ -72,9 +75,29 @@ pub fn script() -> Vec<(String, Filter)> {
     };
     steps.push(("all, sort rating desc".to_owned(), all.clone()));
     all.sort = vec![SortKey::asc(SortColumn::Title)];
-    steps.push(("all, sort title".to_owned(), all));
+    steps.push((FIRST_PAGE_BY_TITLE.to_owned(), all.clone()));
+    // A common word sorted by title (walks the title index until a page matches), and the
+    // analyst's structured page: both rows of the comparison with Datasette.
+    all.title = "love".to_owned();
+    steps.push((TITLE_LOVE.to_owned(), all));
+    let drama_90s = Filter {
+        genres: crate::filter::GenreFilter {
+            any_of: vec!["Drama".to_owned()],
+            ..Default::default()
+        },
+        year: Range::new(Some(1990), Some(1999)),
+        sort: vec![SortKey::desc(SortColumn::Rating)],
+        ..Filter::default()
+    };
+    steps.push((DRAMA_90S_BEST_FIRST.to_owned(), drama_90s));
     steps
 }
+
+/// Script steps named in the comparison with Datasette.
+const FIRST_PAGE_BY_TITLE: &str = "all, sort title";
+const TITLE_LOVE: &str = "title love, sort title";
+const TITLE_STAR: &str = "type \"star\"";
+const DRAMA_90S_BEST_FIRST: &str = "Drama + 1990s, best first";
 
 /// Latencies of one change.
 #[derive(Debug, Default)]
@@ -128,6 +151,8 @@ pub fn run(target: &Target, options: &Options) -> anyhow::Result<Report> {
         change(&mut browse, &workers, filter.clone());
     }
     let (mut pages, mut counts, mut facets) = (Vec::new(), Vec::new(), Vec::new());
+    let mut by_step: Vec<(String, Duration)> = Vec::new();
+    let mut counted: HashMap<String, Option<RowCount>> = HashMap::new();
     let mut slowest: Vec<(Duration, String)> = Vec::new();
     let mut missing = 0;
     for _ in 0..options.repeats.max(1) {
@@ -137,11 +162,13 @@ pub fn run(target: &Target, options: &Options) -> anyhow::Result<Report> {
                 Some(t) => {
                     pages.push(t);
                     slowest.push((t, name.clone()));
+                    by_step.push((name.clone(), t));
                 }
                 None => missing += 1,
             }
             counts.extend(times.count);
             facets.extend(times.facets);
+            counted.insert(name.clone(), browse.count());
         }
     }
     workers.shutdown(Duration::from_secs(5));
@@ -176,5 +203,97 @@ pub fn run(target: &Target, options: &Options) -> anyhow::Result<Report> {
         options.repeats.max(1),
         worst.join(", ")
     ));
+    if options.with_datasette {
+        let peer = datasette::run(
+            target,
+            &dataset::mark(target.movies),
+            &script,
+            options.repeats.max(1),
+        )?;
+        // Like with like: both sides must have matched the same movies. Marquee also ignores
+        // accents ("sta" finds "Smultronstället"), so under a title it may find more.
+        for sample in &peer.samples {
+            let titled = script
+                .iter()
+                .any(|(name, f)| *name == sample.name && !f.title.is_empty());
+            let agrees = match counted.get(&sample.name).copied().flatten() {
+                Some(RowCount::Exact(n)) if titled => n >= sample.count,
+                Some(RowCount::Exact(n)) => n == sample.count,
+                Some(RowCount::AtLeast(n)) => sample.count >= n,
+                _ => false,
+            };
+            anyhow::ensure!(
+                agrees,
+                "{}: Datasette counted {} movies, Marquee {:?}",
+                sample.name,
+                sample.count,
+                counted.get(&sample.name)
+            );
+        }
+        let marquee_page = |step: &str| -> Vec<Duration> {
+            by_step
+                .iter()
+                .filter(|(name, _)| name == step)
+                .map(|(_, t)| *t)
+                .collect()
+        };
+        let rows: [(&str, Vec<Duration>, Vec<Duration>); 7] = [
+            (
+                "first page, by title",
+                marquee_page(FIRST_PAGE_BY_TITLE),
+                peer.times(Some(FIRST_PAGE_BY_TITLE), |s| s.page_ms),
+            ),
+            (
+                "Drama + 1990s page, best first",
+                marquee_page(DRAMA_90S_BEST_FIRST),
+                peer.times(Some(DRAMA_90S_BEST_FIRST), |s| s.page_ms),
+            ),
+            (
+                "title contains love, by title",
+                marquee_page(TITLE_LOVE),
+                peer.times(Some(TITLE_LOVE), |s| s.page_ms),
+            ),
+            (
+                "title contains star",
+                marquee_page(TITLE_STAR),
+                peer.times(Some(TITLE_STAR), |s| s.page_ms),
+            ),
+            (
+                "every change → first page",
+                pages.clone(),
+                peer.times(None, |s| s.page_ms),
+            ),
+            (
+                "every change → facets",
+                facets.clone(),
+                peer.times(None, |s| s.facets_ms),
+            ),
+            (
+                "every change → count (Marquee capped, Datasette exact)",
+                counts.clone(),
+                peer.times(None, |s| s.count_ms),
+            ),
+        ];
+        for (row, ours, theirs) in rows {
+            let ours = report.timing(format!("Marquee: {row}"), &ours);
+            let theirs = report.timing(format!("Datasette: {row}"), &theirs);
+            for (stat, a, b) in [
+                ("median", ours.median_micros, theirs.median_micros),
+                ("p95", ours.p95_micros, theirs.p95_micros),
+            ] {
+                report.checks.push(Check::at_most(
+                    format!("{row}, {stat}: Marquee ÷ Datasette"),
+                    a / b.max(1.0),
+                    1.0,
+                    "x",
+                ));
+            }
+        }
+        report.notes.push(format!(
+            "Datasette {} on SQLite {}, same collection and script, same passes; its page, \
+             then count and facets together, timed from each change as Marquee's are",
+            peer.datasette, peer.sqlite
+        ));
+    }
     Ok(report)
 }

@@ -5,6 +5,7 @@
 //!
 //! ```text
 //! marquee bench load-all [--movies 86537] [--with-original] [--json]
+//! marquee bench filter [--movies 86537] [--with-datasette]
 //! marquee bench checkout | filter | scroll | frame | startup | export | summarize | all
 //! marquee bench in-place [--movies 86537] [--ratings 1000000]
 //! ```
@@ -13,6 +14,7 @@
 
 pub mod checkout;
 pub mod dataset;
+pub mod datasette;
 pub mod export;
 pub mod filter;
 pub mod frame;
@@ -67,6 +69,7 @@ pub fn run(settings: &Settings, args: &BenchArgs) -> anyhow::Result<()> {
         repeats: args.repeats.max(1),
         duration: Duration::from_secs(args.seconds.max(1)),
         with_original: args.with_original,
+        with_datasette: args.with_datasette,
     };
     let names: Vec<BenchName> = match args.name {
         BenchName::All => vec![

@@ -80,6 +80,9 @@ pub struct BenchArgs {
     /// `load-all`: also run the original Python design (bench/run_original.sh) on the same rows.
     #[arg(long)]
     pub with_original: bool,
+    /// `filter`: also run Datasette (bench/run_datasette.sh) on the same collection and script.
+    #[arg(long)]
+    pub with_datasette: bool,
     /// Measured repetitions (each benchmark scales its sample counts from this).
     #[arg(long, default_value_t = Options::default().repeats)]
     pub repeats: u32,
@@ -100,6 +103,8 @@ pub struct Options {
     pub duration: Duration,
     /// Run the Python original too (`load-all`).
     pub with_original: bool,
+    /// Run Datasette too (`filter`).
+    pub with_datasette: bool,
 }
 
 impl Default for Options {
@@ -108,6 +113,7 @@ impl Default for Options {
             repeats: 10,
             duration: Duration::from_secs(10),
             with_original: false,
+            with_datasette: false,
         }
     }
 }
@@ -119,6 +125,7 @@ impl Options {
             repeats: 3,
             duration: Duration::from_secs(2),
             with_original: false,
+            with_datasette: false,
         }
     }
 
@@ -128,6 +135,7 @@ impl Options {
             repeats: 1,
             duration: Duration::from_millis(300),
             with_original: false,
+            with_datasette: false,
         }
     }
 }

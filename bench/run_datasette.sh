@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs Datasette beside Marquee (bench/datasette/peer.py) in a private virtualenv under
+# target/bench-venv-datasette (never the system Python's packages), installing Datasette and
+# psycopg2-binary there on first use. The SQLite copy of the collection is kept under
+# target/bench-datasette/. Arguments are passed through to peer.py; the script of changes is
+# read from stdin and one JSON object is printed.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(dirname "$here")"
+venv="${MARQUEE_DATASETTE_VENV:-$root/target/bench-venv-datasette}"
+python="${PYTHON:-python3}"
+
+if [ ! -x "$venv/bin/python" ]; then
+    "$python" -m venv "$venv" >&2
+fi
+if ! "$venv/bin/python" -c 'import datasette, psycopg2' 2>/dev/null; then
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+        'datasette==0.65.5' 'psycopg2-binary>=2.9,<3' >&2
+fi
+exec "$venv/bin/python" "$here/datasette/peer.py" "$@"
