@@ -144,6 +144,78 @@ fn superseded_work_is_cancelled_on_the_server_and_never_delivered() {
     assert!(workers.shutdown(Duration::from_secs(5)));
 }
 
+/// A facet scan made stale by the next keystroke must not keep the only worker: superseding it
+/// cancels it on the server, and the next filter's page is answered while the scan's cause (here
+/// a lock it waits behind, standing in for a long scan) is still there.
+#[test]
+fn a_superseded_facet_scan_is_cancelled_and_frees_its_worker() {
+    let db = TestDb::migrated();
+    let workers = start(&db, 1);
+    let mut locker = db.client();
+    let mut lock = locker.transaction().unwrap();
+    lock.batch_execute("LOCK TABLE marquee.tags IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+
+    // Generation 1: facets under a tag filter, which must read the locked tags table.
+    let stale = Arc::new(Filter::parse("tag:pixar").unwrap());
+    workers.submit(
+        Topic::Browse,
+        1,
+        Priority::Background,
+        Request::Facets(stale),
+    );
+    let waiting_facets = || -> i64 {
+        db.client()
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                  WHERE datname = current_database() AND wait_event_type = 'Lock'
+                    AND query LIKE '%GROUPING SETS%'",
+                &[],
+            )
+            .unwrap()
+            .get(0)
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while waiting_facets() == 0 {
+        assert!(Instant::now() < deadline, "the facet scan never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+
+    // The next keystroke: generation 2 supersedes it and asks for its own first page.
+    workers.supersede(Topic::Browse, 2);
+    let job = workers.submit(
+        Topic::Browse,
+        2,
+        Priority::Urgent,
+        Request::Page {
+            filter: Arc::new(Filter::parse("star").unwrap()),
+            offset: 0,
+            limit: 40,
+        },
+    );
+    let reply = next_reply(&workers, Duration::from_secs(60)).expect("the new page");
+    assert_eq!((reply.job, reply.generation), (job, 2));
+    assert!(
+        matches!(reply.result, Ok(Answer::Page { .. })),
+        "{:?}",
+        reply.result
+    );
+    assert_eq!(
+        waiting_facets(),
+        0,
+        "the stale scan is gone from the server"
+    );
+    // Still locked: the page was answered because the scan was cancelled, not because it ended.
+    lock.rollback().unwrap();
+    assert!(
+        workers
+            .job_log()
+            .iter()
+            .any(|r| r.label == "movies.facets" && r.error.as_deref() == Some("superseded"))
+    );
+    assert!(workers.shutdown(Duration::from_secs(5)));
+}
+
 #[test]
 fn a_panicking_job_becomes_an_error_and_its_connection_is_discarded() {
     let db = TestDb::migrated();
