@@ -164,12 +164,19 @@ def table_url(base, database, params):
     return f"{base}/{database}/movies.json?" + urllib.parse.urlencode(params)
 
 
-def change(pool, base, database, step):
+def change(pool, base, database, step, page_size):
     """One change: the page, then the count and the facets together. Milliseconds from the
-    change to each answer, and what each answer said (for the cross-check with Marquee)."""
+    change to each answer, and how many rows and movies they held (for the cross-check with
+    Marquee)."""
     filters = [tuple(pair) for pair in step["params"]]
     started = time.perf_counter()
-    page = get(table_url(base, database, filters + [("_size", "40"), ("_nocount", "1"), ("_nofacet", "1")]))
+    page = get(
+        table_url(
+            base,
+            database,
+            filters + [("_size", str(page_size)), ("_nocount", "1"), ("_nofacet", "1")],
+        )
+    )
     page_ms = (time.perf_counter() - started) * 1000
 
     def timed(params):
@@ -200,7 +207,7 @@ def change(pool, base, database, step):
         "page_ms": page_ms,
         "count_ms": count_ms,
         "facets_ms": facets_ms,
-        "first_ids": [row["id"] if isinstance(row, dict) else row[0] for row in page["rows"]],
+        "rows": len(page["rows"]),
         "count": counted["filtered_table_rows_count"],
     }
 
@@ -211,6 +218,7 @@ def main():
     parser.add_argument("--sqlite", required=True)
     parser.add_argument("--mark", required=True)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--page-size", type=int, required=True)
     args = parser.parse_args()
     script = json.load(sys.stdin)
 
@@ -223,10 +231,10 @@ def main():
     try:
         with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
             for step in script:  # one warm-up pass, as Marquee has
-                change(pool, base, database, step)
+                change(pool, base, database, step, args.page_size)
             for _ in range(max(args.repeats, 1)):
                 for step in script:
-                    samples.append(change(pool, base, database, step))
+                    samples.append(change(pool, base, database, step, args.page_size))
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -40,6 +40,8 @@ pub struct PeerSample {
     pub facets_ms: f64,
     /// Datasette's exact count.
     pub count: u64,
+    /// Rows on its first page.
+    pub rows: u64,
 }
 
 /// A whole run of the peer.
@@ -168,6 +170,9 @@ pub fn run(
         .arg(&sqlite)
         .args(["--mark", mark])
         .args(["--repeats", &repeats.to_string()])
+        // The window's first request is one page of this many rows; Datasette is asked for the
+        // same number, so both walk the same distance through a sorted result.
+        .args(["--page-size", &crate::browse::PAGE_SIZE.to_string()])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());

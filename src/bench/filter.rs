@@ -198,9 +198,10 @@ pub fn run(target: &Target, options: &Options) -> anyhow::Result<Report> {
         .map(|(t, n)| format!("{n} {:.1} ms", t.as_secs_f64() * 1000.0))
         .collect();
     report.notes.push(format!(
-        "{} changes per pass × {} passes after one warm-up pass; 40 visible rows; slowest first pages: {}",
+        "{} changes per pass × {} passes after one warm-up pass; 40 visible rows in a first page of {} rows; slowest first pages: {}",
         script.len(),
         options.repeats.max(1),
+        crate::browse::PAGE_SIZE,
         worst.join(", ")
     ));
     if options.with_datasette {
@@ -222,6 +223,12 @@ pub fn run(target: &Target, options: &Options) -> anyhow::Result<Report> {
                 Some(RowCount::AtLeast(n)) => sample.count >= n,
                 _ => false,
             };
+            anyhow::ensure!(
+                sample.rows == sample.count.min(u64::from(crate::browse::PAGE_SIZE)),
+                "{}: Datasette's first page held {} rows",
+                sample.name,
+                sample.rows
+            );
             anyhow::ensure!(
                 agrees,
                 "{}: Datasette counted {} movies, Marquee {:?}",
