@@ -32,6 +32,7 @@ fn main() -> anyhow::Result<()> {
                 movies: None,
                 json: true,
                 with_original: false,
+                with_datasette: false,
                 repeats: quick.repeats,
                 seconds: quick.duration.as_secs(),
                 ratings: 1_000_000,
