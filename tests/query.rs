@@ -278,6 +278,12 @@ fn facets_count_what_the_filter_matches() {
 fn one_pass_facets_agree_with_one_query_per_facet() {
     let source = marquee::db::source::Source::default();
     let mut client = fixture()._db.client();
+    // The unfiltered case below reads the totals the load stored, so those are checked too.
+    let stored: i64 = client
+        .query_one("SELECT count(*) FROM marquee.facet_totals", &[])
+        .unwrap()
+        .get(0);
+    assert!(stored > 0, "the seeded collection stores its facet totals");
     for text in [
         "",
         "st",
@@ -340,6 +346,85 @@ fn details_and_load_all_see_the_same_movie() {
         );
     }
     assert_eq!(movies().details(-1).unwrap(), None);
+}
+
+/// The stored facets of the whole collection are filled by a load, emptied by any other write to
+/// the movies (so a hand-edited collection is never shown stale counts), and agree with a scan.
+#[test]
+fn stored_facet_totals_follow_every_write_to_the_movies() {
+    let db = TestDb::migrated();
+    let mut client = db.client();
+    let stored = |client: &mut postgres::Client| -> i64 {
+        client
+            .query_one("SELECT count(*) FROM marquee.facet_totals", &[])
+            .unwrap()
+            .get(0)
+    };
+    let spec = marquee::import::sample::SampleSpec {
+        movies: 500,
+        ratings: 3_000,
+        seed: 7,
+    };
+    marquee::import::load::load_sample(&mut client, &db.name, &spec, &mut |_| {}).unwrap();
+    assert!(stored(&mut client) > 0, "a load stores the totals");
+
+    let pool = db.pool(&PoolSettings::default());
+    let repo = MoviesRepository::new(pool.clone());
+    let everything = Filter::default();
+    let loaded = repo.facets(&everything).unwrap();
+    // The same facets under a condition every movie meets are computed by a scan.
+    let scanned = repo.facets(&f("votes:>=0")).unwrap();
+    assert_eq!(loaded, scanned);
+    let westerns = |facets: &marquee::repo::movies::Facets| {
+        facets
+            .genres
+            .iter()
+            .find(|(g, _)| g == "Western")
+            .map_or(0, |(_, n)| *n)
+    };
+
+    // A write that is not a load: the totals are forgotten, and the new movie is counted.
+    client
+        .batch_execute(
+            "INSERT INTO marquee.movies (id, title, year, genres) \
+             VALUES (900001, 'Hand Added (1950)', 1950, '{Western}')",
+        )
+        .unwrap();
+    assert_eq!(
+        stored(&mut client),
+        0,
+        "any write to the movies empties the totals"
+    );
+    let after = repo.facets(&everything).unwrap();
+    assert_eq!(westerns(&after), westerns(&loaded) + 1);
+    assert_eq!(after, repo.facets(&f("votes:>=0")).unwrap());
+
+    // A load stores them again, for the collection it wrote.
+    marquee::import::load::load_sample(&mut client, &db.name, &spec, &mut |_| {}).unwrap();
+    assert!(stored(&mut client) > 0);
+    assert_eq!(repo.facets(&everything).unwrap(), loaded);
+    pool.close();
+
+    // A role that may read the movies but was not granted the totals gets the same facets.
+    let role = format!("no_totals_{}", std::process::id());
+    client
+        .batch_execute(&format!(
+            "CREATE ROLE {role} LOGIN; GRANT CONNECT ON DATABASE {db} TO {role};
+             GRANT USAGE ON SCHEMA marquee TO {role};
+             GRANT SELECT ON ALL TABLES IN SCHEMA marquee TO {role};
+             REVOKE SELECT ON marquee.facet_totals FROM {role};",
+            db = db.name
+        ))
+        .unwrap();
+    let mut params = db.params.clone();
+    params.user = role.clone();
+    let limited = DatabasePool::new(&params, &PoolSettings::default()).unwrap();
+    let seen = MoviesRepository::new(limited.clone()).facets(&everything);
+    limited.close();
+    client
+        .batch_execute(&format!("DROP OWNED BY {role}; DROP ROLE {role}"))
+        .unwrap();
+    assert_eq!(seen.unwrap(), loaded);
 }
 
 /// Hostile and unusual text in a small database of our own.

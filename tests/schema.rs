@@ -154,6 +154,18 @@ fn migrating_an_older_database_moves_its_tables_into_the_marquee_schema() {
         .unwrap()
         .get(0);
     assert!(visible, "marquee.movies is not all-visible after migrating");
+    // Migration 6 stored the facets of the movie already there: one genre list, one decade,
+    // one rating bucket.
+    let totals: Vec<(i32, i64)> = client
+        .query(
+            "SELECT grouping, movies FROM marquee.facet_totals ORDER BY grouping",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(totals, vec![(0b011, 1), (0b101, 1), (0b110, 1)]);
     let row = client
         .query_one(
             "SELECT (SELECT count(*) FROM marquee.movies),

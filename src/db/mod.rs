@@ -2,6 +2,7 @@
 
 pub mod cluster;
 pub mod error;
+pub mod facet_totals;
 pub mod metrics;
 pub mod pool;
 pub mod schema;

@@ -33,6 +33,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "stored folded title",
         include_str!("migrations/0005_stored_title_fold.sql"),
     ),
+    (
+        6,
+        "facet totals",
+        include_str!("migrations/0006_facet_totals.sql"),
+    ),
 ];
 
 /// The schema that holds Marquee's tables and functions.
@@ -54,6 +59,8 @@ pub fn latest_version() -> i32 {
 
 /// The migration that rewrites `movies` (adding the stored folded title).
 const REWRITES_MOVIES: i32 = 5;
+/// The migration that adds the stored facets of the whole collection.
+const FACET_TOTALS: i32 = 6;
 
 /// Arbitrary, fixed key for `pg_advisory_xact_lock`, so concurrent migrations queue.
 const MIGRATION_LOCK_KEY: i64 = 0x6d61_7271_7565_6501;
@@ -144,6 +151,11 @@ pub fn migrate(client: &mut postgres::Client, target: &str) -> Result<MigrationR
         )
         .map_err(|e| schema_error(&e, target, "recording the version"))?;
         tracing::info!("Applied schema migration {version} ({name})");
+    }
+    if current < FACET_TOTALS && latest >= FACET_TOTALS {
+        // The table is new: fill it for the collection already there, in the same transaction.
+        crate::db::facet_totals::refresh(&mut tx, SCHEMA)
+            .map_err(|e| schema_error(&e, target, "the facet totals"))?;
     }
     tx.commit()
         .map_err(|e| schema_error(&e, target, "COMMIT"))?;

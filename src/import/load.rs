@@ -218,6 +218,8 @@ pub(crate) fn finish_replace(
     });
     tx.batch_execute("SELECT refresh_movie_ratings()")
         .map_err(db_err(target))?;
+    // After the last write to movies: its trigger empties the totals on each.
+    crate::db::facet_totals::refresh(&mut tx, crate::db::schema::SCHEMA).map_err(db_err(target))?;
     for (i, ddl) in rebuild.iter().enumerate() {
         progress(Progress {
             stage: "indexes",
