@@ -803,7 +803,12 @@ struct Bouncer {
 impl Bouncer {
     /// Started in front of `backend`, or `None` (after a loud skip line naming `check`) when
     /// the machine has no `pgbouncer`; under CI a missing `pgbouncer` fails the test.
-    fn start(backend: &ConnectParams, check: &str) -> Option<Self> {
+    /// `ignore_startup_parameters` is the setting's value, or `None` for none (as it comes).
+    fn start(
+        backend: &ConnectParams,
+        check: &str,
+        ignore_startup_parameters: Option<&str>,
+    ) -> Option<Self> {
         let binary = common::require::program("pgbouncer", check, "apt-get install pgbouncer")?;
         let port = std::net::TcpListener::bind(("127.0.0.1", 0))
             .unwrap()
@@ -818,11 +823,14 @@ impl Bouncer {
             format!(
                 "[databases]\nmovies = host={} port={} dbname={} user=marquee\n\n[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\n\
                  unix_socket_dir =\nauth_type = trust\nauth_file = {}\npool_mode = transaction\nmax_client_conn = 100\n\
-                 default_pool_size = 4\nignore_startup_parameters = options,extra_float_digits\nlogfile = {}\n",
+                 default_pool_size = 4\n{}logfile = {}\n",
                 backend.host,
                 backend.port,
                 backend.dbname,
                 dir.join("userlist.txt").display(),
+                ignore_startup_parameters
+                    .map(|v| format!("ignore_startup_parameters = {v}\n"))
+                    .unwrap_or_default(),
                 dir.join("pgbouncer.log").display()
             ),
         )
@@ -874,6 +882,7 @@ fn browsing_filtering_details_and_export_work_through_pgbouncer_in_transaction_m
     let Some(bouncer) = Bouncer::start(
         &db.params,
         "browsing, filtering, details and export through PgBouncer",
+        Some("options,extra_float_digits"),
     ) else {
         return;
     };
@@ -962,7 +971,11 @@ fn a_runaway_query_behind_pgbouncer_ends_at_the_timeout_set_on_the_role() {
             db.params.user, db.name
         ))
         .unwrap();
-    let Some(bouncer) = Bouncer::start(&db.params, "statement_timeout behind PgBouncer") else {
+    let Some(bouncer) = Bouncer::start(
+        &db.params,
+        "statement_timeout behind PgBouncer",
+        Some("options,extra_float_digits"),
+    ) else {
         return;
     };
     let params = ConnectParams {
@@ -1001,6 +1014,170 @@ fn a_runaway_query_behind_pgbouncer_ends_at_the_timeout_set_on_the_role() {
     assert_eq!(err.kind, DbErrorKind::StatementTimeout, "{err}");
     assert!(err.message.contains("statement timeout"), "{err}");
     drop(conn);
+    drop(pool);
+    drop(bouncer);
+}
+
+/// A query superseded while it runs, and then the next request: PgBouncer 1.18 crashes on the
+/// cancel request rust-postgres sends (it closes its socket straight after writing), which
+/// dropped every client. Behind a pooler Marquee sends none: the old query runs to its end, its
+/// answer is dropped, and the pooler stays up to answer the next request.
+fn superseding_a_running_query_leaves_the_pooler_up(pool: &DatabasePool, workers: &Workers) {
+    workers.submit(
+        Topic::Browse,
+        10,
+        Priority::Urgent,
+        Request::Sleep(Duration::from_secs(2)),
+    );
+    let started = Instant::now();
+    // Checked out for the job: from here a cancel would be sent for it.
+    while !pool.snapshot().connections.iter().any(|c| {
+        matches!(&c.state, marquee::db::pool::ConnectionState::InUse { label, .. } if label == "drill.sleep")
+    }) {
+        assert!(started.elapsed() < PATIENCE, "the sleep never started");
+        std::thread::yield_now();
+    }
+    workers.supersede(Topic::Browse, 11);
+    workers.submit(Topic::Browse, 11, Priority::Urgent, Request::Details(1));
+    let reply = workers
+        .replies()
+        .recv_timeout(Duration::from_secs(30))
+        .expect("an answer after superseding");
+    assert_eq!(reply.generation, 11, "the superseded answer is dropped");
+    assert!(
+        reply.result.is_ok(),
+        "the pooler is still up: {:?}",
+        reply.result
+    );
+}
+
+/// PgBouncer as it comes: transaction mode and no `ignore_startup_parameters`, so it refuses the
+/// startup `options` that carry the statement timeout. Marquee connects again without them at
+/// once (it used to fail every command after the 5 s checkout deadline), and everything works.
+#[test]
+fn pgbouncer_as_it_comes_serves_everything_and_survives_a_superseded_query() {
+    let db = TestDb::seeded(&SampleSpec {
+        movies: 2_000,
+        ratings: 20_000,
+        seed: 5,
+    });
+    let Some(bouncer) = Bouncer::start(&db.params, "PgBouncer with its stock settings", None)
+    else {
+        return;
+    };
+    let params = ConnectParams {
+        host: "127.0.0.1".into(),
+        port: bouncer.port,
+        dbname: "movies".into(),
+        user: "marquee".into(),
+        password: None,
+        sslmode: SslMode::Disable,
+        sslrootcert: None,
+        connect_timeout_secs: 3,
+    };
+    let settings = Settings {
+        server: ServerChoice::External(params.clone()),
+        pool: settings(2, 6),
+        source: Default::default(),
+    };
+    let server = Server::start(&settings).unwrap();
+    let pool = db::open_pool(&server, &settings).expect("a pool through stock pgbouncer");
+    let workers = Workers::start(pool.clone(), 6, Box::new(|| {}));
+    let filter = Arc::new(Filter::parse("genre:Drama year:1980.. sort:-rating").unwrap());
+    let requests = vec![
+        Request::Page {
+            filter: Arc::clone(&filter),
+            offset: 0,
+            limit: 100,
+        },
+        Request::CappedCount {
+            filter: Arc::clone(&filter),
+            cap: 100_000,
+        },
+        Request::Facets(Arc::clone(&filter)),
+        Request::Details(1),
+    ];
+    let n = requests.len();
+    for request in requests {
+        workers.submit(Topic::Browse, 1, Priority::Urgent, request);
+    }
+    for _ in 0..n {
+        let reply = workers
+            .replies()
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap();
+        assert!(
+            reply.result.is_ok(),
+            "{} through stock pgbouncer: {:?}",
+            reply.kind.label(),
+            reply.result
+        );
+    }
+    let mut out = Vec::new();
+    let exported = MoviesRepository::new(pool.clone())
+        .export_csv(&filter, &mut out, &mut |_| {})
+        .unwrap();
+    let expected: i64 = db
+        .client()
+        .query_one(
+            "SELECT count(*) FROM movies WHERE genres @> '{Drama}' AND year >= 1980",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(exported as i64, expected);
+
+    // The timeout sent at connect did not reach the server, so Marquee knows a pooler is there.
+    let mut conn = pool.get("test.show").unwrap();
+    let server_timeout: String = conn
+        .query_typed_one("SHOW statement_timeout", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        server_timeout, "0",
+        "the startup options did not reach the server"
+    );
+    drop(conn);
+    assert!(pool.is_behind_pooler());
+    superseding_a_running_query_leaves_the_pooler_up(&pool, &workers);
+    workers.shutdown(Duration::from_secs(5));
+    drop(pool);
+    drop(bouncer);
+}
+
+/// PgBouncer told to drop the startup `options` (the README's setting): the statement timeout
+/// Marquee asks for never reaches the server, which is how Marquee knows the pooler is there,
+/// and a superseded query no longer crashes it.
+#[test]
+fn a_superseded_query_behind_pgbouncer_ignoring_options_leaves_it_up() {
+    let db = TestDb::seeded(&SampleSpec {
+        movies: 200,
+        ratings: 1_000,
+        seed: 5,
+    });
+    let Some(bouncer) = Bouncer::start(
+        &db.params,
+        "superseding through PgBouncer",
+        Some("options,extra_float_digits"),
+    ) else {
+        return;
+    };
+    let params = ConnectParams {
+        host: "127.0.0.1".into(),
+        port: bouncer.port,
+        dbname: "movies".into(),
+        user: "marquee".into(),
+        password: None,
+        sslmode: SslMode::Disable,
+        sslrootcert: None,
+        connect_timeout_secs: 3,
+    };
+    let pool = DatabasePool::new(&params, &settings(1, 3)).unwrap();
+    drop(pool.get("test.first").unwrap());
+    assert!(pool.is_behind_pooler());
+    let workers = Workers::start(pool.clone(), 3, Box::new(|| {}));
+    superseding_a_running_query_leaves_the_pooler_up(&pool, &workers);
+    workers.shutdown(Duration::from_secs(5));
     drop(pool);
     drop(bouncer);
 }

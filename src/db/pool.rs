@@ -149,6 +149,12 @@ struct Shared {
     /// Handshakes abandoned at their deadline whose threads have not ended yet.
     stuck_connects: AtomicU64,
     last_logged_connect_error: Mutex<Option<(String, Instant)>>,
+    /// A pooler in front of the server refused the startup `options` (which carry
+    /// `statement_timeout`): connections open without them.
+    options_refused: AtomicBool,
+    /// A pooler sits between Marquee and the server: the startup `options` were refused, or did
+    /// not reach the server. No cancel request is sent through it (see [`DatabasePool::cancel`]).
+    behind_pooler: AtomicBool,
 }
 
 impl Shared {
@@ -189,6 +195,8 @@ pub fn with_job<T>(job: u64, f: impl FnOnce() -> T) -> T {
 /// Opens connections through r2d2_postgres and adds Marquee's bookkeeping.
 struct Manager {
     inner: Arc<PostgresConnectionManager<MakeTlsConnector>>,
+    /// The same without the startup `options`, for servers and poolers that refuse them.
+    plain: Arc<PostgresConnectionManager<MakeTlsConnector>>,
     shared: Arc<Shared>,
     /// The whole handshake's deadline (libpq's `connect_timeout` semantics).
     handshake_timeout: Duration,
@@ -248,28 +256,35 @@ enum Handshake {
 }
 
 impl Manager {
+    /// The driver to open the next connection with: with the startup `options` unless they
+    /// were refused.
+    fn driver(&self) -> &Arc<PostgresConnectionManager<MakeTlsConnector>> {
+        if self.shared.options_refused.load(Relaxed) {
+            &self.plain
+        } else {
+            &self.inner
+        }
+    }
+
     /// Opens a connection on a helper thread and gives up after the connect timeout.
     ///
     /// rust-postgres applies `connect_timeout` to the socket only: a server that accepts TCP
     /// but never answers the startup message would hang the attempt (and an r2d2 thread)
     /// forever. An abandoned attempt's thread ends when the server finally answers or the
     /// socket dies; until then no second attempt is started, so at most one thread is stuck.
-    fn connect_bounded(&self) -> Result<(Client, i32), ConnectError> {
+    fn connect_bounded(&self) -> Result<(Client, i32, i64), ConnectError> {
         if self.shared.stuck_connects.load(Relaxed) > 0 {
             return Err(ConnectError::StillWaiting);
         }
         let (tx, rx) = crossbeam_channel::bounded(1);
         let state = Arc::new(Mutex::new(Handshake::Pending));
-        let inner = Arc::clone(&self.inner);
+        let inner = Arc::clone(self.driver());
         let shared = Arc::clone(&self.shared);
         let thread_state = Arc::clone(&state);
         let spawned = std::thread::Builder::new()
             .name("marquee-connect".into())
             .spawn(move || {
-                let result = inner.connect().and_then(|mut client| {
-                    let row = client.query_typed_one("SELECT pg_backend_pid()", &[])?;
-                    Ok((client, row.get::<_, i32>(0)))
-                });
+                let result = inner.connect().and_then(identify);
                 let mut state = thread_state.lock();
                 if *state == Handshake::Abandoned {
                     shared.stuck_connects.fetch_sub(1, Relaxed);
@@ -279,9 +294,7 @@ impl Manager {
                 let _ = tx.send(result);
             });
         if spawned.is_err() {
-            let mut client = self.inner.connect()?;
-            let row = client.query_typed_one("SELECT pg_backend_pid()", &[])?;
-            return Ok((client, row.get(0)));
+            return Ok(identify(self.driver().connect()?)?);
         }
         match rx.recv_timeout(self.handshake_timeout) {
             Ok(result) => Ok(result?),
@@ -312,9 +325,37 @@ impl ManageConnection for Manager {
         let metrics = &self.shared.metrics;
         metrics.opening.fetch_add(1, Relaxed);
         let started = Instant::now();
-        let result = self.connect_bounded();
+        let mut result = self.connect_bounded();
+        if let Err(ConnectError::Postgres(err)) = &result
+            && refuses_startup_options(err)
+        {
+            if !self.shared.options_refused.swap(true, Relaxed) {
+                tracing::warn!(
+                    "{} refused the startup parameter `options` (a pooler such as PgBouncer \
+                     without `ignore_startup_parameters = options`): connecting without it",
+                    self.shared.target
+                );
+            }
+            result = self.connect_bounded();
+        }
+        if let Ok((_, _, server_timeout_ms)) = &result {
+            let asked = self.shared.settings.statement_timeout_ms;
+            let dropped = asked > 0 && u64::try_from(*server_timeout_ms).ok() != Some(asked);
+            if (dropped || self.shared.options_refused.load(Relaxed))
+                && !self.shared.behind_pooler.swap(true, Relaxed)
+            {
+                tracing::warn!(
+                    "a pooler sits between Marquee and {}: the statement timeout Marquee asks for \
+                     at connect does not reach the server (it runs with {server_timeout_ms} ms; \
+                     0 = none), so set one on the role; and queries are not cancelled on the \
+                     server through it (PgBouncer 1.18 crashes on this driver's cancel requests): \
+                     superseded work runs to its end and its answer is dropped",
+                    self.shared.target
+                );
+            }
+        }
         metrics.opening.fetch_sub(1, Relaxed);
-        let (client, backend_pid) = match result {
+        let (client, backend_pid, _) = match result {
             Ok(ok) => ok,
             Err(err) => {
                 metrics.connect_errors.fetch_add(1, Relaxed);
@@ -451,6 +492,7 @@ impl DatabasePool {
         let target = params.display_target();
         tracing::info!("Connecting to PostgreSQL at {target}");
         let (mut config, tls) = tls::driver_config(params, APPLICATION_NAME)?;
+        let plain = PostgresConnectionManager::new(config.clone(), tls.clone());
         config.options(&format!(
             "-c statement_timeout={}",
             settings.statement_timeout_ms
@@ -468,9 +510,12 @@ impl DatabasePool {
             generation: AtomicU64::new(0),
             stuck_connects: AtomicU64::new(0),
             last_logged_connect_error: Mutex::new(None),
+            options_refused: AtomicBool::new(false),
+            behind_pooler: AtomicBool::new(false),
         });
         let manager = Manager {
             inner: Arc::new(PostgresConnectionManager::new(config, tls)),
+            plain: Arc::new(plain),
             shared: Arc::clone(&shared),
             // A second past the socket's own timeout, so that a host that never answers the
             // TCP handshake is reported as such rather than as a silent server.
@@ -635,7 +680,22 @@ impl DatabasePool {
 
     /// Asks the server to cancel whatever the connection `id` is running. Blocks for one round
     /// trip to the server; call it from a worker, not the UI thread.
+    ///
+    /// Behind a pooler nothing is sent: the cancel request rust-postgres sends closes its socket
+    /// straight after writing, and PgBouncer 1.18 (Debian 12's) then crashes, dropping every
+    /// client (measured in `tests/faults.rs`). The query runs to its end instead.
     pub fn cancel(&self, id: u64) -> Result<bool, DbError> {
+        if self.is_behind_pooler() {
+            return Err(DbError::new(
+                DbErrorKind::Cancelled,
+                format!(
+                    "not cancelled: a connection pooler sits in front of {} and PgBouncer 1.18 \
+                     crashes on the cancel requests Marquee's driver sends; the query runs to its \
+                     end (or to the statement timeout set on the role)",
+                    self.shared.target
+                ),
+            ));
+        }
         let token = self
             .shared
             .connections
@@ -650,9 +710,19 @@ impl DatabasePool {
             .map_err(|err| DbError::from_postgres(&err, &self.shared.target))
     }
 
+    /// Whether a pooler sits between Marquee and the server (the startup `options` were refused
+    /// or did not reach the server); known once a connection has been opened.
+    pub fn is_behind_pooler(&self) -> bool {
+        self.shared.behind_pooler.load(Relaxed)
+    }
+
     /// Cancels the query of whichever connection is serving worker job `job` (see [`with_job`]).
     /// Returns `false` when no connection serves it (it finished, or has not started).
     pub fn cancel_job(&self, job: u64) -> Result<bool, DbError> {
+        if self.is_behind_pooler() {
+            // Superseded work is left to finish; its answer is dropped (see `cancel`).
+            return Ok(false);
+        }
         let id = self
             .shared
             .connections
@@ -831,6 +901,26 @@ impl DbConn {
     pub fn id(&self) -> u64 {
         self.conn.as_ref().map_or(0, |c| c.id)
     }
+}
+
+/// The backend's pid and the `statement_timeout` it runs with (ms), asked right after connecting:
+/// a timeout other than the one sent in the startup `options` means they never reached the
+/// server (a pooler such as PgBouncer with `ignore_startup_parameters = options` dropped them).
+fn identify(mut client: Client) -> Result<(Client, i32, i64), postgres::Error> {
+    let row = client.query_typed_one(
+        "SELECT pg_backend_pid(), \
+         (SELECT setting::int8 FROM pg_settings WHERE name = 'statement_timeout')",
+        &[],
+    )?;
+    Ok((client, row.get(0), row.get(1)))
+}
+
+/// Whether the server (or a pooler in front of it) refused the startup `options`: PgBouncer
+/// answers `unsupported startup parameter: options` unless told to ignore it.
+fn refuses_startup_options(err: &postgres::Error) -> bool {
+    err.as_db_error().is_some_and(|db| {
+        db.message().contains("unsupported startup parameter") && db.message().contains("options")
+    })
 }
 
 impl std::ops::Deref for DbConn {
