@@ -9,13 +9,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
 venv="${MARQUEE_DATASETTE_VENV:-$root/target/bench-venv-datasette}"
-python="${PYTHON:-python3}"
-
-if [ ! -x "$venv/bin/python" ]; then
-    "$python" -m venv "$venv" >&2
-fi
-if ! "$venv/bin/python" -c 'import datasette, psycopg2' 2>/dev/null; then
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-        'datasette==0.65.5' 'psycopg2-binary>=2.9,<3' >&2
-fi
+# shellcheck source=bench/venv.sh
+. "$here/venv.sh"
+ensure_venv "$venv" "datasette, psycopg2" 'datasette==0.65.5' 'psycopg2-binary>=2.9,<3'
 exec "$venv/bin/python" "$here/datasette/peer.py" "$@"

@@ -9,12 +9,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
 venv="${MARQUEE_BENCH_VENV:-$root/target/bench-venv}"
-python="${PYTHON:-python3}"
-
-if [ ! -x "$venv/bin/python" ]; then
-    "$python" -m venv "$venv" >&2
-fi
-if ! "$venv/bin/python" -c 'import psycopg2' 2>/dev/null; then
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check 'psycopg2-binary>=2.9,<3' >&2
-fi
+# shellcheck source=bench/venv.sh
+. "$here/venv.sh"
+ensure_venv "$venv" psycopg2 'psycopg2-binary>=2.9,<3'
 exec "$venv/bin/python" "$here/original/movies_service.py" "$@"

@@ -864,6 +864,86 @@ impl Bouncer {
     }
 }
 
+impl Bouncer {
+    /// How a client reaches the database through this PgBouncer.
+    fn params(&self) -> ConnectParams {
+        ConnectParams {
+            host: "127.0.0.1".into(),
+            port: self.port,
+            dbname: "movies".into(),
+            user: "marquee".into(),
+            password: None,
+            sslmode: SslMode::Disable,
+            sslrootcert: None,
+            connect_timeout_secs: 3,
+        }
+    }
+
+    /// The app's own path through this PgBouncer (pool, migration check, workers), checked on
+    /// every kind of browsing request and an export. The pool and workers are handed back.
+    fn serves_browsing_and_export(&self, db: &TestDb) -> (DatabasePool, Workers) {
+        let settings = Settings {
+            server: ServerChoice::External(self.params()),
+            pool: settings(2, 6),
+            source: Default::default(),
+        };
+        let server = Server::start(&settings).unwrap();
+        let pool = db::open_pool(&server, &settings).expect("a pool through pgbouncer");
+        let workers = Workers::start(pool.clone(), 6, Box::new(|| {}));
+        let filter = Arc::new(Filter::parse("genre:Drama year:1980.. sort:-rating").unwrap());
+        let requests = vec![
+            Request::Page {
+                filter: Arc::clone(&filter),
+                offset: 0,
+                limit: 100,
+            },
+            Request::Page {
+                filter: Arc::clone(&filter),
+                offset: 100,
+                limit: 100,
+            },
+            Request::EstimateCount(Arc::clone(&filter)),
+            Request::CappedCount {
+                filter: Arc::clone(&filter),
+                cap: 100_000,
+            },
+            Request::ExactCount(Arc::clone(&filter)),
+            Request::Facets(Arc::clone(&filter)),
+            Request::Details(1),
+        ];
+        let n = requests.len();
+        for request in requests {
+            workers.submit(Topic::Browse, 1, Priority::Urgent, request);
+        }
+        for _ in 0..n {
+            let reply = workers
+                .replies()
+                .recv_timeout(Duration::from_secs(20))
+                .unwrap();
+            assert!(
+                reply.result.is_ok(),
+                "{} through pgbouncer: {:?}",
+                reply.kind.label(),
+                reply.result
+            );
+        }
+        let mut out = Vec::new();
+        let exported = MoviesRepository::new(pool.clone())
+            .export_csv(&filter, &mut out, &mut |_| {})
+            .unwrap();
+        let expected: i64 = db
+            .client()
+            .query_one(
+                "SELECT count(*) FROM movies WHERE genres @> '{Drama}' AND year >= 1980",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        assert_eq!(exported as i64, expected);
+        (pool, workers)
+    }
+}
+
 impl Drop for Bouncer {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -886,75 +966,7 @@ fn browsing_filtering_details_and_export_work_through_pgbouncer_in_transaction_m
     ) else {
         return;
     };
-    let params = ConnectParams {
-        host: "127.0.0.1".into(),
-        port: bouncer.port,
-        dbname: "movies".into(),
-        user: "marquee".into(),
-        password: None,
-        sslmode: SslMode::Disable,
-        sslrootcert: None,
-        connect_timeout_secs: 3,
-    };
-    // The app's own path: pool, migrations (a no-op here), workers.
-    let settings = Settings {
-        server: ServerChoice::External(params.clone()),
-        pool: settings(2, 6),
-        source: Default::default(),
-    };
-    let server = Server::start(&settings).unwrap();
-    let pool = db::open_pool(&server, &settings).expect("pool and migrations through pgbouncer");
-    let workers = Workers::start(pool.clone(), 6, Box::new(|| {}));
-    let filter = Arc::new(Filter::parse("genre:Drama year:1980.. sort:-rating").unwrap());
-    let requests = vec![
-        Request::Page {
-            filter: Arc::clone(&filter),
-            offset: 0,
-            limit: 100,
-        },
-        Request::Page {
-            filter: Arc::clone(&filter),
-            offset: 100,
-            limit: 100,
-        },
-        Request::EstimateCount(Arc::clone(&filter)),
-        Request::CappedCount {
-            filter: Arc::clone(&filter),
-            cap: 100_000,
-        },
-        Request::ExactCount(Arc::clone(&filter)),
-        Request::Facets(Arc::clone(&filter)),
-        Request::Details(1),
-    ];
-    let n = requests.len();
-    for request in requests {
-        workers.submit(Topic::Browse, 1, Priority::Urgent, request);
-    }
-    for _ in 0..n {
-        let reply = workers
-            .replies()
-            .recv_timeout(Duration::from_secs(20))
-            .unwrap();
-        assert!(
-            reply.result.is_ok(),
-            "{} through pgbouncer: {:?}",
-            reply.kind.label(),
-            reply.result
-        );
-    }
-    let mut out = Vec::new();
-    let exported = MoviesRepository::new(pool.clone())
-        .export_csv(&filter, &mut out, &mut |_| {})
-        .unwrap();
-    let mut direct = db.client();
-    let expected: i64 = direct
-        .query_one(
-            "SELECT count(*) FROM movies WHERE genres @> '{Drama}' AND year >= 1980",
-            &[],
-        )
-        .unwrap()
-        .get(0);
-    assert_eq!(exported as i64, expected);
+    let (pool, workers) = bouncer.serves_browsing_and_export(&db);
     workers.shutdown(Duration::from_secs(5));
     drop(pool);
     drop(bouncer);
@@ -978,16 +990,7 @@ fn a_runaway_query_behind_pgbouncer_ends_at_the_timeout_set_on_the_role() {
     ) else {
         return;
     };
-    let params = ConnectParams {
-        host: "127.0.0.1".into(),
-        port: bouncer.port,
-        dbname: "movies".into(),
-        user: "marquee".into(),
-        password: None,
-        sslmode: SslMode::Disable,
-        sslrootcert: None,
-        connect_timeout_secs: 3,
-    };
+    let params = bouncer.params();
     let pool = DatabasePool::new(
         &params,
         &PoolSettings {
@@ -1065,68 +1068,7 @@ fn pgbouncer_as_it_comes_serves_everything_and_survives_a_superseded_query() {
     else {
         return;
     };
-    let params = ConnectParams {
-        host: "127.0.0.1".into(),
-        port: bouncer.port,
-        dbname: "movies".into(),
-        user: "marquee".into(),
-        password: None,
-        sslmode: SslMode::Disable,
-        sslrootcert: None,
-        connect_timeout_secs: 3,
-    };
-    let settings = Settings {
-        server: ServerChoice::External(params.clone()),
-        pool: settings(2, 6),
-        source: Default::default(),
-    };
-    let server = Server::start(&settings).unwrap();
-    let pool = db::open_pool(&server, &settings).expect("a pool through stock pgbouncer");
-    let workers = Workers::start(pool.clone(), 6, Box::new(|| {}));
-    let filter = Arc::new(Filter::parse("genre:Drama year:1980.. sort:-rating").unwrap());
-    let requests = vec![
-        Request::Page {
-            filter: Arc::clone(&filter),
-            offset: 0,
-            limit: 100,
-        },
-        Request::CappedCount {
-            filter: Arc::clone(&filter),
-            cap: 100_000,
-        },
-        Request::Facets(Arc::clone(&filter)),
-        Request::Details(1),
-    ];
-    let n = requests.len();
-    for request in requests {
-        workers.submit(Topic::Browse, 1, Priority::Urgent, request);
-    }
-    for _ in 0..n {
-        let reply = workers
-            .replies()
-            .recv_timeout(Duration::from_secs(20))
-            .unwrap();
-        assert!(
-            reply.result.is_ok(),
-            "{} through stock pgbouncer: {:?}",
-            reply.kind.label(),
-            reply.result
-        );
-    }
-    let mut out = Vec::new();
-    let exported = MoviesRepository::new(pool.clone())
-        .export_csv(&filter, &mut out, &mut |_| {})
-        .unwrap();
-    let expected: i64 = db
-        .client()
-        .query_one(
-            "SELECT count(*) FROM movies WHERE genres @> '{Drama}' AND year >= 1980",
-            &[],
-        )
-        .unwrap()
-        .get(0);
-    assert_eq!(exported as i64, expected);
-
+    let (pool, workers) = bouncer.serves_browsing_and_export(&db);
     // The timeout sent at connect did not reach the server, so Marquee knows a pooler is there.
     let mut conn = pool.get("test.show").unwrap();
     let server_timeout: String = conn
@@ -1162,16 +1104,7 @@ fn a_superseded_query_behind_pgbouncer_ignoring_options_leaves_it_up() {
     ) else {
         return;
     };
-    let params = ConnectParams {
-        host: "127.0.0.1".into(),
-        port: bouncer.port,
-        dbname: "movies".into(),
-        user: "marquee".into(),
-        password: None,
-        sslmode: SslMode::Disable,
-        sslrootcert: None,
-        connect_timeout_secs: 3,
-    };
+    let params = bouncer.params();
     let pool = DatabasePool::new(&params, &settings(1, 3)).unwrap();
     drop(pool.get("test.first").unwrap());
     assert!(pool.is_behind_pooler());

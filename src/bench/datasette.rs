@@ -194,13 +194,7 @@ pub fn run(
         "{} failed (its messages are above)",
         script_path.display()
     );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| l.trim_start().starts_with('{'))
-        .context("the Datasette peer printed no JSON line")?;
-    Ok(serde_json::from_str(line)?)
+    super::report::peer_result(&out.stdout, "the Datasette peer")
 }
 
 #[cfg(test)]

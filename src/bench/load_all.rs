@@ -158,13 +158,7 @@ fn run_original(target: &Target, repeats: u32) -> anyhow::Result<OriginalRun> {
         script.display(),
         String::from_utf8_lossy(&out.stderr).trim()
     );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| l.trim_start().starts_with('{'))
-        .context("the original printed no JSON line")?;
-    let parsed: OriginalJson = serde_json::from_str(line)?;
+    let parsed: OriginalJson = super::report::peer_result(&out.stdout, "the original")?;
     let samples: Vec<Duration> = parsed
         .samples_ms
         .iter()

@@ -367,3 +367,15 @@ pub fn pump(
         }
     }
 }
+
+/// The last JSON object line a peer script printed (the Python original, Datasette), parsed.
+/// The scripts print progress before it; only their last `{…}` line is the result.
+pub fn peer_result<T: serde::de::DeserializeOwned>(stdout: &[u8], peer: &str) -> anyhow::Result<T> {
+    let stdout = String::from_utf8_lossy(stdout);
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'))
+        .ok_or_else(|| anyhow::anyhow!("{peer} printed no JSON line"))?;
+    Ok(serde_json::from_str(line)?)
+}
