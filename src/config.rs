@@ -316,6 +316,8 @@ pub struct ConfigLayer {
     pub user: Option<String>,
     /// Password.
     pub password: Option<Secret>,
+    /// libpq's password file, read when no password is given (`PGPASSFILE`, else `~/.pgpass`).
+    pub passfile: Option<PathBuf>,
     /// libpq sslmode.
     pub sslmode: Option<String>,
     /// CA file for verify-ca/verify-full.
@@ -352,6 +354,7 @@ impl fmt::Debug for ConfigLayer {
             .field("dbname", &self.dbname)
             .field("user", &self.user)
             .field("password", &self.password)
+            .field("passfile", &self.passfile)
             .field("sslmode", &self.sslmode)
             .field("sslrootcert", &self.sslrootcert)
             .field("pool_min", &self.pool_min)
@@ -402,6 +405,10 @@ impl ConfigLayer {
             dbname: get("PGDATABASE"),
             user: get("PGUSER"),
             password: get("PGPASSWORD").map(Secret::new),
+            // libpq's order: PGPASSFILE, else the file in the home folder.
+            passfile: get("PGPASSFILE")
+                .map(PathBuf::from)
+                .or_else(|| get("HOME").map(|home| Path::new(&home).join(".pgpass"))),
             sslmode: get("PGSSLMODE"),
             sslrootcert: get("PGSSLROOTCERT").map(PathBuf::from),
             connect_timeout: get("PGCONNECT_TIMEOUT"),
@@ -451,6 +458,7 @@ impl ConfigLayer {
             dbname: self.dbname.clone().or(from_url.dbname),
             user: self.user.clone().or(from_url.user),
             password: self.password.clone().or(from_url.password),
+            passfile: self.passfile.clone().or(from_url.passfile),
             sslmode: self.sslmode.clone().or(from_url.sslmode),
             sslrootcert: self.sslrootcert.clone().or(from_url.sslrootcert),
             connect_timeout: self.connect_timeout.clone().or(from_url.connect_timeout),
@@ -467,6 +475,7 @@ impl ConfigLayer {
             dbname: self.dbname.or(lower.dbname),
             user: self.user.or(lower.user),
             password: self.password.or(lower.password),
+            passfile: self.passfile.or(lower.passfile),
             sslmode: self.sslmode.or(lower.sslmode),
             sslrootcert: self.sslrootcert.or(lower.sslrootcert),
             connect_timeout: self.connect_timeout.or(lower.connect_timeout),
@@ -591,7 +600,7 @@ impl Settings {
             }
         } else {
             let d = ConnectParams::default();
-            ServerChoice::External(ConnectParams {
+            let mut params = ConnectParams {
                 host: merged.host.unwrap_or(d.host),
                 port: port.unwrap_or(d.port),
                 dbname: merged.dbname.unwrap_or(d.dbname),
@@ -600,7 +609,23 @@ impl Settings {
                 sslmode: sslmode.unwrap_or(d.sslmode),
                 sslrootcert: merged.sslrootcert,
                 connect_timeout_secs: connect_timeout_secs.unwrap_or(d.connect_timeout_secs),
-            })
+            };
+            if params.password.is_none()
+                && let Some(passfile) = &merged.passfile
+            {
+                let target = crate::pgpass::Target {
+                    host: &params.host,
+                    port: params.port,
+                    dbname: &params.dbname,
+                    user: &params.user,
+                };
+                match crate::pgpass::lookup(passfile, target) {
+                    Ok(found) => params.password = found,
+                    // libpq goes on without the file too; the server may not want a password.
+                    Err(problem) => tracing::warn!("{problem}"),
+                }
+            }
+            ServerChoice::External(params)
         };
         let source = merged.source.clone().unwrap_or_default();
         Ok(Settings {
@@ -705,13 +730,14 @@ fn parse_url(url: &str) -> Result<ConfigLayer, String> {
             "dbname" => layer.dbname = Some(value),
             "user" => layer.user = Some(value),
             "password" => layer.password = Some(Secret::new(value)),
+            "passfile" => layer.passfile = Some(PathBuf::from(value)),
             "sslmode" => layer.sslmode = Some(value),
             "sslrootcert" => layer.sslrootcert = Some(PathBuf::from(value)),
             "connect_timeout" => layer.connect_timeout = Some(value),
             "application_name" => {}
             other => {
                 return Err(format!(
-                    "URL parameter {other:?} is not supported (known: host, port, dbname, user, password, sslmode, sslrootcert, connect_timeout)"
+                    "URL parameter {other:?} is not supported (known: host, port, dbname, user, password, passfile, sslmode, sslrootcert, connect_timeout)"
                 ));
             }
         }

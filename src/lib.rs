@@ -18,6 +18,7 @@ pub mod export;
 pub mod filter;
 pub mod import;
 pub mod logging;
+pub mod pgpass;
 pub mod plural;
 pub mod pool_stats;
 pub mod progress;

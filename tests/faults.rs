@@ -454,6 +454,65 @@ fn an_exhausted_pool_fails_new_jobs_at_the_deadline_without_blocking_and_recover
     workers.shutdown(Duration::from_secs(5));
 }
 
+/// The password comes from libpq's password file when nothing else gives one: the file that
+/// `PGPASSFILE` names, read with libpq's rules, through the real CLI against a server that asks
+/// for a password. A file others can read is refused with the fix, and the password appears in
+/// no output either way.
+#[test]
+fn the_password_file_is_used_as_libpq_uses_it() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let scratch = Scratch::new("fault-pgpass");
+    scratch.create_role("carol", "pass:word-from-file", false);
+    scratch.set_host_rules("host all all 127.0.0.1/32 scram-sha-256");
+    let dir = common::scratch_dir("pgpass-file");
+    let passfile = dir.join("pgpass");
+    let port = scratch.cluster.port();
+    std::fs::write(
+        &passfile,
+        format!(
+            "# the first matching line wins\n\
+             127.0.0.1:{port}:other_db:carol:not-this-one\n\
+             127.0.0.1:{port}:*:carol:pass\\:word-from-file\n\
+             *:*:*:*:nor-this-one\n"
+        ),
+    )
+    .unwrap();
+    let run = || {
+        common::marquee_cli()
+            .args(["movies", "--limit", "3"])
+            .env("PGHOST", "127.0.0.1")
+            .env("PGPORT", port.to_string())
+            .env("PGDATABASE", "marquee")
+            .env("PGUSER", "carol")
+            .env("PGSSLMODE", "disable")
+            .env("PGPASSFILE", &passfile)
+            .output()
+            .unwrap()
+    };
+
+    std::fs::set_permissions(&passfile, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = run();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.lines().filter(|l| !l.trim().is_empty()).count() >= 3,
+        "{stdout}"
+    );
+    assert!(!stdout.contains("word-from-file") && !stderr.contains("word-from-file"));
+
+    // Readable by others: not used, and the message says how to fix it.
+    std::fs::set_permissions(&passfile, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = run();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("chmod 600"), "{stderr}");
+    assert!(!stderr.contains("word-from-file"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn wrong_password_unknown_database_and_a_silent_host_each_get_one_clear_message() {
     let scratch = Scratch::new("fault-credentials");
