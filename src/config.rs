@@ -318,6 +318,12 @@ pub struct ConfigLayer {
     pub password: Option<Secret>,
     /// libpq's password file, read when no password is given (`PGPASSFILE`, else `~/.pgpass`).
     pub passfile: Option<PathBuf>,
+    /// A libpq service: its section of `pg_service.conf` fills what this layer leaves unset.
+    pub service: Option<String>,
+    /// Where services are looked up, in order (from the environment: `PGSERVICEFILE` or
+    /// `~/.pg_service.conf`, then `PGSYSCONFDIR/pg_service.conf`).
+    #[serde(skip)]
+    pub service_files: Vec<PathBuf>,
     /// libpq sslmode.
     pub sslmode: Option<String>,
     /// CA file for verify-ca/verify-full.
@@ -355,6 +361,7 @@ impl fmt::Debug for ConfigLayer {
             .field("user", &self.user)
             .field("password", &self.password)
             .field("passfile", &self.passfile)
+            .field("service", &self.service)
             .field("sslmode", &self.sslmode)
             .field("sslrootcert", &self.sslrootcert)
             .field("pool_min", &self.pool_min)
@@ -409,6 +416,21 @@ impl ConfigLayer {
             passfile: get("PGPASSFILE")
                 .map(PathBuf::from)
                 .or_else(|| get("HOME").map(|home| Path::new(&home).join(".pgpass"))),
+            service: get("PGSERVICE"),
+            service_files: [
+                get("PGSERVICEFILE")
+                    .map(PathBuf::from)
+                    .or_else(|| get("HOME").map(|home| Path::new(&home).join(".pg_service.conf"))),
+                Some(
+                    Path::new(
+                        &get("PGSYSCONFDIR").unwrap_or_else(|| "/etc/postgresql-common".to_owned()),
+                    )
+                    .join("pg_service.conf"),
+                ),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
             sslmode: get("PGSSLMODE"),
             sslrootcert: get("PGSSLROOTCERT").map(PathBuf::from),
             connect_timeout: get("PGCONNECT_TIMEOUT"),
@@ -442,28 +464,36 @@ impl ConfigLayer {
 
     /// Whether this layer names a server (and so turns off the private cluster).
     fn names_server(&self) -> bool {
-        self.url.is_some() || self.host.is_some()
+        self.url.is_some() || self.host.is_some() || self.service.is_some()
     }
 
-    /// Expands `url` into the individual fields; fields set explicitly in the same layer win.
-    fn expanded(&self, source: &str) -> Result<Self, ConfigError> {
-        let Some(url) = &self.url else {
-            return Ok(self.clone());
-        };
-        let from_url = parse_url(url).map_err(|message| invalid(source, message))?;
-        Ok(Self {
-            url: None,
-            host: self.host.clone().or(from_url.host),
-            port: self.port.clone().or(from_url.port),
-            dbname: self.dbname.clone().or(from_url.dbname),
-            user: self.user.clone().or(from_url.user),
-            password: self.password.clone().or(from_url.password),
-            passfile: self.passfile.clone().or(from_url.passfile),
-            sslmode: self.sslmode.clone().or(from_url.sslmode),
-            sslrootcert: self.sslrootcert.clone().or(from_url.sslrootcert),
-            connect_timeout: self.connect_timeout.clone().or(from_url.connect_timeout),
-            ..self.clone()
-        })
+    /// Expands `url` into the individual fields, then the service it names (looked up in
+    /// `service_files`) into what is still unset: explicit fields > URL > service, within a layer.
+    fn expanded(&self, source: &str, service_files: &[PathBuf]) -> Result<Self, ConfigError> {
+        let mut layer = self.clone();
+        if let Some(url) = &self.url {
+            let from_url = parse_url(url).map_err(|message| invalid(source, message))?;
+            layer = Self {
+                url: None,
+                host: self.host.clone().or(from_url.host),
+                port: self.port.clone().or(from_url.port),
+                dbname: self.dbname.clone().or(from_url.dbname),
+                user: self.user.clone().or(from_url.user),
+                password: self.password.clone().or(from_url.password),
+                passfile: self.passfile.clone().or(from_url.passfile),
+                service: self.service.clone().or(from_url.service),
+                sslmode: self.sslmode.clone().or(from_url.sslmode),
+                sslrootcert: self.sslrootcert.clone().or(from_url.sslrootcert),
+                connect_timeout: self.connect_timeout.clone().or(from_url.connect_timeout),
+                ..self.clone()
+            };
+        }
+        if let Some(name) = layer.service.clone() {
+            let service = read_service(&name, service_files)
+                .map_err(|message| invalid(&format!("{source} (service)"), message))?;
+            layer = layer.over(service);
+        }
+        Ok(layer)
     }
 
     /// `self` where set, else `lower`.
@@ -476,6 +506,12 @@ impl ConfigLayer {
             user: self.user.or(lower.user),
             password: self.password.or(lower.password),
             passfile: self.passfile.or(lower.passfile),
+            service: self.service.or(lower.service),
+            service_files: if self.service_files.is_empty() {
+                lower.service_files
+            } else {
+                self.service_files
+            },
             sslmode: self.sslmode.or(lower.sslmode),
             sslrootcert: self.sslrootcert.or(lower.sslrootcert),
             connect_timeout: self.connect_timeout.or(lower.connect_timeout),
@@ -532,9 +568,9 @@ impl Settings {
     ) -> Result<Settings, ConfigError> {
         let names_server = flags.names_server() || env.names_server() || file.names_server();
         let merged = flags
-            .expanded("--url")?
-            .over(env.expanded("DATABASE_URL")?)
-            .over(file.expanded("config file url")?);
+            .expanded("--url", &env.service_files)?
+            .over(env.expanded("DATABASE_URL or PGSERVICE", &env.service_files)?)
+            .over(file.expanded("config file", &env.service_files)?);
 
         let defaults = PoolSettings::default();
         let pool = PoolSettings {
@@ -724,25 +760,86 @@ fn parse_url(url: &str) -> Result<ConfigLayer, String> {
             .split_once('=')
             .ok_or_else(|| format!("URL parameter {pair:?} has no value (expected key=value)"))?;
         let value = percent_decode(value)?;
-        match key {
-            "host" => layer.host = Some(value),
-            "port" => layer.port = Some(value),
-            "dbname" => layer.dbname = Some(value),
-            "user" => layer.user = Some(value),
-            "password" => layer.password = Some(Secret::new(value)),
-            "passfile" => layer.passfile = Some(PathBuf::from(value)),
-            "sslmode" => layer.sslmode = Some(value),
-            "sslrootcert" => layer.sslrootcert = Some(PathBuf::from(value)),
-            "connect_timeout" => layer.connect_timeout = Some(value),
-            "application_name" => {}
-            other => {
-                return Err(format!(
-                    "URL parameter {other:?} is not supported (known: host, port, dbname, user, password, passfile, sslmode, sslrootcert, connect_timeout)"
-                ));
-            }
-        }
+        set_keyword(&mut layer, key, value)
+            .map_err(|known| format!("URL parameter {key:?} is not supported (known: {known})"))?;
     }
     Ok(layer)
+}
+
+/// Sets the libpq connection keyword `key` (from a URL or a service file) in `layer`; for an
+/// unknown keyword, the list of known ones.
+fn set_keyword(layer: &mut ConfigLayer, key: &str, value: String) -> Result<(), &'static str> {
+    match key {
+        "host" => layer.host = Some(value),
+        "port" => layer.port = Some(value),
+        "dbname" => layer.dbname = Some(value),
+        "user" => layer.user = Some(value),
+        "password" => layer.password = Some(Secret::new(value)),
+        "passfile" => layer.passfile = Some(PathBuf::from(value)),
+        "service" => layer.service = Some(value),
+        "sslmode" => layer.sslmode = Some(value),
+        "sslrootcert" => layer.sslrootcert = Some(PathBuf::from(value)),
+        "connect_timeout" => layer.connect_timeout = Some(value),
+        "application_name" => {}
+        _ => {
+            return Err(
+                "host, port, dbname, user, password, passfile, service, sslmode, sslrootcert, connect_timeout",
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The settings of service `name` from the first of `files` that defines it (libpq's
+/// `pg_service.conf`: `[name]` sections of `keyword=value` lines, `#` comments).
+fn read_service(name: &str, files: &[PathBuf]) -> Result<ConfigLayer, String> {
+    for file in files {
+        let text = match std::fs::read_to_string(file) {
+            Ok(text) => text,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(err) => return Err(format!("{}: {err}", file.display())),
+        };
+        let mut layer = ConfigLayer::default();
+        let mut in_section = false;
+        let mut found = false;
+        for (number, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            if let Some(section) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                in_section = section.trim() == name;
+                found |= in_section;
+                continue;
+            }
+            if !in_section {
+                continue;
+            }
+            let (key, value) = line.split_once('=').ok_or_else(|| {
+                format!(
+                    "{} line {}: expected keyword=value",
+                    file.display(),
+                    number + 1
+                )
+            })?;
+            set_keyword(&mut layer, key.trim(), value.trim().to_owned()).map_err(|known| {
+                format!(
+                    "{} line {}: keyword {:?} is not supported (known: {known})",
+                    file.display(),
+                    number + 1,
+                    key.trim()
+                )
+            })?;
+        }
+        if found {
+            return Ok(layer);
+        }
+    }
+    let looked: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    Err(format!(
+        "service {name:?} is not defined in {}; add a [{name}] section or check the name",
+        looked.join(" or ")
+    ))
 }
 
 fn percent_decode(text: &str) -> Result<String, String> {
@@ -870,6 +967,56 @@ mod tests {
         file: ConfigLayer,
     ) -> Result<Settings, ConfigError> {
         Settings::resolve(&flags, &env, &file, Path::new("/data/marquee"))
+    }
+
+    #[test]
+    fn a_service_fills_what_its_layer_leaves_unset() {
+        let dir = std::env::temp_dir().join(format!("marquee-services-{}", std::process::id()));
+        let sys = dir.join("sys");
+        std::fs::create_dir_all(&sys).unwrap();
+        let user_file = dir.join("user.conf");
+        std::fs::write(
+            &user_file,
+            "# mine\n[movies]\nhost = db.example\nport=6543\ndbname=films\nuser=ann\n[other]\nhost=x\n",
+        )
+        .unwrap();
+        std::fs::write(sys.join("pg_service.conf"), "[shared]\nhost=sys.example\n").unwrap();
+        let files = [
+            ("PGSERVICEFILE", user_file.to_str().unwrap()),
+            ("PGSYSCONFDIR", sys.to_str().unwrap()),
+        ];
+
+        // PGSERVICE: the section fills the environment layer, whose own PGUSER still wins.
+        let e = env(&[
+            files[0],
+            files[1],
+            ("PGSERVICE", "movies"),
+            ("PGUSER", "bob"),
+        ]);
+        let p = external(resolve(ConfigLayer::default(), e, ConfigLayer::default()).unwrap());
+        assert_eq!(
+            (p.host.as_str(), p.port, p.dbname.as_str(), p.user.as_str()),
+            ("db.example", 6543, "films", "bob")
+        );
+
+        // `service=` in a URL, found in the system file when the user's has no such section.
+        let flags = ConfigLayer {
+            url: Some("postgresql://?service=shared".into()),
+            ..ConfigLayer::default()
+        };
+        let p = external(resolve(flags, env(&files), ConfigLayer::default()).unwrap());
+        assert_eq!(p.host, "sys.example");
+
+        // An unknown service names it and where it was looked for.
+        let e = env(&[files[0], files[1], ("PGSERVICE", "nope")]);
+        let err = resolve(ConfigLayer::default(), e, ConfigLayer::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("\"nope\" is not defined") && err.contains("user.conf"),
+            "{err}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     fn external(settings: Settings) -> ConnectParams {

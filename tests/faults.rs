@@ -456,10 +456,10 @@ fn an_exhausted_pool_fails_new_jobs_at_the_deadline_without_blocking_and_recover
 
 /// The password comes from libpq's password file when nothing else gives one: the file that
 /// `PGPASSFILE` names, read with libpq's rules, through the real CLI against a server that asks
-/// for a password. A file others can read is refused with the fix, and the password appears in
-/// no output either way.
+/// for a password; the server can also be named by a service of `pg_service.conf`. A file others
+/// can read is refused with the fix, and the password appears in no output either way.
 #[test]
-fn the_password_file_is_used_as_libpq_uses_it() {
+fn the_password_and_service_files_are_used_as_libpq_uses_them() {
     use std::os::unix::fs::PermissionsExt as _;
     let scratch = Scratch::new("fault-pgpass");
     scratch.create_role("carol", "pass:word-from-file", false);
@@ -502,6 +502,37 @@ fn the_password_file_is_used_as_libpq_uses_it() {
         "{stdout}"
     );
     assert!(!stdout.contains("word-from-file") && !stderr.contains("word-from-file"));
+
+    // The same server named by a service (pg_service.conf), the password still from the file.
+    let services = dir.join("pg_service.conf");
+    std::fs::write(
+        &services,
+        format!(
+            "[films]\nhost=127.0.0.1\nport={port}\ndbname=marquee\nuser=carol\nsslmode=disable\n"
+        ),
+    )
+    .unwrap();
+    let out = common::marquee_cli()
+        .args(["movies", "--limit", "3"])
+        .env("PGSERVICEFILE", &services)
+        .env("PGSERVICE", "films")
+        .env("PGPASSFILE", &passfile)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "through the service: {stderr}");
+    let out = common::marquee_cli()
+        .args(["movies", "--limit", "3"])
+        .env("PGSERVICEFILE", &services)
+        .env("PGSERVICE", "no_such_service")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("\"no_such_service\" is not defined"),
+        "{stderr}"
+    );
 
     // Readable by others: not used, and the message says how to fix it.
     std::fs::set_permissions(&passfile, std::fs::Permissions::from_mode(0o644)).unwrap();
