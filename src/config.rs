@@ -152,6 +152,12 @@ pub struct ConnectParams {
     pub sslmode: SslMode,
     /// CA certificate file for the verifying modes (libpq's `sslrootcert`).
     pub sslrootcert: Option<PathBuf>,
+    /// Client certificate (PEM) to show the server (libpq's `sslcert`).
+    #[serde(default)]
+    pub sslcert: Option<PathBuf>,
+    /// Its private key (PEM; libpq's `sslkey`), readable by its owner alone.
+    #[serde(default)]
+    pub sslkey: Option<PathBuf>,
     /// How long to wait for the TCP connection and handshake.
     pub connect_timeout_secs: u64,
 }
@@ -166,6 +172,8 @@ impl Default for ConnectParams {
             password: None,
             sslmode: SslMode::Prefer,
             sslrootcert: None,
+            sslcert: None,
+            sslkey: None,
             connect_timeout_secs: 5,
         }
     }
@@ -328,6 +336,10 @@ pub struct ConfigLayer {
     pub sslmode: Option<String>,
     /// CA file for verify-ca/verify-full.
     pub sslrootcert: Option<PathBuf>,
+    /// Client certificate.
+    pub sslcert: Option<PathBuf>,
+    /// Client certificate's key.
+    pub sslkey: Option<PathBuf>,
     /// Connect timeout in seconds.
     #[serde(deserialize_with = "string_or_number")]
     pub connect_timeout: Option<String>,
@@ -433,6 +445,8 @@ impl ConfigLayer {
             .collect(),
             sslmode: get("PGSSLMODE"),
             sslrootcert: get("PGSSLROOTCERT").map(PathBuf::from),
+            sslcert: get("PGSSLCERT").map(PathBuf::from),
+            sslkey: get("PGSSLKEY").map(PathBuf::from),
             connect_timeout: get("PGCONNECT_TIMEOUT"),
             pool_min: get("MARQUEE_POOL_MIN"),
             pool_max: get("MARQUEE_POOL_MAX"),
@@ -484,6 +498,8 @@ impl ConfigLayer {
                 service: self.service.clone().or(from_url.service),
                 sslmode: self.sslmode.clone().or(from_url.sslmode),
                 sslrootcert: self.sslrootcert.clone().or(from_url.sslrootcert),
+                sslcert: self.sslcert.clone().or(from_url.sslcert),
+                sslkey: self.sslkey.clone().or(from_url.sslkey),
                 connect_timeout: self.connect_timeout.clone().or(from_url.connect_timeout),
                 ..self.clone()
             };
@@ -514,6 +530,8 @@ impl ConfigLayer {
             },
             sslmode: self.sslmode.or(lower.sslmode),
             sslrootcert: self.sslrootcert.or(lower.sslrootcert),
+            sslcert: self.sslcert.or(lower.sslcert),
+            sslkey: self.sslkey.or(lower.sslkey),
             connect_timeout: self.connect_timeout.or(lower.connect_timeout),
             pool_min: self.pool_min.or(lower.pool_min),
             pool_max: self.pool_max.or(lower.pool_max),
@@ -644,6 +662,8 @@ impl Settings {
                 password: merged.password,
                 sslmode: sslmode.unwrap_or(d.sslmode),
                 sslrootcert: merged.sslrootcert,
+                sslcert: merged.sslcert,
+                sslkey: merged.sslkey,
                 connect_timeout_secs: connect_timeout_secs.unwrap_or(d.connect_timeout_secs),
             };
             if params.password.is_none()
@@ -779,11 +799,13 @@ fn set_keyword(layer: &mut ConfigLayer, key: &str, value: String) -> Result<(), 
         "service" => layer.service = Some(value),
         "sslmode" => layer.sslmode = Some(value),
         "sslrootcert" => layer.sslrootcert = Some(PathBuf::from(value)),
+        "sslcert" => layer.sslcert = Some(PathBuf::from(value)),
+        "sslkey" => layer.sslkey = Some(PathBuf::from(value)),
         "connect_timeout" => layer.connect_timeout = Some(value),
         "application_name" => {}
         _ => {
             return Err(
-                "host, port, dbname, user, password, passfile, service, sslmode, sslrootcert, connect_timeout",
+                "host, port, dbname, user, password, passfile, service, sslmode, sslrootcert, sslcert, sslkey, connect_timeout",
             );
         }
     }

@@ -114,6 +114,8 @@ impl Scratch {
             sslmode,
             sslrootcert: None,
             connect_timeout_secs: 3,
+            sslcert: None,
+            sslkey: None,
         }
     }
 }
@@ -791,6 +793,38 @@ fn self_signed(common_name: &str) -> (Vec<u8>, Vec<u8>) {
     )
 }
 
+/// A certificate for `common_name` signed by the CA whose PEM certificate and key are given, and
+/// its key, as PEM.
+fn signed_by(ca_cert: &[u8], ca_key: &[u8], common_name: &str) -> (Vec<u8>, Vec<u8>) {
+    use openssl::asn1::Asn1Time;
+    use openssl::bn::BigNum;
+    use openssl::hash::MessageDigest;
+    use openssl::pkey::PKey;
+    use openssl::rsa::Rsa;
+    use openssl::x509::{X509, X509Builder, X509NameBuilder};
+    let ca = X509::from_pem(ca_cert).unwrap();
+    let ca_key = PKey::private_key_from_pem(ca_key).unwrap();
+    let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
+    let mut name = X509NameBuilder::new().unwrap();
+    name.append_entry_by_text("CN", common_name).unwrap();
+    let mut cert = X509Builder::new().unwrap();
+    cert.set_version(2).unwrap();
+    cert.set_serial_number(&BigNum::from_u32(2).unwrap().to_asn1_integer().unwrap())
+        .unwrap();
+    cert.set_subject_name(&name.build()).unwrap();
+    cert.set_issuer_name(ca.subject_name()).unwrap();
+    cert.set_pubkey(&key).unwrap();
+    cert.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    cert.set_not_after(&Asn1Time::days_from_now(30).unwrap())
+        .unwrap();
+    cert.sign(&ca_key, MessageDigest::sha256()).unwrap();
+    (
+        cert.build().to_pem().unwrap(),
+        key.private_key_to_pem_pkcs8().unwrap(),
+    )
+}
+
 fn uses_tls(pool: &DatabasePool) -> bool {
     let mut conn = pool.get("test.tls").unwrap();
     conn.query_one(
@@ -799,6 +833,96 @@ fn uses_tls(pool: &DatabasePool) -> bool {
     )
     .unwrap()
     .get(0)
+}
+
+/// A server that logs roles in by client certificate (`hostssl … cert`): `sslcert`/`sslkey`
+/// (here `PGSSLCERT`/`PGSSLKEY`, through the CLI) get in; no certificate, or one the server's CA
+/// did not sign, gets the server's refusal; a key others can read is refused before connecting.
+#[test]
+fn a_client_certificate_logs_in_where_the_server_asks_for_one() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let scratch = Scratch::new("fault-client-cert");
+    let (ca_cert, ca_key) = self_signed("localhost");
+    let pgdata = scratch.pgdata();
+    let owner = std::fs::metadata(&pgdata)
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
+        .unwrap();
+    for (file, pem) in [
+        ("server.crt", &ca_cert),
+        ("server.key", &ca_key),
+        ("root.crt", &ca_cert),
+    ] {
+        std::fs::write(pgdata.join(file), pem).unwrap();
+        std::fs::set_permissions(pgdata.join(file), std::fs::Permissions::from_mode(0o600))
+            .unwrap();
+        std::os::unix::fs::chown(pgdata.join(file), Some(owner), None).unwrap();
+    }
+    let mut admin = scratch.admin();
+    admin.batch_execute("ALTER SYSTEM SET ssl = on").unwrap();
+    admin
+        .batch_execute("ALTER SYSTEM SET ssl_ca_file = 'root.crt'")
+        .unwrap();
+    drop(admin);
+    scratch.cluster.restart().unwrap();
+    scratch.create_role("carol", "unused-password", false);
+    scratch.set_host_rules("hostssl all all 127.0.0.1/32 cert");
+
+    let dir = common::scratch_dir("client-cert-files");
+    let write = |name: &str, pem: &[u8]| {
+        let path = dir.join(name);
+        std::fs::write(&path, pem).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        path
+    };
+    let (cert, key) = signed_by(&ca_cert, &ca_key, "carol");
+    let (cert, key) = (write("carol.crt", &cert), write("carol.key", &key));
+    let (stranger_ca, stranger_ca_key) = self_signed("localhost");
+    let (other_cert, other_key) = signed_by(&stranger_ca, &stranger_ca_key, "carol");
+    let (other_cert, other_key) = (
+        write("other.crt", &other_cert),
+        write("other.key", &other_key),
+    );
+
+    let run = |cert: Option<&Path>, key: Option<&Path>| {
+        let mut cli = common::marquee_cli();
+        cli.args(["movies", "--limit", "2"])
+            .env("PGHOST", "127.0.0.1")
+            .env("PGPORT", scratch.cluster.port().to_string())
+            .env("PGDATABASE", "marquee")
+            .env("PGUSER", "carol")
+            .env("PGSSLMODE", "require");
+        if let Some(cert) = cert {
+            cli.env("PGSSLCERT", cert);
+        }
+        if let Some(key) = key {
+            cli.env("PGSSLKEY", key);
+        }
+        let out = cli.output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+
+    let (code, stderr) = run(Some(&cert), Some(&key));
+    assert_eq!(code, Some(0), "the signed certificate logs in: {stderr}");
+
+    let (code, stderr) = run(None, None);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("certificate"), "no certificate: {stderr}");
+
+    let (code, stderr) = run(Some(&other_cert), Some(&other_key));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        !stderr.contains("BEGIN"),
+        "no key material in messages: {stderr}"
+    );
+
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (code, stderr) = run(Some(&cert), Some(&key));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("chmod 600"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -966,6 +1090,8 @@ impl Bouncer {
             sslmode: SslMode::Disable,
             sslrootcert: None,
             connect_timeout_secs: 3,
+            sslcert: None,
+            sslkey: None,
         }
     }
 

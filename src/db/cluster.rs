@@ -392,8 +392,8 @@ impl PrivateCluster {
             user: PRIVATE_ROLE.to_owned(),
             password: None,
             sslmode: SslMode::Disable,
-            sslrootcert: None,
             connect_timeout_secs: 5,
+            ..ConnectParams::default()
         }
     }
 

@@ -41,6 +41,7 @@ pub fn connector(
     } else {
         builder.set_verify(SslVerifyMode::NONE);
     }
+    client_certificate(&mut builder, params)?;
     let mut connector = MakeTlsConnector::new(builder.build());
     let check_host = params.sslmode == SslMode::VerifyFull;
     connector.set_callback(move |config, _domain| {
@@ -55,6 +56,67 @@ pub fn connector(
         }
     };
     Ok((connector, mode))
+}
+
+/// Loads the client certificate and key (`sslcert`, `sslkey`) into `builder`, as libpq does:
+/// a key file its group or others may read is refused, and each failure names the file.
+fn client_certificate(
+    builder: &mut openssl::ssl::SslConnectorBuilder,
+    params: &ConnectParams,
+) -> Result<(), DbError> {
+    let refused = |message: String| DbError::new(DbErrorKind::Rejected, message);
+    match (&params.sslcert, &params.sslkey) {
+        (None, None) => Ok(()),
+        (Some(_), None) | (None, Some(_)) => Err(refused(
+            "a client certificate needs both sslcert and sslkey (PGSSLCERT and PGSSLKEY)"
+                .to_owned(),
+        )),
+        (Some(cert), Some(key)) => {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt as _;
+                let mode = std::fs::metadata(key)
+                    .map_err(|e| {
+                        refused(format!(
+                            "cannot read the client key {} (sslkey): {e}",
+                            key.display()
+                        ))
+                    })?
+                    .permissions()
+                    .mode();
+                if mode & 0o077 != 0 {
+                    return Err(refused(format!(
+                        "the client key {} (sslkey) can be read by other users (mode {:04o}); \
+                         run `chmod 600 {}`",
+                        key.display(),
+                        mode & 0o777,
+                        key.display()
+                    )));
+                }
+            }
+            builder.set_certificate_chain_file(cert).map_err(|e| {
+                refused(format!(
+                    "cannot read the client certificate {} (sslcert): {e}",
+                    cert.display()
+                ))
+            })?;
+            builder
+                .set_private_key_file(key, openssl::ssl::SslFiletype::PEM)
+                .map_err(|e| {
+                    refused(format!(
+                        "cannot read the client key {} (sslkey): {e}",
+                        key.display()
+                    ))
+                })?;
+            builder.check_private_key().map_err(|_| {
+                refused(format!(
+                    "the client key {} does not belong to the certificate {}",
+                    key.display(),
+                    cert.display()
+                ))
+            })
+        }
+    }
 }
 
 /// The driver's configuration and TLS connector for `params`, reporting as `application_name`.
