@@ -222,6 +222,19 @@ impl RequestKind {
 }
 
 impl Request {
+    /// Whether running it twice is the same as running it once: reads are; an export (it writes
+    /// a file), a cancel, pool maintenance and custom work are not run again.
+    fn may_run_again(&self) -> bool {
+        !matches!(
+            self,
+            Request::Export { .. }
+                | Request::CancelConnection(_)
+                | Request::ValidateAll
+                | Request::RecycleAll
+                | Request::Custom { .. }
+        )
+    }
+
     /// Which kind of request this is.
     pub fn kind(&self) -> RequestKind {
         match self {
@@ -644,21 +657,39 @@ fn worker_loop(
             since: Instant::now(),
         };
         let started = Instant::now();
-        let result = pool::with_job(job.id, || {
-            std::panic::catch_unwind(AssertUnwindSafe(|| execute(repos, &job.request)))
-                .unwrap_or_else(|panic| {
-                    let what = panic
-                        .downcast_ref::<&str>()
-                        .map(|s| (*s).to_owned())
-                        .or_else(|| panic.downcast_ref::<String>().cloned())
-                        .unwrap_or_else(|| "unknown panic".to_owned());
-                    tracing::error!("job {} ({label}) panicked: {what}", job.id);
-                    Err(DbError::new(
-                        DbErrorKind::Panicked,
-                        format!("{label} failed unexpectedly: {what}"),
-                    ))
-                })
-        });
+        let run = || {
+            pool::with_job(job.id, || {
+                std::panic::catch_unwind(AssertUnwindSafe(|| execute(repos, &job.request)))
+                    .unwrap_or_else(|panic| {
+                        let what = panic
+                            .downcast_ref::<&str>()
+                            .map(|s| (*s).to_owned())
+                            .or_else(|| panic.downcast_ref::<String>().cloned())
+                            .unwrap_or_else(|| "unknown panic".to_owned());
+                        tracing::error!("job {} ({label}) panicked: {what}", job.id);
+                        Err(DbError::new(
+                            DbErrorKind::Panicked,
+                            format!("{label} failed unexpectedly: {what}"),
+                        ))
+                    })
+            })
+        };
+        let mut result = run();
+        let meant = repos.pool.take_cancel_meant_for(job.id);
+        // A cancel that nobody sent for this job was meant for the query its connection ran
+        // before (see `DatabasePool::take_cancel_meant_for`): a job still wanted runs once more.
+        if matches!(&result, Err(err) if err.kind == DbErrorKind::Cancelled)
+            && !meant
+            && !shared.is_stale(job.topic, job.generation)
+            && job.request.may_run_again()
+        {
+            tracing::info!(
+                "job {} ({label}) was hit by a stray cancel; running it again",
+                job.id
+            );
+            result = run();
+            repos.pool.take_cancel_meant_for(job.id);
+        }
         let elapsed = started.elapsed();
         shared.running.lock().remove(&job.id);
         shared.states.lock()[index] = WorkerState::Idle;

@@ -216,6 +216,75 @@ fn a_superseded_facet_scan_is_cancelled_and_frees_its_worker() {
     assert!(workers.shutdown(Duration::from_secs(5)));
 }
 
+/// A cancel nobody sent for a job, which is what lands when the canceller aims at a superseded
+/// job whose connection has just moved on to the next one, does not fail a job still wanted: it
+/// runs once more. A cancel sent for the job (the pool panel's Cancel) ends it.
+#[test]
+fn a_stray_cancel_runs_the_job_again_and_a_meant_one_ends_it() {
+    let db = TestDb::migrated();
+    let pool = db.pool(&PoolSettings {
+        min_idle: 1,
+        max_size: 1,
+        ..PoolSettings::default()
+    });
+    let workers = Workers::start(pool.clone(), 1, Box::new(|| {}));
+    let wait_for_sleep = || {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while sleeping_backends(&db) == 0 {
+            assert!(Instant::now() < deadline, "the query never started");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+
+    let job = workers.submit(
+        Topic::Browse,
+        1,
+        Priority::Urgent,
+        Request::Sleep(Duration::from_millis(1500)),
+    );
+    wait_for_sleep();
+    // From outside the pool: no cancel was sent for this job.
+    let stray: i64 = db
+        .client()
+        .query_one(
+            "SELECT count(*) FROM (SELECT pg_cancel_backend(pid) FROM pg_stat_activity
+              WHERE datname = current_database() AND query LIKE '%pg_sleep%'
+                AND pid <> pg_backend_pid()) c",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(stray, 1);
+    let reply = next_reply(&workers, Duration::from_secs(60)).expect("an answer");
+    assert_eq!(reply.job, job);
+    assert!(
+        matches!(reply.result, Ok(Answer::Slept)),
+        "the job ran again: {:?}",
+        reply.result
+    );
+
+    let job = workers.submit(
+        Topic::Browse,
+        2,
+        Priority::Urgent,
+        Request::Sleep(Duration::from_secs(600)),
+    );
+    wait_for_sleep();
+    let connection = pool
+        .snapshot()
+        .connections
+        .iter()
+        .find(|c| matches!(c.state, marquee::db::pool::ConnectionState::InUse { .. }))
+        .map(|c| c.id)
+        .expect("the connection serving it");
+    assert!(pool.cancel(connection).unwrap());
+    let reply = next_reply(&workers, Duration::from_secs(60)).expect("an answer");
+    assert_eq!(reply.job, job);
+    let err = reply.result.expect_err("cancelled as asked");
+    assert_eq!(err.kind, DbErrorKind::Cancelled, "{err}");
+    assert!(workers.shutdown(Duration::from_secs(5)));
+}
+
 #[test]
 fn a_panicking_job_becomes_an_error_and_its_connection_is_discarded() {
     let db = TestDb::migrated();

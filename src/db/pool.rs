@@ -155,6 +155,9 @@ struct Shared {
     /// A pooler sits between Marquee and the server: the startup `options` were refused, or did
     /// not reach the server. No cancel request is sent through it (see [`DatabasePool::cancel`]).
     behind_pooler: AtomicBool,
+    /// Worker jobs a cancel request was sent for, until the job ends (see
+    /// [`DatabasePool::take_cancel_meant_for`]).
+    cancelled_jobs: Mutex<std::collections::HashSet<u64>>,
 }
 
 impl Shared {
@@ -512,6 +515,7 @@ impl DatabasePool {
             last_logged_connect_error: Mutex::new(None),
             options_refused: AtomicBool::new(false),
             behind_pooler: AtomicBool::new(false),
+            cancelled_jobs: Mutex::new(std::collections::HashSet::new()),
         });
         let manager = Manager {
             inner: Arc::new(PostgresConnectionManager::new(config, tls)),
@@ -696,13 +700,20 @@ impl DatabasePool {
                 ),
             ));
         }
-        let token = self
-            .shared
-            .connections
-            .lock()
-            .get(&id)
-            .map(|info| info.cancel.0.clone());
-        let Some(token) = token else { return Ok(false) };
+        let (token, job) = {
+            let connections = self.shared.connections.lock();
+            let Some(info) = connections.get(&id) else {
+                return Ok(false);
+            };
+            let job = match info.state {
+                ConnectionState::InUse { job, .. } => job,
+                ConnectionState::Idle => None,
+            };
+            (info.cancel.0.clone(), job)
+        };
+        if let Some(job) = job {
+            self.shared.cancelled_jobs.lock().insert(job);
+        }
         let (tls, _) = tls::connector(&self.params)?;
         token
             .cancel_query(tls)
@@ -736,6 +747,15 @@ impl DatabasePool {
             Some(id) => self.cancel(id),
             None => Ok(false),
         }
+    }
+
+    /// Whether a cancel request was sent for worker job `job` (by [`DatabasePool::cancel_job`],
+    /// or [`DatabasePool::cancel`] while the job held that connection), forgetting it. A job
+    /// cancelled without one was hit by a cancel meant for the query its connection ran before:
+    /// the canceller looks a job's connection up, then sends, and in between the job may end
+    /// and the connection start the next one.
+    pub fn take_cancel_meant_for(&self, job: u64) -> bool {
+        self.shared.cancelled_jobs.lock().remove(&job)
     }
 
     /// A cheap copy of the pool's live state, for the stats panel and `marquee pool-stats`.
