@@ -281,9 +281,24 @@ pub fn run(target: &Target, options: &Options) -> anyhow::Result<Report> {
                 peer.times(None, |s| s.count_ms),
             ),
         ];
+        let ms = |micros: f64| format!("{:.2}", micros / 1000.0);
+        let mut table = format!(
+            "side by side, median / p95 in ms, ratio = Marquee ÷ Datasette\n  {:<56} {:>17} {:>17} {:>13}",
+            "", "Datasette", "Marquee", "ratio"
+        );
         for (row, ours, theirs) in rows {
             let ours = report.timing(format!("Marquee: {row}"), &ours);
             let theirs = report.timing(format!("Datasette: {row}"), &theirs);
+            table.push_str(&format!(
+                "\n  {row:<56} {:>17} {:>17} {:>13}",
+                format!("{} / {}", ms(theirs.median_micros), ms(theirs.p95_micros)),
+                format!("{} / {}", ms(ours.median_micros), ms(ours.p95_micros)),
+                format!(
+                    "{:.2} / {:.2}",
+                    ours.median_micros / theirs.median_micros.max(1.0),
+                    ours.p95_micros / theirs.p95_micros.max(1.0)
+                ),
+            ));
             for (stat, a, b) in [
                 ("median", ours.median_micros, theirs.median_micros),
                 ("p95", ours.p95_micros, theirs.p95_micros),
@@ -301,6 +316,7 @@ pub fn run(target: &Target, options: &Options) -> anyhow::Result<Report> {
              then count and facets together, timed from each change as Marquee's are",
             peer.datasette, peer.sqlite
         ));
+        report.notes.push(table);
     }
     Ok(report)
 }
