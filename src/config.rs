@@ -676,7 +676,7 @@ impl Settings {
                     user: &params.user,
                 };
                 match crate::pgpass::lookup(passfile, target) {
-                    Ok(found) => params.password = found,
+                    Ok(found) => params.password = found.map(Secret::new),
                     // libpq goes on without the file too; the server may not want a password.
                     Err(problem) => tracing::warn!("{problem}"),
                 }

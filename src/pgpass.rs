@@ -5,11 +5,10 @@
 //! matches anything, `\:` and `\\` stand for `:` and `\`, `#` starts a comment line, and the first
 //! matching line wins. A connection over the default Unix socket directory matches `localhost`.
 //! Like libpq, a file that its group or others may read is not used: a warning says so and how
-//! to fix it. The password found is handed to the connection only; it is never stored elsewhere.
+//! to fix it. The password found is handed to the connection only (the caller wraps it in
+//! `config::Secret` at once); it is never stored elsewhere.
 
 use std::path::Path;
-
-use crate::config::Secret;
 
 /// The socket directory libpq was built with on Debian and Ubuntu: a connection through it
 /// counts as `localhost`, as in libpq.
@@ -54,7 +53,7 @@ pub enum PassFileError {
 
 /// The password for `target` in the file at `path`; `Ok(None)` when the file does not exist or
 /// has no matching line.
-pub fn lookup(path: &Path, target: Target<'_>) -> Result<Option<Secret>, PassFileError> {
+pub fn lookup(path: &Path, target: Target<'_>) -> Result<Option<String>, PassFileError> {
     let shown = path.display().to_string();
     let metadata = match std::fs::metadata(path) {
         Ok(m) => m,
@@ -81,7 +80,7 @@ pub fn lookup(path: &Path, target: Target<'_>) -> Result<Option<Secret>, PassFil
         path: shown,
         reason: e.to_string(),
     })?;
-    Ok(find(&text, target).map(Secret::new))
+    Ok(find(&text, target))
 }
 
 /// The password of the first line of `text` that matches `target`.
@@ -206,10 +205,7 @@ mod tests {
         assert!(err.to_string().contains("chmod 600"), "{err}");
         assert!(!err.to_string().contains("secret"), "{err}");
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-        assert_eq!(
-            lookup(&path, t).unwrap().as_ref().map(Secret::expose),
-            Some("secret")
-        );
+        assert_eq!(lookup(&path, t).unwrap().as_deref(), Some("secret"));
         assert!(lookup(&dir.join("missing"), t).unwrap().is_none());
         let _ = std::fs::remove_dir_all(&dir);
     }
