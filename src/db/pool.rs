@@ -711,6 +711,12 @@ impl DatabasePool {
             };
             (info.cancel.0.clone(), job)
         };
+        self.send_cancel(&token, job)
+    }
+
+    /// Records that a cancel is sent for `job` (see [`DatabasePool::take_cancel_meant_for`]),
+    /// then sends it through `token`.
+    fn send_cancel(&self, token: &CancelToken, job: Option<u64>) -> Result<bool, DbError> {
         if let Some(job) = job {
             self.shared.cancelled_jobs.lock().insert(job);
         }
@@ -734,17 +740,21 @@ impl DatabasePool {
             // Superseded work is left to finish; its answer is dropped (see `cancel`).
             return Ok(false);
         }
-        let id = self
+        // The token is taken in the same lookup that finds the job, and the job recorded is the
+        // one aimed at: looking the connection up again could find it serving the next job.
+        let token = self
             .shared
             .connections
             .lock()
             .values()
             .find_map(|info| match info.state {
-                ConnectionState::InUse { job: Some(j), .. } if j == job => Some(info.id),
+                ConnectionState::InUse { job: Some(j), .. } if j == job => {
+                    Some(info.cancel.0.clone())
+                }
                 _ => None,
             });
-        match id {
-            Some(id) => self.cancel(id),
+        match token {
+            Some(token) => self.send_cancel(&token, Some(job)),
             None => Ok(false),
         }
     }
