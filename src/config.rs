@@ -486,23 +486,8 @@ impl ConfigLayer {
     fn expanded(&self, source: &str, service_files: &[PathBuf]) -> Result<Self, ConfigError> {
         let mut layer = self.clone();
         if let Some(url) = &self.url {
-            let from_url = parse_url(url).map_err(|message| invalid(source, message))?;
-            layer = Self {
-                url: None,
-                host: self.host.clone().or(from_url.host),
-                port: self.port.clone().or(from_url.port),
-                dbname: self.dbname.clone().or(from_url.dbname),
-                user: self.user.clone().or(from_url.user),
-                password: self.password.clone().or(from_url.password),
-                passfile: self.passfile.clone().or(from_url.passfile),
-                service: self.service.clone().or(from_url.service),
-                sslmode: self.sslmode.clone().or(from_url.sslmode),
-                sslrootcert: self.sslrootcert.clone().or(from_url.sslrootcert),
-                sslcert: self.sslcert.clone().or(from_url.sslcert),
-                sslkey: self.sslkey.clone().or(from_url.sslkey),
-                connect_timeout: self.connect_timeout.clone().or(from_url.connect_timeout),
-                ..self.clone()
-            };
+            // The URL is a layer below the explicit fields (and `over` drops the URL itself).
+            layer = layer.over(parse_url(url).map_err(|message| invalid(source, message))?);
         }
         if let Some(name) = layer.service.clone() {
             let service = read_service(&name, service_files)
