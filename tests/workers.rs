@@ -9,16 +9,21 @@ use std::time::{Duration, Instant};
 use common::TestDb;
 use marquee::config::PoolSettings;
 use marquee::db::error::DbErrorKind;
+use marquee::db::pool::DatabasePool;
 use marquee::filter::Filter;
 use marquee::worker::{Answer, CustomWork, Priority, Reply, Request, RequestKind, Topic, Workers};
 
-fn start(db: &TestDb, threads: usize) -> Workers {
-    let pool = db.pool(&PoolSettings {
+/// A pool of `threads` connections at most, one kept open.
+fn pool(db: &TestDb, threads: usize) -> DatabasePool {
+    db.pool(&PoolSettings {
         min_idle: 1,
         max_size: threads as u32,
         ..PoolSettings::default()
-    });
-    Workers::start(pool, threads, Box::new(|| {}))
+    })
+}
+
+fn start(db: &TestDb, threads: usize) -> Workers {
+    Workers::start(pool(db, threads), threads, Box::new(|| {}))
 }
 
 fn next_reply(workers: &Workers, within: Duration) -> Option<Reply> {
@@ -37,6 +42,15 @@ fn sleeping_backends(db: &TestDb) -> i64 {
         )
         .unwrap()
         .get(0)
+}
+
+/// Waits until a backend of this database runs `pg_sleep` (the job `what` has started).
+fn wait_until_sleeping(db: &TestDb, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while sleeping_backends(db) == 0 {
+        assert!(Instant::now() < deadline, "{what} never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 #[test]
@@ -88,11 +102,7 @@ fn superseded_work_is_cancelled_on_the_server_and_never_delivered() {
         Priority::Urgent,
         Request::Sleep(Duration::from_secs(600)),
     );
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while sleeping_backends(&db) == 0 {
-        assert!(Instant::now() < deadline, "the slow query never started");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_until_sleeping(&db, "the slow query");
     // ...and queued work of generation 1 is waiting behind it.
     workers.submit(
         Topic::Browse,
@@ -222,19 +232,8 @@ fn a_superseded_facet_scan_is_cancelled_and_frees_its_worker() {
 #[test]
 fn a_stray_cancel_runs_the_job_again_and_a_meant_one_ends_it() {
     let db = TestDb::migrated();
-    let pool = db.pool(&PoolSettings {
-        min_idle: 1,
-        max_size: 1,
-        ..PoolSettings::default()
-    });
+    let pool = pool(&db, 1);
     let workers = Workers::start(pool.clone(), 1, Box::new(|| {}));
-    let wait_for_sleep = || {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while sleeping_backends(&db) == 0 {
-            assert!(Instant::now() < deadline, "the query never started");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    };
 
     let job = workers.submit(
         Topic::Browse,
@@ -242,7 +241,7 @@ fn a_stray_cancel_runs_the_job_again_and_a_meant_one_ends_it() {
         Priority::Urgent,
         Request::Sleep(Duration::from_millis(1500)),
     );
-    wait_for_sleep();
+    wait_until_sleeping(&db, "the query");
     // From outside the pool: no cancel was sent for this job.
     let stray: i64 = db
         .client()
@@ -269,7 +268,7 @@ fn a_stray_cancel_runs_the_job_again_and_a_meant_one_ends_it() {
         Priority::Urgent,
         Request::Sleep(Duration::from_secs(600)),
     );
-    wait_for_sleep();
+    wait_until_sleeping(&db, "the query");
     let connection = pool
         .snapshot()
         .connections
@@ -333,11 +332,7 @@ fn urgent_jobs_overtake_queued_background_work() {
         Request::Sleep(Duration::from_secs(3)),
     );
     // Queue the rest only once the worker is busy with it (long enough to queue behind it).
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while sleeping_backends(&db) == 0 {
-        assert!(Instant::now() < deadline, "the first job never started");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_until_sleeping(&db, "the first job");
     for _ in 0..3 {
         workers.submit(
             Topic::Admin,
