@@ -700,26 +700,28 @@ impl DatabasePool {
                 ),
             ));
         }
-        let (token, job) = {
+        let token = {
             let connections = self.shared.connections.lock();
             let Some(info) = connections.get(&id) else {
                 return Ok(false);
             };
-            let job = match info.state {
-                ConnectionState::InUse { job, .. } => job,
-                ConnectionState::Idle => None,
-            };
-            (info.cancel.0.clone(), job)
+            if let ConnectionState::InUse { job: Some(job), .. } = info.state {
+                self.record_cancel(job);
+            }
+            info.cancel.0.clone()
         };
-        self.send_cancel(&token, job)
+        self.send_cancel(&token)
     }
 
-    /// Records that a cancel is sent for `job` (see [`DatabasePool::take_cancel_meant_for`]),
-    /// then sends it through `token`.
-    fn send_cancel(&self, token: &CancelToken, job: Option<u64>) -> Result<bool, DbError> {
-        if let Some(job) = job {
-            self.shared.cancelled_jobs.lock().insert(job);
-        }
+    /// Notes that a cancel is being sent for `job` (see [`DatabasePool::take_cancel_meant_for`]).
+    /// Called with the connections locked: a job's connection is returned under that lock, so
+    /// the job cannot end before it is noted, and its worker always finds and clears the note.
+    fn record_cancel(&self, job: u64) {
+        self.shared.cancelled_jobs.lock().insert(job);
+    }
+
+    /// Sends a cancel request through `token`.
+    fn send_cancel(&self, token: &CancelToken) -> Result<bool, DbError> {
         let (tls, _) = tls::connector(&self.params)?;
         token
             .cancel_query(tls)
@@ -742,19 +744,21 @@ impl DatabasePool {
         }
         // The token is taken in the same lookup that finds the job, and the job recorded is the
         // one aimed at: looking the connection up again could find it serving the next job.
-        let token = self
-            .shared
-            .connections
-            .lock()
-            .values()
-            .find_map(|info| match info.state {
+        let token = {
+            let connections = self.shared.connections.lock();
+            let token = connections.values().find_map(|info| match info.state {
                 ConnectionState::InUse { job: Some(j), .. } if j == job => {
                     Some(info.cancel.0.clone())
                 }
                 _ => None,
             });
+            if token.is_some() {
+                self.record_cancel(job);
+            }
+            token
+        };
         match token {
-            Some(token) => self.send_cancel(&token, Some(job)),
+            Some(token) => self.send_cancel(&token),
             None => Ok(false),
         }
     }
