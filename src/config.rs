@@ -895,6 +895,8 @@ pub struct SourceSettings {
     pub ratings: Option<RatingsMapping>,
     /// Tags table, when the mapping has one.
     pub tags: Option<TagsMapping>,
+    /// Links table (IMDb and TMDB numbers), when the mapping has one.
+    pub links: Option<LinksMapping>,
 }
 
 /// `[source.movies]` in the config file: a table and which of its columns mean what.
@@ -954,6 +956,20 @@ pub struct TagsMapping {
     pub user_id: Option<String>,
     /// When (epoch seconds or a timestamp).
     pub tagged_at: Option<String>,
+}
+
+/// `[source.links]`: `table`, `movie_id`, and at least one of `imdb_id` and `tmdb_id`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinksMapping {
+    /// Table name.
+    pub table: String,
+    /// Column naming the movie.
+    pub movie_id: String,
+    /// IMDb number column (`114709` for tt0114709).
+    pub imdb_id: Option<String>,
+    /// TMDB number column.
+    pub tmdb_id: Option<String>,
 }
 
 #[cfg(test)]

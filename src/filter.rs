@@ -312,6 +312,17 @@ impl Filter {
             || !self.tags.is_empty()
     }
 
+    /// True when a condition or a sort key reads the ratings (average or votes): in place, those
+    /// are aggregated from the user's whole ratings table.
+    pub fn reads_ratings(&self) -> bool {
+        !self.rating.is_unbounded()
+            || !self.votes.is_unbounded()
+            || self
+                .sort
+                .iter()
+                .any(|key| matches!(key.column, SortColumn::Rating | SortColumn::Votes))
+    }
+
     /// The canonical text form: keys in a fixed order, values quoted only when needed.
     pub fn to_text(&self) -> String {
         let mut parts: Vec<String> = Vec::new();

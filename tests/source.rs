@@ -566,7 +566,9 @@ fn a_mapping_in_the_config_file_reads_a_films_table() {
                (2, 'Ronin', '1998-09-25', 'Action'),
                (3, 'Collateral', '2004-08-06', 'Crime');
              CREATE TABLE reviews (film integer, stars real);
-             INSERT INTO reviews VALUES (1, 5), (1, 4), (3, 4);",
+             INSERT INTO reviews VALUES (1, 5), (1, 4), (3, 4);
+             CREATE TABLE refs (film integer, imdb text);
+             INSERT INTO refs VALUES (1, '0113277'), (3, ' 0369339 ');",
         )
         .unwrap();
     let reader = Reader::new(&raw, &["public"]);
@@ -586,6 +588,10 @@ genres = "kinds"
 table = "reviews"
 movie_id = "film"
 rating = "stars"
+[source.links]
+table = "refs"
+movie_id = "film"
+imdb_id = "imdb"
 "#,
     )
     .unwrap();
@@ -612,6 +618,39 @@ rating = "stars"
             "3,Collateral,2004,Crime,4.000,1",
         ]
     );
+
+    // The same mapping through the app's pool: details carry the mapped links.
+    let text = std::fs::read_to_string(&config).unwrap();
+    let layer = marquee::config::ConfigLayer::from_file(&config).unwrap();
+    let pool = open(&reader.params, layer.source.unwrap());
+    let movies = MoviesRepository::new(pool);
+    let heat = movies.details(1).unwrap().expect("Heat is there");
+    assert_eq!((heat.imdb_id, heat.tmdb_id), (Some(113277), None));
+    assert_eq!(
+        heat.imdb_url().as_deref(),
+        Some("https://www.imdb.com/title/tt0113277/")
+    );
+    let collateral = movies.details(3).unwrap().expect("Collateral is there");
+    assert_eq!(collateral.imdb_id, Some(369339));
+    let ronin = movies.details(2).unwrap().expect("Ronin is there");
+    assert_eq!((ronin.imdb_id, ronin.tmdb_id), (None, None));
+
+    // A links table with neither number is a mistake the message names.
+    std::fs::write(&config, text.replace("imdb_id = \"imdb\"\n", "")).unwrap();
+    let out = marquee(&[
+        "--url",
+        &reader.params.to_url(),
+        "--config",
+        config.to_str().unwrap(),
+        "movies",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("[source.links] names neither imdb_id nor tmdb_id"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
 }
 
 #[test]
@@ -707,6 +746,89 @@ fn the_window_browses_movielens_tables_through_a_read_only_role_and_says_so() {
     );
     assert!(!shows(&harness, "Error"), "no error on a read-only role");
     drop(harness);
+}
+
+#[test]
+fn the_window_copies_tables_in_place_into_a_private_store_and_opens_the_copy() {
+    use common::ui::{app_with, loaded_rows, shows, step_until};
+    use egui_kittest::kittest::Queryable as _;
+    use std::time::Duration;
+    let dir = common::scratch_dir("source-window-copy");
+    write_movielens(&dir);
+    let raw = TestDb::empty();
+    load_camel_case(&raw, &dir);
+    let before = user_objects(&mut raw.client());
+    let reader = Reader::new(&raw, &["public"]);
+    let store_dir = common::scratch_dir("source-window-copy-store");
+    let mut harness = app_with(
+        ServerChoice::External(reader.params.clone()),
+        [1400.0, 900.0],
+    );
+    harness.state_mut().set_local_copy_dir(store_dir.clone());
+    step_until(
+        &mut harness,
+        "the source line",
+        Duration::from_secs(60),
+        |h| shows(h, "MovieLens tables in place (schema public) · read-only"),
+    );
+    harness.get_by_label("Copy locally…").click();
+    step_until(&mut harness, "the question", Duration::from_secs(10), |h| {
+        shows(h, "The source is only read.")
+    });
+    // The question names what is replaced, and where.
+    assert!(shows(
+        &harness,
+        &format!(
+            "replaces the collection of the private store in {}",
+            store_dir.display()
+        )
+    ));
+    harness.get_by_label("Start the copy").click();
+    // A private server is made in the scratch folder (initdb), migrated, and filled.
+    step_until(
+        &mut harness,
+        "the finished copy",
+        Duration::from_secs(180),
+        |h| shows(h, "Open the copy") || shows(h, "The local copy failed"),
+    );
+    let movies = SPEC.movies as usize + EXTRA_MOVIES.len();
+    assert!(
+        shows(
+            &harness,
+            &format!(
+                "Copied {} movies",
+                marquee::plural::thousands(movies as u64)
+            )
+        ),
+        "the copy reports what it stored"
+    );
+    harness.get_by_label("Open the copy").click();
+    step_until(
+        &mut harness,
+        "the copy's rows",
+        Duration::from_secs(60),
+        |h| shows(h, "Marquee's collection") && loaded_rows(h).len() >= 10,
+    );
+    assert!(
+        !shows(&harness, "read-only"),
+        "the private store is Marquee's own"
+    );
+    assert!(!shows(&harness, "Copy locally…"), "nothing left to copy");
+    step_until(
+        &mut harness,
+        "the exact count",
+        Duration::from_secs(30),
+        |h| {
+            matches!(
+                h.state().browse().count(),
+                Some(marquee::repo::movies::RowCount::Exact(n)) if n == movies as u64
+            )
+        },
+    );
+    drop(harness);
+    // The source was only read.
+    assert_eq!(user_objects(&mut raw.client()), before);
+    marquee::db::cluster::PrivateCluster::stop_folder(&store_dir).unwrap();
 }
 
 /// PgBouncer in transaction mode in front of `backend`, logging in as `user`.
@@ -885,13 +1007,20 @@ fn a_source_connection_killed_mid_copy_leaves_the_previous_collection() {
     let raw = TestDb::empty();
     load_camel_case(&raw, &dir);
     // The source connection ends itself when the copy reaches the last movie's ratings, after
-    // the movies and most ratings have streamed into the store.
+    // the movies and most ratings have streamed into the store. The ratings are read twice: for
+    // the movies' rating summary, then copied; the first statement to meet the
+    // last movie arms the trap, the next one springs it.
     raw.client()
         .batch_execute(
             r#"ALTER TABLE ratings RENAME TO ratings_raw;
                CREATE FUNCTION die_at(movie integer) RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
                BEGIN
-                   IF movie = 900001 THEN PERFORM pg_terminate_backend(pg_backend_pid()); END IF;
+                   IF movie = 900001 THEN
+                       IF current_setting('marquee_test.armed', true) <> statement_timestamp()::text THEN
+                           PERFORM pg_terminate_backend(pg_backend_pid());
+                       END IF;
+                       PERFORM set_config('marquee_test.armed', statement_timestamp()::text, false);
+                   END IF;
                    RETURN true;
                END $$;
                CREATE VIEW ratings AS SELECT * FROM ratings_raw WHERE die_at("movieId");"#,

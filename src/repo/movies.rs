@@ -181,6 +181,9 @@ impl MoviesRepository {
 
     /// The movies at `offset..offset + limit` of the filtered, sorted result.
     pub fn page(&self, filter: &Filter, offset: u64, limit: u32) -> Result<Vec<MovieRow>, DbError> {
+        if self.source().layout.is_some() && !filter.reads_ratings() {
+            return self.page_in_place(filter, offset, limit);
+        }
         let movies = &self.source().movies;
         let parts = movie_sql::where_clause(filter, "m", self.source());
         let order = movie_sql::order_by(&filter.sort, "m");
@@ -205,6 +208,46 @@ impl MoviesRepository {
         self.repo.read("movies.page", |conn| {
             Ok(conn
                 .query_typed(&sql, &typed(&parts))?
+                .iter()
+                .map(MovieRow::from_row)
+                .collect())
+        })
+    }
+
+    /// A page of a source read in place whose filter and sort do not read the ratings, in two
+    /// steps on one connection. The first finds the page's ids over the user's movies alone: the
+    /// ratings are not referenced, so the planner drops their aggregate and no genre list is
+    /// split. The second derives the rows of those ids only, aggregating their ratings in one
+    /// filtering scan. The first page by title at 1M ratings drops from an aggregate of every
+    /// movie's ratings (about 340 ms) to a top-N sort of the titles plus that scan.
+    fn page_in_place(
+        &self,
+        filter: &Filter,
+        offset: u64,
+        limit: u32,
+    ) -> Result<Vec<MovieRow>, DbError> {
+        let source = self.source();
+        let parts = movie_sql::where_clause(filter, "m", source);
+        let order = movie_sql::order_by(&filter.sort, "m");
+        let ids_sql = format!(
+            "SELECT m.id FROM {} m WHERE {} ORDER BY {order} LIMIT {limit} OFFSET {offset}",
+            source.movies, parts.where_sql
+        );
+        let rows_sql = format!(
+            "SELECT {MOVIE_COLUMNS} FROM {} m WHERE m.id = ANY ($1) ORDER BY {order}",
+            source.movies_among("$1")
+        );
+        self.repo.read("movies.page", |conn| {
+            let ids: Vec<i32> = conn
+                .query_typed(&ids_sql, &typed(&parts))?
+                .iter()
+                .map(|row| row.get(0))
+                .collect();
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            Ok(conn
+                .query_typed(&rows_sql, &[(&ids, Type::INT4_ARRAY)])?
                 .iter()
                 .map(MovieRow::from_row)
                 .collect())

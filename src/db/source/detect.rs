@@ -262,6 +262,9 @@ fn mapped_layout(
     if let Some(t) = &settings.tags {
         wanted.push(t.table.to_lowercase());
     }
+    if let Some(l) = &settings.links {
+        wanted.push(l.table.to_lowercase());
+    }
     let wanted_refs: Vec<&str> = wanted.iter().map(String::as_str).collect();
     let mut found = None;
     for schema in schemas {
@@ -336,11 +339,29 @@ fn mapped_layout(
         }
         None => None,
     };
+    let links = match &settings.links {
+        Some(l) => {
+            if l.imdb_id.is_none() && l.tmdb_id.is_none() {
+                return Err(mapping_error(format!(
+                    "[source.links] names neither imdb_id nor tmdb_id for {}",
+                    l.table
+                )));
+            }
+            let t = table(&l.table)?;
+            Some(LinksLayout {
+                table: t.0.clone(),
+                movie_id: column(&t, &l.movie_id)?,
+                imdb_id: optional(&t, &l.imdb_id)?,
+                tmdb_id: optional(&t, &l.tmdb_id)?,
+            })
+        }
+        None => None,
+    };
     Ok(Layout {
         movies: movies_layout,
         ratings,
         tags,
-        links: None,
+        links,
     })
 }
 
@@ -384,6 +405,7 @@ fn in_place(
         tags: layout.tags_sql(),
         fold,
         notes,
+        layout: Some(layout.clone()),
     })
 }
 

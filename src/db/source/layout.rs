@@ -152,6 +152,16 @@ pub fn genres_from_text(genres_sql: &str) -> String {
 impl Layout {
     /// The `movies` relation (see [`super::Source`]).
     pub fn movies_sql(&self) -> String {
+        self.movies_sql_among(None)
+    }
+
+    /// The `movies` relation for a query that reads only the movies whose ids the `integer[]`
+    /// expression `ids` holds (a bind parameter): the ratings are aggregated for those movies
+    /// alone. Without an index on the user's ratings that is still one scan of the table, but a
+    /// filtering one (a hashed `= ANY` over a constant array, in parallel), not an aggregate of
+    /// every movie's ratings followed by a join; the planner cannot push an `= ANY` through the
+    /// `GROUP BY` itself, as it does an `=`.
+    pub fn movies_sql_among(&self, ids: Option<&str>) -> String {
         let m = &self.movies;
         let id = m.id.sql("mv");
         let title = m.title.sql("mv");
@@ -172,14 +182,21 @@ impl Layout {
             None => "'{}'::text[]".to_owned(),
         };
         let (ratings_join, rating_avg, rating_count) = match &self.ratings {
+            // A rating row without stars counts for nothing, as the import skips it.
             Some(r) => (
-                format!(
-                    " LEFT JOIN (SELECT {} AS movie_id, avg({}::real)::real AS rating_avg, \
-                     count(*)::integer AS rating_count FROM {} rt GROUP BY 1) r ON r.movie_id = {id}",
-                    r.movie_id.sql("rt"),
-                    r.rating.sql("rt"),
-                    r.table.sql()
-                ),
+                {
+                    let rating = r.rating.sql("rt");
+                    format!(
+                        " LEFT JOIN (SELECT {} AS movie_id, avg({rating}::real)::real AS rating_avg, \
+                     count({rating})::integer AS rating_count FROM {} rt{} GROUP BY 1) r ON r.movie_id = {id}",
+                        r.movie_id.sql("rt"),
+                        r.table.sql(),
+                        ids.map_or(String::new(), |ids| format!(
+                            " WHERE {} = ANY ({ids})",
+                            r.movie_id.sql("rt")
+                        )),
+                    )
+                },
                 "r.rating_avg",
                 "coalesce(r.rating_count, 0)",
             ),

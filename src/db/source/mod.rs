@@ -68,6 +68,8 @@ pub struct Source {
     pub fold: Fold,
     /// Things the user should know once (older schema, no accent folding, …).
     pub notes: Vec<String>,
+    /// The user's tables behind the derived relations, for a source read in place.
+    pub layout: Option<layout::Layout>,
 }
 
 impl Default for Source {
@@ -88,6 +90,17 @@ impl Source {
             tags: format!("{schema}.tags"),
             fold: Fold::MarqueeFold(schema),
             notes: Vec::new(),
+            layout: None,
+        }
+    }
+
+    /// The `movies` relation for a query that reads only the movies whose ids the `integer[]`
+    /// expression `ids` holds. Marquee's tables are indexed, so that is [`Self::movies`]; a
+    /// source read in place then aggregates the ratings of those movies alone.
+    pub fn movies_among(&self, ids: &str) -> String {
+        match &self.layout {
+            Some(layout) => layout.movies_sql_among(Some(ids)),
+            None => self.movies.clone(),
         }
     }
 
