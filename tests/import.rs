@@ -324,6 +324,62 @@ fn duplicate_movie_ids_are_named() {
 }
 
 #[test]
+fn duplicate_rating_pairs_are_named_and_the_previous_collection_stays() {
+    let db = TestDb::migrated();
+    let dir = common::scratch_dir("import-duplicate-ratings");
+    std::fs::write(
+        dir.join("movies.csv"),
+        "movieId,title,genres\n1,A (2000),Drama\n2,B (2001),Comedy\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("ratings.csv"),
+        "userId,movieId,rating,timestamp\n7,1,4.0,1000\n7,2,3.0,1000\n",
+    )
+    .unwrap();
+    import(&db, &dir).expect("a clean collection loads");
+    // The ratings' key is dropped for the load and rebuilt after it: a pair rated twice is found
+    // then, named, and rolls the whole load back.
+    std::fs::write(
+        dir.join("ratings.csv"),
+        "userId,movieId,rating,timestamp\n7,1,4.0,1000\n8,2,1.0,1000\n7,1,5.0,2000\n",
+    )
+    .unwrap();
+    let err = import(&db, &dir).unwrap_err().to_string();
+    assert!(
+        err.contains("duplicate (user, movie) rating pairs"),
+        "{err}"
+    );
+    let mut client = db.client();
+    assert_eq!(count(&mut client, "SELECT count(*) FROM ratings"), 2);
+    let key: String = client
+        .query_one(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint \
+             WHERE conrelid = 'marquee.ratings'::regclass AND contype = 'p'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(key, "PRIMARY KEY (movie_id, user_id)");
+    // A load that succeeds leaves the key in place too.
+    std::fs::write(
+        dir.join("ratings.csv"),
+        "userId,movieId,rating,timestamp\n7,1,4.0,1000\n8,2,1.0,1000\n9,1,5.0,2000\n",
+    )
+    .unwrap();
+    import(&db, &dir).expect("the fixed file loads");
+    assert_eq!(count(&mut client, "SELECT count(*) FROM ratings"), 3);
+    let err = client
+        .execute("INSERT INTO marquee.ratings VALUES (7, 1, 1.0, now())", &[])
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some(&postgres::error::SqlState::UNIQUE_VIOLATION)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn the_cli_import_reports_counts_and_fails_clearly() {
     let db = TestDb::migrated();
     let url = db.params.to_url();

@@ -592,6 +592,11 @@ impl PrivateCluster {
 
     /// `pg_ctl start|restart` on `port`, listening on loopback and the private socket folder,
     /// waiting until the server accepts connections.
+    ///
+    /// `wal_level = minimal`: the private cluster has no standby and no archive, and at this
+    /// level a load, which truncates and refills its tables in one transaction, writes them
+    /// without WAL (they are synced at commit instead; crash recovery is unchanged). Given at
+    /// each start, so clusters made by earlier versions get it too.
     fn pg_ctl_start(&self, action: &str, port: u16, extra: &[&str]) -> Command {
         let mut cmd = self.command("pg_ctl");
         cmd.arg(action).arg("-D").arg(Self::pgdata(&self.root));
@@ -599,7 +604,8 @@ impl PrivateCluster {
         cmd.args(extra);
         cmd.args(["-w", "-t", "60", "-s", "-o"]);
         cmd.arg(format!(
-            "-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='{}'",
+            "-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='{}' \
+             -c wal_level=minimal -c max_wal_senders=0",
             Self::socket_dir(&self.root).display()
         ));
         cmd

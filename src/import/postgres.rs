@@ -53,11 +53,15 @@ pub fn load_from_postgres(
         (
             "movies",
             format!(
-                "COPY (SELECT id, coalesce(title, ''), year, coalesce(genres, '{{}}'), imdb_id, tmdb_id \
-                 FROM {} m WHERE id IS NOT NULL) TO STDOUT (FORMAT binary)",
+                "COPY (SELECT id, coalesce(title, ''), year, coalesce(genres, '{{}}'), imdb_id, tmdb_id, \
+                 rating_avg, rating_count FROM {} m WHERE id IS NOT NULL) TO STDOUT (FORMAT binary)",
                 source.movies
             ),
-            "COPY movies (id, title, year, genres, imdb_id, tmdb_id) FROM STDIN (FORMAT binary)",
+            // FREEZE: the table was truncated in this transaction, so its rows can be written
+            // frozen and all-visible, and with the rating summary already in them no row is
+            // rewritten afterwards: the VACUUM below finds nothing to do.
+            "COPY movies (id, title, year, genres, imdb_id, tmdb_id, rating_avg, rating_count) \
+             FROM STDIN (FORMAT binary, FREEZE)",
         ),
         (
             "ratings",
@@ -66,7 +70,7 @@ pub fn load_from_postgres(
                  FROM {} r WHERE movie_id IS NOT NULL AND rating IS NOT NULL) TO STDOUT (FORMAT binary)",
                 source.ratings
             ),
-            "COPY ratings (user_id, movie_id, rating, rated_at) FROM STDIN (FORMAT binary)",
+            "COPY ratings (user_id, movie_id, rating, rated_at) FROM STDIN (FORMAT binary, FREEZE)",
         ),
         (
             "tags",
@@ -75,7 +79,7 @@ pub fn load_from_postgres(
                  FROM {} t WHERE movie_id IS NOT NULL AND tag IS NOT NULL) TO STDOUT (FORMAT binary)",
                 source.tags
             ),
-            "COPY tags (user_id, movie_id, tag, tagged_at) FROM STDIN (FORMAT binary)",
+            "COPY tags (user_id, movie_id, tag, tagged_at) FROM STDIN (FORMAT binary, FREEZE)",
         ),
     ];
     let mut counts = [0_u64; 3];
@@ -96,7 +100,13 @@ pub fn load_from_postgres(
         "PostgreSQL import of {} at {source_target}",
         source.describe()
     );
-    load::finish_replace(tx, store_target, &description, progress)?;
+    load::finish_replace(
+        tx,
+        store_target,
+        &description,
+        load::RatingSummary::Copied,
+        progress,
+    )?;
     load::vacuum(store_client);
     Ok(LoadReport {
         movies: counts[0],
