@@ -17,6 +17,7 @@ pub mod db;
 pub mod export;
 pub mod filter;
 pub mod import;
+pub mod local_copy;
 pub mod logging;
 pub mod pgpass;
 pub mod plural;

@@ -40,6 +40,14 @@ pub enum Command {
     RequestExactCount,
     /// Try connecting again now.
     Retry,
+    /// Ask whether to copy the data read in place into the private store ("Copy locally…").
+    AskLocalCopy,
+    /// Start that copy (the question was answered yes).
+    StartLocalCopy,
+    /// Close the question without copying.
+    CancelLocalCopy,
+    /// Browse the finished copy: reconnect to the private store.
+    OpenLocalCopy,
     /// Open the connection settings dialog.
     OpenSettings,
     /// Connect once to these settings and report back to the dialog.

@@ -12,6 +12,7 @@ pub mod connection_state;
 pub mod detail_pane;
 pub mod export_dialog;
 pub mod filter_bar;
+pub mod local_copy_dialog;
 pub mod movie_table;
 pub mod pool_panel;
 pub mod pool_stats;
@@ -179,6 +180,11 @@ pub struct MarqueeApp {
     column_stats_generation: u64,
     /// A chart being saved as PNG: the answer arrives here.
     chart_png: Option<crossbeam_channel::Receiver<Result<std::path::PathBuf, String>>>,
+    /// "Copy locally…": the question while it is asked, and the copy once started.
+    local_copy_question: Option<local_copy_dialog::LocalCopyQuestion>,
+    local_copy: Option<crate::local_copy::LocalCopy>,
+    /// The private store a local copy goes into.
+    local_copy_dir: std::path::PathBuf,
 }
 
 impl MarqueeApp {
@@ -208,6 +214,12 @@ impl MarqueeApp {
         browse.restore_history(&state.history);
         let waker = window_waker(&cc.egui_ctx);
         let connection = Connection::start(&settings, &waker);
+        let local_copy_dir = match &settings.server {
+            ServerChoice::Private { data_dir } => data_dir.clone(),
+            ServerChoice::External(_) => std::env::var_os("MARQUEE_DATA_DIR")
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(crate::config::default_data_dir),
+        };
         let mut app = Self {
             waker,
             dialog: ConnectionDialog::new(&settings),
@@ -247,9 +259,49 @@ impl MarqueeApp {
             chart_png: None,
             column_stats_asked: None,
             column_stats_generation: 0,
+            local_copy_question: None,
+            local_copy: None,
+            local_copy_dir,
         };
         app.reload_views();
         app
+    }
+
+    /// Where "Copy locally…" writes: Marquee's private store in `dir` (tests use a scratch one).
+    pub fn set_local_copy_dir(&mut self, dir: std::path::PathBuf) {
+        self.local_copy_dir = dir;
+    }
+
+    /// Asks what "Copy locally…" would copy; `None` unless connected to data read in place.
+    fn local_copy_question(&self) -> Option<local_copy_dialog::LocalCopyQuestion> {
+        let Connection::Ready { backend, .. } = &self.connection else {
+            return None;
+        };
+        let source = backend.pool.source();
+        source
+            .in_place()
+            .then(|| local_copy_dialog::LocalCopyQuestion {
+                source: source.describe(),
+                source_target: backend.server.params.display_target(),
+                data_dir: self.local_copy_dir.clone(),
+            })
+    }
+
+    /// Starts the copy the question asked about, from the connection's server and source.
+    fn start_local_copy(&mut self) {
+        self.local_copy_question = None;
+        let Connection::Ready { backend, .. } = &self.connection else {
+            return;
+        };
+        match crate::local_copy::LocalCopy::start(
+            backend.server.params.clone(),
+            backend.pool.source().clone(),
+            self.local_copy_dir.clone(),
+            &self.waker,
+        ) {
+            Ok(copy) => self.local_copy = Some(copy),
+            Err(message) => self.detail_error = Some(message),
+        }
     }
 
     /// The browse model (tests and benchmarks read counts and rows from it).
@@ -545,6 +597,23 @@ impl MarqueeApp {
                 Command::Copy(text) => ctx.copy_text(text),
                 Command::RequestExactCount => self.browse.request_exact_count(),
                 Command::Retry => self.reconnect(),
+                Command::AskLocalCopy => {
+                    let running = self.local_copy.as_ref().is_some_and(|c| {
+                        matches!(c.state(), crate::local_copy::CopyState::Running(_))
+                    });
+                    if !running {
+                        self.local_copy_question = self.local_copy_question();
+                    }
+                }
+                Command::StartLocalCopy => self.start_local_copy(),
+                Command::CancelLocalCopy => self.local_copy_question = None,
+                Command::OpenLocalCopy => {
+                    if let Some(copy) = self.local_copy.take() {
+                        self.settings = copy.open_settings(&self.settings);
+                        self.dialog.load(&self.settings);
+                        self.reconnect();
+                    }
+                }
                 Command::OpenSettings => {
                     // A test of the last opening must not answer for this one.
                     self.connection_test = None;
@@ -765,7 +834,8 @@ impl MarqueeApp {
         if typing {
             return;
         }
-        let dialog_open = self.dialog.open || self.export_dialog.open;
+        let dialog_open =
+            self.dialog.open || self.export_dialog.open || self.local_copy_question.is_some();
         let (slash, escape) = ctx.input_mut(|i| {
             let slash = i.consume_key(egui::Modifiers::NONE, egui::Key::Slash);
             if slash {
@@ -861,6 +931,17 @@ impl MarqueeApp {
                 .or_else(|| self.detail_error.clone())
                 .or(pool_error),
             source,
+            local_copy: self
+                .local_copy
+                .as_ref()
+                .map(|copy| status_bar::LocalCopyStatus {
+                    label: copy.label(),
+                    phase: match copy.state() {
+                        crate::local_copy::CopyState::Running(_) => status_bar::CopyPhase::Running,
+                        crate::local_copy::CopyState::Done(_) => status_bar::CopyPhase::Done,
+                        crate::local_copy::CopyState::Failed(_) => status_bar::CopyPhase::Failed,
+                    },
+                }),
         }
     }
 
@@ -984,6 +1065,9 @@ impl eframe::App for MarqueeApp {
             // The progress has no event of its own: look again a few times a second.
             ctx.request_repaint_after(std::time::Duration::from_millis(200));
         }
+        if let Some(copy) = &mut self.local_copy {
+            copy.poll();
+        }
         if let Some(result) = self.connection_test.as_ref().and_then(|t| t.poll(now)) {
             self.connection_test = None;
             self.dialog.set_test_result(result);
@@ -1094,6 +1178,9 @@ impl eframe::App for MarqueeApp {
             &self.export_status,
             &mut commands,
         );
+        if let Some(question) = &self.local_copy_question {
+            local_copy_dialog::LocalCopyDialog.ui(&ctx, question, &mut commands);
+        }
 
         commands.append(&mut self.commands);
         self.commands = commands;

@@ -36,6 +36,28 @@ pub struct StatusInfo {
     pub last_error: Option<String>,
     /// What the database holds and how it is read, once connected.
     pub source: Option<SourceStatus>,
+    /// The window's local copy, once asked for.
+    pub local_copy: Option<LocalCopyStatus>,
+}
+
+/// The local copy's line in the bar.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LocalCopyStatus {
+    /// "Copying locally: ratings (12.3 MB)", "Copied 86,537 movies …", "The local copy failed: …".
+    pub label: String,
+    /// Where it stands.
+    pub phase: CopyPhase,
+}
+
+/// Where the local copy stands, for what the bar offers next to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CopyPhase {
+    /// Under way.
+    Running,
+    /// Committed: "Open the copy".
+    Done,
+    /// Nothing changed: "Copy locally…" again.
+    Failed,
 }
 
 /// A query in place slower than this makes the bar offer the local copy.
@@ -89,8 +111,8 @@ impl SourceStatus {
         };
         if self.in_place {
             text.push_str(
-                "\nThe data is read where it lies; `marquee import postgres` makes a fast, \
-                 indexed local copy.",
+                "\nThe data is read where it lies; \"Copy locally…\" (or `marquee import \
+                 postgres`) makes a fast, indexed local copy.",
             );
         }
         for note in &self.notes {
@@ -128,14 +150,39 @@ impl StatusBar {
                 ui.separator();
                 ui.label(source.label()).on_hover_text(source.hover());
                 if source.offer_copy(info.last_query) {
-                    // The copy runs from the command line for now; a button that runs it from
-                    // the window needs a Command the app carries out (see README).
                     ui.colored_label(ui.visuals().warn_fg_color, "slow in place")
                         .on_hover_text(
                             "Queries on this data take over a second where it lies. \
-                             `marquee import postgres URL` copies it into Marquee's indexed \
-                             local store (the source is only read).",
+                             A local copy is indexed for browsing.",
                         );
+                }
+                let phase = info.local_copy.as_ref().map(|c| c.phase);
+                if source.in_place && matches!(phase, None | Some(CopyPhase::Failed)) {
+                    let button = ui.button("Copy locally…").on_hover_text(
+                        "Copy this data into Marquee's private store, indexed for fast \
+                         browsing (`marquee import postgres`). The source is only read.",
+                    );
+                    if button.clicked() {
+                        commands.push(Command::AskLocalCopy);
+                    }
+                }
+            }
+            if let Some(copy) = &info.local_copy {
+                ui.separator();
+                match copy.phase {
+                    CopyPhase::Running => {
+                        ui.spinner();
+                        ui.label(&copy.label);
+                    }
+                    CopyPhase::Done => {
+                        ui.label(&copy.label);
+                        if ui.button("Open the copy").clicked() {
+                            commands.push(Command::OpenLocalCopy);
+                        }
+                    }
+                    CopyPhase::Failed => {
+                        ui.colored_label(ui.visuals().error_fg_color, &copy.label);
+                    }
                 }
             }
             if info.connected {
