@@ -160,7 +160,18 @@ pub struct ConnectParams {
     pub sslkey: Option<PathBuf>,
     /// How long to wait for the TCP connection and handshake.
     pub connect_timeout_secs: u64,
+    /// `application_name` (libpq's `PGAPPNAME`): how the server's views name the pool's
+    /// connections; [`DEFAULT_APPLICATION_NAME`] when unset.
+    #[serde(default)]
+    pub application_name: Option<String>,
+    /// Server settings for each connection (libpq's `options`, `PGOPTIONS`: `-c work_mem=64MB`).
+    #[serde(default)]
+    pub options: Option<String>,
 }
+
+/// The `application_name` of the pool's connections when none is configured: the pool stats
+/// panel finds them in `pg_stat_activity` by it.
+pub const DEFAULT_APPLICATION_NAME: &str = "marquee";
 
 impl Default for ConnectParams {
     fn default() -> Self {
@@ -175,6 +186,8 @@ impl Default for ConnectParams {
             sslcert: None,
             sslkey: None,
             connect_timeout_secs: 5,
+            application_name: None,
+            options: None,
         }
     }
 }
@@ -183,6 +196,13 @@ impl ConnectParams {
     /// `host:port/dbname`, the form the log lines and the status bar show. Never holds the password.
     pub fn display_target(&self) -> String {
         format!("{}:{}/{}", self.host, self.port, self.dbname)
+    }
+
+    /// The `application_name` the pool's connections report.
+    pub fn application_name(&self) -> &str {
+        self.application_name
+            .as_deref()
+            .unwrap_or(DEFAULT_APPLICATION_NAME)
     }
 
     /// A libpq URL that `psql` accepts, without the password.
@@ -208,6 +228,12 @@ impl ConnectParams {
                 "sslrootcert={}",
                 percent_encode(&root.to_string_lossy())
             ));
+        }
+        if let Some(name) = &self.application_name {
+            query.push(format!("application_name={}", percent_encode(name)));
+        }
+        if let Some(options) = &self.options {
+            query.push(format!("options={}", percent_encode(options)));
         }
         if !query.is_empty() {
             url.push('?');
@@ -284,6 +310,9 @@ impl PoolSettings {
 }
 
 /// Which server Marquee talks to.
+// One value per set of settings, moved around a handful of times: boxing the larger variant
+// would cost every `External(..)` a box for no measurable gain.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ServerChoice {
     /// Nothing named a server: Marquee runs its own cluster in this folder.
@@ -343,6 +372,10 @@ pub struct ConfigLayer {
     /// Connect timeout in seconds.
     #[serde(deserialize_with = "string_or_number")]
     pub connect_timeout: Option<String>,
+    /// `application_name` for the server's views.
+    pub application_name: Option<String>,
+    /// libpq `options`: server settings sent with each connection.
+    pub options: Option<String>,
     /// Pool minimum idle connections.
     #[serde(deserialize_with = "string_or_number")]
     pub pool_min: Option<String>,
@@ -448,6 +481,8 @@ impl ConfigLayer {
             sslcert: get("PGSSLCERT").map(PathBuf::from),
             sslkey: get("PGSSLKEY").map(PathBuf::from),
             connect_timeout: get("PGCONNECT_TIMEOUT"),
+            application_name: get("PGAPPNAME"),
+            options: get("PGOPTIONS"),
             pool_min: get("MARQUEE_POOL_MIN"),
             pool_max: get("MARQUEE_POOL_MAX"),
             checkout_timeout_ms: get("MARQUEE_CHECKOUT_TIMEOUT_MS"),
@@ -518,6 +553,8 @@ impl ConfigLayer {
             sslcert: self.sslcert.or(lower.sslcert),
             sslkey: self.sslkey.or(lower.sslkey),
             connect_timeout: self.connect_timeout.or(lower.connect_timeout),
+            application_name: self.application_name.or(lower.application_name),
+            options: self.options.or(lower.options),
             pool_min: self.pool_min.or(lower.pool_min),
             pool_max: self.pool_max.or(lower.pool_max),
             checkout_timeout_ms: self.checkout_timeout_ms.or(lower.checkout_timeout_ms),
@@ -650,6 +687,8 @@ impl Settings {
                 sslcert: merged.sslcert,
                 sslkey: merged.sslkey,
                 connect_timeout_secs: connect_timeout_secs.unwrap_or(d.connect_timeout_secs),
+                application_name: merged.application_name,
+                options: merged.options,
             };
             if params.password.is_none()
                 && let Some(passfile) = &merged.passfile
@@ -787,10 +826,11 @@ fn set_keyword(layer: &mut ConfigLayer, key: &str, value: String) -> Result<(), 
         "sslcert" => layer.sslcert = Some(PathBuf::from(value)),
         "sslkey" => layer.sslkey = Some(PathBuf::from(value)),
         "connect_timeout" => layer.connect_timeout = Some(value),
-        "application_name" => {}
+        "application_name" => layer.application_name = Some(value),
+        "options" => layer.options = Some(value),
         _ => {
             return Err(
-                "host, port, dbname, user, password, passfile, service, sslmode, sslrootcert, sslcert, sslkey, connect_timeout",
+                "host, port, dbname, user, password, passfile, service, sslmode, sslrootcert, sslcert, sslkey, connect_timeout, application_name, options",
             );
         }
     }
@@ -1047,6 +1087,59 @@ mod tests {
             ServerChoice::External(params) => params,
             ServerChoice::Private { .. } => panic!("expected an external server"),
         }
+    }
+
+    #[test]
+    fn application_name_and_options_come_from_the_url_or_the_environment_and_round_trip() {
+        let flags = ConfigLayer {
+            url: Some(
+                "postgresql://ann@db.example/films?application_name=reports&options=-c%20work_mem%3D8MB"
+                    .into(),
+            ),
+            ..ConfigLayer::default()
+        };
+        let settings = resolve(flags, env(&[]), ConfigLayer::default()).unwrap();
+        let ServerChoice::External(params) = settings.server else {
+            panic!("the URL names a server")
+        };
+        assert_eq!(params.application_name(), "reports");
+        assert_eq!(params.options.as_deref(), Some("-c work_mem=8MB"));
+        let again = resolve(
+            ConfigLayer {
+                url: Some(params.to_url()),
+                ..ConfigLayer::default()
+            },
+            env(&[]),
+            ConfigLayer::default(),
+        )
+        .unwrap();
+        assert_eq!(again.server, ServerChoice::External(params));
+
+        let settings = resolve(
+            ConfigLayer::default(),
+            env(&[
+                ("PGHOST", "db"),
+                ("PGAPPNAME", "nightly"),
+                ("PGOPTIONS", "-c search_path=catalog"),
+            ]),
+            ConfigLayer::default(),
+        )
+        .unwrap();
+        let ServerChoice::External(params) = settings.server else {
+            panic!("PGHOST names a server")
+        };
+        assert_eq!(params.application_name(), "nightly");
+        assert_eq!(params.options.as_deref(), Some("-c search_path=catalog"));
+        let plain = resolve(
+            ConfigLayer::default(),
+            env(&[("PGHOST", "db")]),
+            ConfigLayer::default(),
+        )
+        .unwrap();
+        let ServerChoice::External(params) = plain.server else {
+            panic!("PGHOST names a server")
+        };
+        assert_eq!(params.application_name(), DEFAULT_APPLICATION_NAME);
     }
 
     #[test]

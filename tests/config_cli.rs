@@ -377,3 +377,71 @@ fn pool_stats_watch_prints_count_reports_and_exits() {
             .all(|r| r["target"].as_str().is_some_and(|t| t.ends_with(&db.name)))
     );
 }
+
+#[test]
+fn pgappname_and_pgoptions_reach_every_connection_and_the_pool_keeps_its_timeout() {
+    use marquee::config::{ConfigLayer, ServerChoice, Settings};
+    let db = small_sample();
+    let env = [
+        ("PGAPPNAME", "marquee-reports"),
+        // The user's statement timeout would end every query after 1 ms: the pool's own
+        // (statement_timeout_ms) is sent after the user's options, so it wins.
+        ("PGOPTIONS", "-c work_mem=7MB -c statement_timeout=1"),
+    ];
+    // The CLI's pool finds its backends in pg_stat_activity by the name it was given.
+    let report = pool_report(&["--url", &db.params.to_url()], &env);
+    assert!(
+        report["server"]["total"].as_u64().unwrap_or(0) >= 1,
+        "the server view finds the pool's backends under PGAPPNAME: {report}"
+    );
+
+    // Through the library, the settings a connection ends up with.
+    let mut vars: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    vars.push(("DATABASE_URL".into(), db.params.to_url()));
+    let layer =
+        ConfigLayer::from_env(|key| vars.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()));
+    let settings = Settings::resolve(
+        &ConfigLayer::default(),
+        &layer,
+        &ConfigLayer::default(),
+        Path::new("/nonexistent"),
+    )
+    .unwrap();
+    let ServerChoice::External(params) = &settings.server else {
+        panic!("DATABASE_URL names a server");
+    };
+    assert_eq!(params.application_name(), "marquee-reports");
+    let server = marquee::db::Server {
+        params: params.clone(),
+        cluster: None,
+    };
+    let pool = marquee::db::open_pool(&server, &settings).unwrap();
+    let mut conn = pool.get("test").unwrap();
+    let row = conn
+        .query_one(
+            "SELECT current_setting('work_mem'), current_setting('statement_timeout'), \
+             (SELECT application_name FROM pg_stat_activity WHERE pid = pg_backend_pid())",
+            &[],
+        )
+        .unwrap();
+    let (work_mem, timeout, name): (String, String, String) = (row.get(0), row.get(1), row.get(2));
+    assert_eq!(work_mem, "7MB");
+    assert_eq!(
+        timeout,
+        format!("{}s", settings.pool.statement_timeout_ms / 1000),
+        "the pool's timeout wins"
+    );
+    assert_eq!(name, "marquee-reports");
+    drop(conn);
+    pool.close();
+    // An unpooled connection (import's source, "Test connection") gets the options too.
+    let mut once = marquee::db::connect_once(params).unwrap();
+    let work_mem: String = once
+        .query_one("SELECT current_setting('work_mem')", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(work_mem, "7MB");
+}

@@ -112,10 +112,8 @@ impl Scratch {
             user: user.into(),
             password: Some(Secret::new(password)),
             sslmode,
-            sslrootcert: None,
             connect_timeout_secs: 3,
-            sslcert: None,
-            sslkey: None,
+            ..ConnectParams::default()
         }
     }
 }
@@ -1088,10 +1086,8 @@ impl Bouncer {
             user: "marquee".into(),
             password: None,
             sslmode: SslMode::Disable,
-            sslrootcert: None,
             connect_timeout_secs: 3,
-            sslcert: None,
-            sslkey: None,
+            ..ConnectParams::default()
         }
     }
 

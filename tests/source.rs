@@ -921,10 +921,8 @@ fn movielens_tables_in_place_work_through_pgbouncer_in_transaction_mode() {
         user: reader.name.clone(),
         password: None,
         sslmode: marquee::config::SslMode::Disable,
-        sslrootcert: None,
         connect_timeout_secs: 3,
-        sslcert: None,
-        sslkey: None,
+        ..ConnectParams::default()
     };
     let through = open(&params, SourceSettings::default());
     let direct = open(&reader.params, SourceSettings::default());

@@ -14,9 +14,9 @@ use common::TestDb;
 use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{By, NodeT as _, Queryable};
+use marquee::config::DEFAULT_APPLICATION_NAME as APPLICATION_NAME;
 use marquee::config::{ConnectParams, ServerChoice};
 use marquee::connection::Connection;
-use marquee::db::pool::APPLICATION_NAME;
 use marquee::import::sample::SampleSpec;
 use marquee::ui::MarqueeApp;
 

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT as _, Queryable};
+use marquee::config::DEFAULT_APPLICATION_NAME as APPLICATION_NAME;
 use marquee::config::ServerChoice;
-use marquee::db::pool::APPLICATION_NAME;
 use marquee::pool_stats::Health;
 use marquee::ui::MarqueeApp;
 

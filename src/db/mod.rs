@@ -111,7 +111,7 @@ fn other_marquee_sessions(params: &ConnectParams) -> Result<i64, DbError> {
         let row = client
             .query_one(
                 "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
-                &[&pool::APPLICATION_NAME],
+                &[&params.application_name()],
             )
             .map_err(|e| DbError::from_postgres(&e, &target))?;
         let count: i64 = row.get(0);
@@ -122,6 +122,18 @@ fn other_marquee_sessions(params: &ConnectParams) -> Result<i64, DbError> {
     }
 }
 
+/// The driver's configuration for an unpooled connection: named `marquee-admin`, so that it is
+/// not counted among the pool's backends, with the user's `options` (PGOPTIONS).
+fn admin_config(
+    params: &ConnectParams,
+) -> Result<(postgres::Config, postgres_openssl::MakeTlsConnector), DbError> {
+    let (mut config, tls) = tls::driver_config(params, "marquee-admin")?;
+    if let Some(options) = &params.options {
+        config.options(options);
+    }
+    Ok((config, tls))
+}
+
 /// One unpooled connection, for administration outside the pool (creating the database,
 /// checking for other sessions, "Test connection", benchmarks of a fresh connect).
 ///
@@ -130,7 +142,7 @@ fn other_marquee_sessions(params: &ConnectParams) -> Result<i64, DbError> {
 /// caller forever. A handshake abandoned that way finishes (or fails) on its own thread.
 pub fn connect_once(params: &ConnectParams) -> Result<postgres::Client, DbError> {
     let target = params.display_target();
-    let (config, tls) = tls::driver_config(params, "marquee-admin")?;
+    let (config, tls) = admin_config(params)?;
     let deadline = std::time::Duration::from_secs(params.connect_timeout_secs.max(1) + 1);
     let (tx, rx) = crossbeam_channel::bounded(1);
     let spawned = std::thread::Builder::new()
@@ -139,7 +151,7 @@ pub fn connect_once(params: &ConnectParams) -> Result<postgres::Client, DbError>
             let _ = tx.send(config.connect(tls));
         });
     if spawned.is_err() {
-        let (config, tls) = tls::driver_config(params, "marquee-admin")?;
+        let (config, tls) = admin_config(params)?;
         return config
             .connect(tls)
             .map_err(|e| DbError::from_postgres(&e, &target));

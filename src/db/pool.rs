@@ -25,9 +25,6 @@ use crate::db::error::{DbError, DbErrorKind};
 use crate::db::metrics::{CloseReason, PoolCounters, PoolMetrics};
 use crate::db::tls;
 
-/// The name every Marquee connection reports, so `pg_stat_activity` can tell ours apart.
-pub const APPLICATION_NAME: &str = "marquee";
-
 /// A pooled connection with the bookkeeping r2d2 does not keep.
 pub struct PgConn {
     client: OwnedClient,
@@ -494,12 +491,15 @@ impl DatabasePool {
     pub fn new(params: &ConnectParams, settings: &PoolSettings) -> Result<Self, DbError> {
         let target = params.display_target();
         tracing::info!("Connecting to PostgreSQL at {target}");
-        let (mut config, tls) = tls::driver_config(params, APPLICATION_NAME)?;
+        let (mut config, tls) = tls::driver_config(params, params.application_name())?;
         let plain = PostgresConnectionManager::new(config.clone(), tls.clone());
-        config.options(&format!(
-            "-c statement_timeout={}",
-            settings.statement_timeout_ms
-        ));
+        // The user's own `options` (PGOPTIONS) first: the pool's statement timeout is what the
+        // pool enforces and reports, so it comes last and wins.
+        let timeout = format!("-c statement_timeout={}", settings.statement_timeout_ms);
+        config.options(&match &params.options {
+            Some(options) => format!("{options} {timeout}"),
+            None => timeout,
+        });
         let shared = Arc::new(Shared {
             metrics: PoolMetrics::default(),
             connections: Mutex::new(BTreeMap::new()),

@@ -584,7 +584,7 @@ pub struct ConnectionRow {
 pub struct ServerView {
     /// Seconds since it was read.
     pub age_secs: f64,
-    /// Backends of `application_name = marquee` in this database.
+    /// Backends of the pool's `application_name` (`marquee` unless PGAPPNAME says) here.
     pub total: usize,
     /// Backends by state, sorted by state.
     pub by_state: Vec<(String, usize)>,

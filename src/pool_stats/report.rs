@@ -263,7 +263,7 @@ pub fn write_text(out: &mut dyn Write, r: &PoolStatsReport) -> std::io::Result<(
             .collect();
         writeln!(
             out,
-            "server (pg_stat_activity, application_name=marquee): {} backends: {}",
+            "server (pg_stat_activity, the pool's application_name): {} backends: {}",
             view.total,
             states.join(", ")
         )?;

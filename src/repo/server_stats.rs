@@ -6,7 +6,7 @@ use postgres::types::Type;
 use serde::Serialize;
 
 use crate::db::error::DbError;
-use crate::db::pool::{APPLICATION_NAME, DatabasePool};
+use crate::db::pool::DatabasePool;
 use crate::repo::Repo;
 
 /// One server backend serving Marquee.
@@ -43,7 +43,7 @@ impl ServerStatsRepository {
     /// Every backend of this application on the server, by pid. The connection running this
     /// query is included (it is one of ours).
     pub fn backends(&self) -> Result<Vec<Backend>, DbError> {
-        let app = APPLICATION_NAME;
+        let app = self.repo.pool().params().application_name().to_owned();
         self.repo.read("server_stats.backends", |conn| {
             let rows = conn.query_typed(
                 "SELECT pid, coalesce(state, ''),
