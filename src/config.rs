@@ -134,6 +134,57 @@ impl FromStr for SslMode {
     }
 }
 
+/// Which session a multi-host list should end on (libpq's `target_session_attrs`, as far as
+/// the driver can check it: through `SHOW transaction_read_only`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SessionAttrs {
+    /// The first host that answers.
+    #[default]
+    Any,
+    /// A server that accepts writes: the primary of a standby pair.
+    ReadWrite,
+    /// A read-only session: a standby (or a server whose sessions default to read-only).
+    ReadOnly,
+}
+
+impl FromStr for SessionAttrs {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "any" => Ok(Self::Any),
+            "read-write" => Ok(Self::ReadWrite),
+            "read-only" => Ok(Self::ReadOnly),
+            "primary" | "standby" | "prefer-standby" => Err(format!(
+                "target_session_attrs={s} is not supported (the driver tells sessions apart by \
+                 transaction_read_only only); use read-write for the primary, read-only for a standby, or any"
+            )),
+            other => Err(format!(
+                "unknown target_session_attrs {other:?}; use any, read-write or read-only"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for SessionAttrs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Any => "any",
+            Self::ReadWrite => "read-write",
+            Self::ReadOnly => "read-only",
+        })
+    }
+}
+
+/// One more host of a multi-host list (`host=a,b port=5432,5433`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostPort {
+    /// Host name, IP address or socket directory.
+    pub host: String,
+    /// Its port.
+    pub port: u16,
+}
+
 /// Where and how to connect to an external PostgreSQL server.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnectParams {
@@ -167,6 +218,16 @@ pub struct ConnectParams {
     /// Server settings for each connection (libpq's `options`, `PGOPTIONS`: `-c work_mem=64MB`).
     #[serde(default)]
     pub options: Option<String>,
+    /// The rest of a multi-host list, after `host`/`port`: each connection tries them in order
+    /// (or shuffled, with `load_balance_hosts`) until one answers and suits `target_session_attrs`.
+    #[serde(default)]
+    pub more_hosts: Vec<HostPort>,
+    /// Which session to end on (`PGTARGETSESSIONATTRS`).
+    #[serde(default)]
+    pub target_session_attrs: SessionAttrs,
+    /// Try the hosts in random order (`load_balance_hosts=random`, `PGLOADBALANCEHOSTS`).
+    #[serde(default)]
+    pub load_balance_hosts: bool,
 }
 
 /// The `application_name` of the pool's connections when none is configured: the pool stats
@@ -188,14 +249,32 @@ impl Default for ConnectParams {
             connect_timeout_secs: 5,
             application_name: None,
             options: None,
+            more_hosts: Vec::new(),
+            target_session_attrs: SessionAttrs::Any,
+            load_balance_hosts: false,
         }
     }
 }
 
 impl ConnectParams {
-    /// `host:port/dbname`, the form the log lines and the status bar show. Never holds the password.
+    /// `host:port/dbname` (`a:5432,b:5433/dbname` for a list), the form the log lines and the
+    /// status bar show. Never holds the password.
     pub fn display_target(&self) -> String {
-        format!("{}:{}/{}", self.host, self.port, self.dbname)
+        let mut hosts = format!("{}:{}", self.host, self.port);
+        for more in &self.more_hosts {
+            hosts.push_str(&format!(",{}:{}", more.host, more.port));
+        }
+        format!("{hosts}/{}", self.dbname)
+    }
+
+    /// Every host of the list with its port, the first one first.
+    pub fn hosts(&self) -> Vec<HostPort> {
+        std::iter::once(HostPort {
+            host: self.host.clone(),
+            port: self.port,
+        })
+        .chain(self.more_hosts.iter().cloned())
+        .collect()
     }
 
     /// The `application_name` the pool's connections report.
@@ -208,7 +287,8 @@ impl ConnectParams {
     /// A libpq URL that `psql` accepts, without the password.
     pub fn to_url(&self) -> String {
         let mut url = format!("postgresql://{}@", percent_encode(&self.user));
-        let socket = self.host.starts_with('/');
+        // A socket folder, and any list, goes in the query: `host=a,b&port=1,2`.
+        let socket = self.host.starts_with('/') || !self.more_hosts.is_empty();
         if !socket {
             url.push_str(&percent_encode(&self.host));
             url.push_str(&format!(":{}", self.port));
@@ -217,8 +297,20 @@ impl ConnectParams {
         url.push_str(&percent_encode(&self.dbname));
         let mut query = Vec::new();
         if socket {
-            query.push(format!("host={}", percent_encode(&self.host)));
-            query.push(format!("port={}", self.port));
+            let hosts = self.hosts();
+            let names: Vec<String> = hosts.iter().map(|h| percent_encode(&h.host)).collect();
+            let ports: Vec<String> = hosts.iter().map(|h| h.port.to_string()).collect();
+            query.push(format!("host={}", names.join(",")));
+            query.push(format!("port={}", ports.join(",")));
+        }
+        if self.target_session_attrs != SessionAttrs::Any {
+            query.push(format!(
+                "target_session_attrs={}",
+                self.target_session_attrs
+            ));
+        }
+        if self.load_balance_hosts {
+            query.push("load_balance_hosts=random".to_owned());
         }
         if self.sslmode != SslMode::Prefer {
             query.push(format!("sslmode={}", self.sslmode));
@@ -376,6 +468,10 @@ pub struct ConfigLayer {
     pub application_name: Option<String>,
     /// libpq `options`: server settings sent with each connection.
     pub options: Option<String>,
+    /// `any`, `read-write` or `read-only`, for a multi-host list.
+    pub target_session_attrs: Option<String>,
+    /// `disable` or `random`.
+    pub load_balance_hosts: Option<String>,
     /// Pool minimum idle connections.
     #[serde(deserialize_with = "string_or_number")]
     pub pool_min: Option<String>,
@@ -483,6 +579,8 @@ impl ConfigLayer {
             connect_timeout: get("PGCONNECT_TIMEOUT"),
             application_name: get("PGAPPNAME"),
             options: get("PGOPTIONS"),
+            target_session_attrs: get("PGTARGETSESSIONATTRS"),
+            load_balance_hosts: get("PGLOADBALANCEHOSTS"),
             pool_min: get("MARQUEE_POOL_MIN"),
             pool_max: get("MARQUEE_POOL_MAX"),
             checkout_timeout_ms: get("MARQUEE_CHECKOUT_TIMEOUT_MS"),
@@ -555,6 +653,8 @@ impl ConfigLayer {
             connect_timeout: self.connect_timeout.or(lower.connect_timeout),
             application_name: self.application_name.or(lower.application_name),
             options: self.options.or(lower.options),
+            target_session_attrs: self.target_session_attrs.or(lower.target_session_attrs),
+            load_balance_hosts: self.load_balance_hosts.or(lower.load_balance_hosts),
             pool_min: self.pool_min.or(lower.pool_min),
             pool_max: self.pool_max.or(lower.pool_max),
             checkout_timeout_ms: self.checkout_timeout_ms.or(lower.checkout_timeout_ms),
@@ -564,6 +664,15 @@ impl ConfigLayer {
             source: self.source.or(lower.source),
         }
     }
+}
+
+/// The items of a libpq list (`a,b`), trimmed; empty items are dropped.
+fn split_list(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Lets the config file say `pool_max = 4` as well as `pool_max = "4"`.
@@ -650,17 +759,51 @@ impl Settings {
                     .map_err(|m| invalid("sslmode (PGSSLMODE/--sslmode)", m))
             })
             .transpose()?;
-        let port = parse_num::<u16>(
-            &merged.port,
-            "port (PGPORT/--port)",
-            "a port number (1–65535)",
-        )?;
-        if port == Some(0) {
+        let hosts = merged.host.as_deref().map(split_list).unwrap_or_default();
+        let ports = merged
+            .port
+            .as_deref()
+            .map(split_list)
+            .unwrap_or_default()
+            .iter()
+            .map(|p| {
+                p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| {
+                    invalid(
+                        "port (PGPORT/--port)",
+                        format!("{p:?} is not a port number (1–65535)"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<u16>, _>>()?;
+        if ports.len() > 1 && ports.len() != hosts.len().max(1) {
             return Err(invalid(
                 "port (PGPORT/--port)",
-                "0 is not a port number (1–65535)",
+                format!(
+                    "{} ports for {} hosts; give one port for all, or one per host",
+                    ports.len(),
+                    hosts.len().max(1)
+                ),
             ));
         }
+        let target_session_attrs = merged
+            .target_session_attrs
+            .as_deref()
+            .map(|v| {
+                v.parse::<SessionAttrs>()
+                    .map_err(|m| invalid("target_session_attrs (PGTARGETSESSIONATTRS)", m))
+            })
+            .transpose()?
+            .unwrap_or_default();
+        let load_balance_hosts = match merged.load_balance_hosts.as_deref().map(str::trim) {
+            None | Some("disable") => false,
+            Some("random") => true,
+            Some(other) => {
+                return Err(invalid(
+                    "load_balance_hosts (PGLOADBALANCEHOSTS)",
+                    format!("unknown value {other:?}; use disable or random"),
+                ));
+            }
+        };
         let connect_timeout_secs = parse_num::<u64>(
             &merged.connect_timeout,
             "connect timeout (PGCONNECT_TIMEOUT)",
@@ -676,9 +819,10 @@ impl Settings {
             }
         } else {
             let d = ConnectParams::default();
+            let port_of = |i: usize| ports.get(i).or(ports.first()).copied().unwrap_or(d.port);
             let mut params = ConnectParams {
-                host: merged.host.unwrap_or(d.host),
-                port: port.unwrap_or(d.port),
+                host: hosts.first().cloned().unwrap_or(d.host),
+                port: port_of(0),
                 dbname: merged.dbname.unwrap_or(d.dbname),
                 user: merged.user.unwrap_or(d.user),
                 password: merged.password,
@@ -689,20 +833,42 @@ impl Settings {
                 connect_timeout_secs: connect_timeout_secs.unwrap_or(d.connect_timeout_secs),
                 application_name: merged.application_name,
                 options: merged.options,
+                more_hosts: hosts
+                    .iter()
+                    .enumerate()
+                    .skip(1)
+                    .map(|(i, host)| HostPort {
+                        host: host.clone(),
+                        port: port_of(i),
+                    })
+                    .collect(),
+                target_session_attrs,
+                load_balance_hosts,
             };
             if params.password.is_none()
                 && let Some(passfile) = &merged.passfile
             {
-                let target = crate::pgpass::Target {
-                    host: &params.host,
-                    port: params.port,
-                    dbname: &params.dbname,
-                    user: &params.user,
-                };
-                match crate::pgpass::lookup(passfile, target) {
-                    Ok(found) => params.password = found.map(Secret::new),
-                    // libpq goes on without the file too; the server may not want a password.
-                    Err(problem) => tracing::warn!("{problem}"),
+                // libpq looks the password up for each host it tries; one password serves the
+                // whole list here, so the first host with a line gives it.
+                for host in params.hosts() {
+                    let target = crate::pgpass::Target {
+                        host: &host.host,
+                        port: host.port,
+                        dbname: &params.dbname,
+                        user: &params.user,
+                    };
+                    match crate::pgpass::lookup(passfile, target) {
+                        Ok(Some(found)) => {
+                            params.password = Some(Secret::new(found));
+                            break;
+                        }
+                        Ok(None) => {}
+                        // libpq goes on without the file too; the server may not want a password.
+                        Err(problem) => {
+                            tracing::warn!("{problem}");
+                            break;
+                        }
+                    }
                 }
             }
             ServerChoice::External(params)
@@ -770,27 +936,40 @@ fn parse_url(url: &str) -> Result<ConfigLayer, String> {
         }
         None => authority,
     };
-    let (host, port) = if let Some(stripped) = hostport.strip_prefix('[') {
-        let (host, after) = stripped
-            .split_once(']')
-            .ok_or_else(|| "unclosed [ in the URL's IPv6 host".to_owned())?;
-        (host, after.strip_prefix(':'))
-    } else {
-        match hostport.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (hostport, None),
-        }
-    };
-    if !host.is_empty() {
-        layer.host = Some(percent_decode(host)?);
-    }
-    if let Some(port) = port.filter(|p| !p.is_empty()) {
-        if port.parse::<u16>().map_or(true, |p| p == 0) {
+    // `host1:5432,host2:5433` (libpq's multi-host URL); a host without a port gets 5432.
+    let mut hosts = Vec::new();
+    let mut ports = Vec::new();
+    for item in hostport.split(',') {
+        let (host, port) = if let Some(stripped) = item.strip_prefix('[') {
+            let (host, after) = stripped
+                .split_once(']')
+                .ok_or_else(|| "unclosed [ in the URL's IPv6 host".to_owned())?;
+            (host, after.strip_prefix(':'))
+        } else {
+            match item.rsplit_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (item, None),
+            }
+        };
+        if let Some(port) = port.filter(|p| !p.is_empty())
+            && port.parse::<u16>().map_or(true, |p| p == 0)
+        {
             return Err(format!(
                 "port {port:?} in the URL is not a port number (1–65535)"
             ));
         }
-        layer.port = Some(port.to_owned());
+        hosts.push(percent_decode(host)?);
+        ports.push(port.filter(|p| !p.is_empty()).map(str::to_owned));
+    }
+    if hosts.iter().any(|h| !h.is_empty()) {
+        layer.host = Some(hosts.join(","));
+    }
+    if ports.iter().any(Option::is_some) {
+        let ports: Vec<String> = ports
+            .into_iter()
+            .map(|p| p.unwrap_or_else(|| "5432".to_owned()))
+            .collect();
+        layer.port = Some(ports.join(","));
     }
     if let Some(path) = path.filter(|p| !p.is_empty()) {
         layer.dbname = Some(percent_decode(path)?);
@@ -828,9 +1007,11 @@ fn set_keyword(layer: &mut ConfigLayer, key: &str, value: String) -> Result<(), 
         "connect_timeout" => layer.connect_timeout = Some(value),
         "application_name" => layer.application_name = Some(value),
         "options" => layer.options = Some(value),
+        "target_session_attrs" => layer.target_session_attrs = Some(value),
+        "load_balance_hosts" => layer.load_balance_hosts = Some(value),
         _ => {
             return Err(
-                "host, port, dbname, user, password, passfile, service, sslmode, sslrootcert, sslcert, sslkey, connect_timeout, application_name, options",
+                "host, port, dbname, user, password, passfile, service, sslmode, sslrootcert, sslcert, sslkey, connect_timeout, application_name, options, target_session_attrs, load_balance_hosts",
             );
         }
     }
@@ -1140,6 +1321,63 @@ mod tests {
             panic!("PGHOST names a server")
         };
         assert_eq!(params.application_name(), DEFAULT_APPLICATION_NAME);
+    }
+
+    #[test]
+    fn host_lists_take_one_port_each_or_one_for_all_and_round_trip() {
+        let url = |u: &str| ConfigLayer {
+            url: Some(u.into()),
+            ..ConfigLayer::default()
+        };
+        let external = |layer: ConfigLayer| match resolve(layer, env(&[]), ConfigLayer::default())
+            .map(|s| s.server)
+        {
+            Ok(ServerChoice::External(params)) => Ok(params),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e.to_string()),
+        };
+        let p = external(url(
+            "postgresql://ann@a.example:5433,b.example/films?target_session_attrs=read-write&load_balance_hosts=random",
+        ))
+        .unwrap();
+        assert_eq!((p.host.as_str(), p.port), ("a.example", 5433));
+        assert_eq!(
+            p.more_hosts,
+            vec![HostPort {
+                host: "b.example".into(),
+                port: 5432
+            }]
+        );
+        assert_eq!(p.target_session_attrs, SessionAttrs::ReadWrite);
+        assert!(p.load_balance_hosts);
+        assert_eq!(p.display_target(), "a.example:5433,b.example:5432/films");
+        assert_eq!(external(url(&p.to_url())).unwrap(), p);
+
+        let p = external(url("postgresql:///films?host=a,b,c&port=6000")).unwrap();
+        let ports: Vec<u16> = p.hosts().iter().map(|h| h.port).collect();
+        assert_eq!(ports, [6000, 6000, 6000]);
+
+        let e = external(url("postgresql:///films?host=a,b&port=1,2,3")).unwrap_err();
+        assert!(e.contains("3 ports for 2 hosts"), "{e}");
+        let e = external(url("postgresql://a/films?target_session_attrs=primary")).unwrap_err();
+        assert!(e.contains("use read-write for the primary"), "{e}");
+        let e = external(url("postgresql://a/films?load_balance_hosts=sometimes")).unwrap_err();
+        assert!(e.contains("disable or random"), "{e}");
+        let p = resolve(
+            ConfigLayer::default(),
+            env(&[
+                ("PGHOST", "a,b"),
+                ("PGPORT", "1,2"),
+                ("PGTARGETSESSIONATTRS", "read-only"),
+            ]),
+            ConfigLayer::default(),
+        )
+        .unwrap();
+        let ServerChoice::External(p) = p.server else {
+            panic!("PGHOST names a server")
+        };
+        assert_eq!(p.display_target(), "a:1,b:2/postgres");
+        assert_eq!(p.target_session_attrs, SessionAttrs::ReadOnly);
     }
 
     #[test]

@@ -1326,3 +1326,116 @@ fn a_superseded_query_behind_pgbouncer_ignoring_options_leaves_it_up() {
     drop(pool);
     drop(bouncer);
 }
+
+/// The port of the server a pool connection of `params` ends on.
+fn landed_on(params: &ConnectParams) -> u16 {
+    let server = Server {
+        params: params.clone(),
+        cluster: None,
+    };
+    let settings = Settings {
+        server: ServerChoice::External(params.clone()),
+        pool: settings(1, 2),
+        source: Default::default(),
+    };
+    let pool = db::open_pool(&server, &settings).expect("open the pool on the host list");
+    let port: String = pool
+        .get("test")
+        .unwrap()
+        .query_one("SHOW port", &[])
+        .unwrap()
+        .get(0);
+    // The pool browses there too.
+    let movies = MoviesRepository::new(pool.clone());
+    assert_eq!(movies.page(&Filter::default(), 0, 5).unwrap().len(), 5);
+    pool.close();
+    port.parse().unwrap()
+}
+
+#[test]
+fn a_host_list_ends_on_the_session_target_session_attrs_asks_for() {
+    use marquee::config::{HostPort, SessionAttrs};
+    // Two servers with the same database; on the first every session is read-only, as on a
+    // standby (a real primary and standby pair is what `pg_basebackup -R` would give).
+    let standby = Scratch::new("multihost-standby");
+    let primary = Scratch::new("multihost-primary");
+    standby
+        .admin()
+        .batch_execute("ALTER DATABASE marquee SET default_transaction_read_only = on")
+        .unwrap();
+    let list = |attrs: SessionAttrs| ConnectParams {
+        more_hosts: vec![HostPort {
+            host: primary.socket_params().host,
+            port: primary.cluster.port(),
+        }],
+        target_session_attrs: attrs,
+        ..standby.socket_params()
+    };
+    assert_eq!(
+        landed_on(&list(SessionAttrs::ReadWrite)),
+        primary.cluster.port()
+    );
+    assert_eq!(
+        landed_on(&list(SessionAttrs::ReadOnly)),
+        standby.cluster.port()
+    );
+    assert_eq!(landed_on(&list(SessionAttrs::Any)), standby.cluster.port());
+
+    // A first host that does not answer is passed over.
+    let dead_first = ConnectParams {
+        host: common::scratch_dir("multihost-nobody")
+            .display()
+            .to_string(),
+        more_hosts: vec![HostPort {
+            host: primary.socket_params().host,
+            port: primary.cluster.port(),
+        }],
+        ..standby.socket_params()
+    };
+    assert_eq!(landed_on(&dead_first), primary.cluster.port());
+
+    // Random order reaches both servers (20 connections: all on one has odds of 2 in a million).
+    let mut balanced = list(SessionAttrs::Any);
+    balanced.load_balance_hosts = true;
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..20 {
+        let mut client = db::connect_once(&balanced).unwrap();
+        let port: String = client.query_one("SHOW port", &[]).unwrap().get(0);
+        seen.insert(port);
+    }
+    assert_eq!(
+        seen.len(),
+        2,
+        "load_balance_hosts=random uses both: {seen:?}"
+    );
+
+    // The URL form, through the CLI; no host that accepts writes is one clear message.
+    let url = list(SessionAttrs::ReadWrite).to_url();
+    assert!(url.contains("target_session_attrs=read-write"), "{url}");
+    let out = common::marquee_cli()
+        .args([
+            "--url", &url, "movies", "--filter", "sort:id", "--format", "csv",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let only_standby = ConnectParams {
+        target_session_attrs: SessionAttrs::ReadWrite,
+        ..standby.socket_params()
+    };
+    let out = common::marquee_cli()
+        .args(["--url", &only_standby.to_url(), "movies"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("accepts writes") && err.contains("target_session_attrs=read-write"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}

@@ -140,6 +140,23 @@ impl DbError {
                 format!("TLS with {target} failed: {text}; check sslmode and sslrootcert"),
             );
         }
+        // The driver's target_session_attrs check failed on the last host of the list it tried.
+        if lower.contains("database does not allow writes") {
+            return Self::new(
+                DbErrorKind::Rejected,
+                format!(
+                    "no server of {target} that answered accepts writes, as target_session_attrs=read-write asks (they are read-only: standbys); add the primary to the host list, or use target_session_attrs=any"
+                ),
+            );
+        }
+        if lower.contains("database is not read only") {
+            return Self::new(
+                DbErrorKind::Rejected,
+                format!(
+                    "no server of {target} that answered is read-only, as target_session_attrs=read-only asks; add a standby to the host list, or use target_session_attrs=any"
+                ),
+            );
+        }
         if lower.contains("timeout") || lower.contains("timed out") {
             return Self::new(
                 DbErrorKind::Unreachable,

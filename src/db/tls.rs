@@ -3,9 +3,10 @@
 //! one-off administrative connections both build theirs here.
 
 use openssl::ssl::{SslConnector, SslMethod, SslVerifyMode};
+use postgres::config::{LoadBalanceHosts, TargetSessionAttrs};
 use postgres_openssl::MakeTlsConnector;
 
-use crate::config::{ConnectParams, SslMode};
+use crate::config::{ConnectParams, SessionAttrs, SslMode};
 use crate::db::error::{DbError, DbErrorKind};
 
 /// Builds the connector for `params` and the driver-level mode to pair it with.
@@ -126,13 +127,27 @@ pub fn driver_config(
 ) -> Result<(postgres::Config, MakeTlsConnector), DbError> {
     let (tls, ssl_mode) = connector(params)?;
     let mut config = postgres::Config::new();
-    if params.host.starts_with('/') {
-        config.host_path(&params.host);
-    } else {
-        config.host(&params.host);
+    // A multi-host list: the driver tries each in turn (or shuffled) until one answers and, with
+    // a `target_session_attrs`, suits it (`SHOW transaction_read_only`).
+    for host in params.hosts() {
+        if host.host.starts_with('/') {
+            config.host_path(&host.host);
+        } else {
+            config.host(&host.host);
+        }
+        config.port(host.port);
     }
     config
-        .port(params.port)
+        .target_session_attrs(match params.target_session_attrs {
+            SessionAttrs::Any => TargetSessionAttrs::Any,
+            SessionAttrs::ReadWrite => TargetSessionAttrs::ReadWrite,
+            SessionAttrs::ReadOnly => TargetSessionAttrs::ReadOnly,
+        })
+        .load_balance_hosts(if params.load_balance_hosts {
+            LoadBalanceHosts::Random
+        } else {
+            LoadBalanceHosts::Disable
+        })
         .dbname(&params.dbname)
         .user(&params.user)
         .application_name(application_name)
