@@ -98,18 +98,23 @@ impl ConnectionArgs {
 
     /// Resolves flags > environment > config file > defaults.
     pub fn settings(&self) -> anyhow::Result<Settings> {
+        self.settings_explained().map(|(settings, _)| settings)
+    }
+
+    /// [`Self::settings`], and where each connection setting came from.
+    pub fn settings_explained(&self) -> anyhow::Result<(Settings, config::Provenance)> {
         let env = ConfigLayer::from_env(|key| std::env::var(key).ok());
         let file_path = self.config.clone().or_else(config::default_config_file);
         let file = match &file_path {
             Some(path) => ConfigLayer::from_file(path)?,
             None => ConfigLayer::default(),
         };
-        let mut settings =
-            Settings::resolve(&self.layer(), &env, &file, &config::default_data_dir())?;
+        let (mut settings, provenance) =
+            Settings::resolve_explained(&self.layer(), &env, &file, &config::default_data_dir())?;
         if let Some(schema) = &self.schema {
             settings.source.schema = Some(schema.clone());
         }
-        Ok(settings)
+        Ok((settings, provenance))
     }
 }
 
@@ -751,6 +756,6 @@ fn db_command(settings: &Settings, action: DbAction) -> anyhow::Result<()> {
 
 /// Opens the window (the default when no subcommand is given).
 pub fn run_window(connection: &ConnectionArgs) -> anyhow::Result<()> {
-    let settings = connection.settings()?;
-    crate::ui::window::run(settings)
+    let (settings, provenance) = connection.settings_explained()?;
+    crate::ui::window::run(settings, provenance)
 }

@@ -427,6 +427,90 @@ pub struct Settings {
     pub source: SourceSettings,
 }
 
+/// Where a connection setting's value came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// A command-line flag.
+    Flag,
+    /// The `--url` flag.
+    FlagUrl,
+    /// Its own environment variable (`PGHOST`, …).
+    Environment,
+    /// `DATABASE_URL`.
+    EnvironmentUrl,
+    /// A key of the config file.
+    ConfigFile,
+    /// The config file's `url`.
+    ConfigFileUrl,
+    /// A section of `pg_service.conf`.
+    Service(String),
+    /// A line of this password file.
+    PasswordFile(PathBuf),
+    /// Typed into the connection dialog.
+    Dialog,
+}
+
+/// Where each connection setting came from, by libpq keyword; a setting not listed has its
+/// default. Holds no value, so no password.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Provenance {
+    entries: std::collections::BTreeMap<&'static str, Origin>,
+}
+
+impl Provenance {
+    /// Where `keyword` (`host`, `port`, `password`, …) came from; `None` for its default.
+    pub fn of(&self, keyword: &str) -> Option<&Origin> {
+        self.entries.get(keyword)
+    }
+
+    /// "from PGHOST", "from --url", "from service movies", "from the password file ~/.pgpass",
+    /// "default".
+    pub fn describe(&self, keyword: &str) -> String {
+        let Some(origin) = self.of(keyword) else {
+            return "default".to_owned();
+        };
+        match origin {
+            Origin::Flag => format!("from --{}", keyword.replace('_', "-")),
+            Origin::FlagUrl => "from --url".to_owned(),
+            Origin::Environment => format!("from {}", environment_variable(keyword)),
+            Origin::EnvironmentUrl => "from DATABASE_URL".to_owned(),
+            Origin::ConfigFile => format!("from the config file ({keyword})"),
+            Origin::ConfigFileUrl => "from the config file's url".to_owned(),
+            Origin::Service(name) => format!("from service {name} (pg_service.conf)"),
+            Origin::PasswordFile(path) => format!("from the password file {}", path.display()),
+            Origin::Dialog => "set here".to_owned(),
+        }
+    }
+
+    /// Records that `keyword` now comes from `origin`.
+    pub fn set(&mut self, keyword: &'static str, origin: Origin) {
+        self.entries.insert(keyword, origin);
+    }
+}
+
+/// The environment variable that sets `keyword`.
+fn environment_variable(keyword: &str) -> &'static str {
+    match keyword {
+        "host" => "PGHOST",
+        "port" => "PGPORT",
+        "dbname" => "PGDATABASE",
+        "user" => "PGUSER",
+        "password" => "PGPASSWORD",
+        "sslmode" => "PGSSLMODE",
+        "sslrootcert" => "PGSSLROOTCERT",
+        "sslcert" => "PGSSLCERT",
+        "sslkey" => "PGSSLKEY",
+        "connect_timeout" => "PGCONNECT_TIMEOUT",
+        "application_name" => "PGAPPNAME",
+        "options" => "PGOPTIONS",
+        "target_session_attrs" => "PGTARGETSESSIONATTRS",
+        "load_balance_hosts" => "PGLOADBALANCEHOSTS",
+        "pool_min" => "MARQUEE_POOL_MIN",
+        "pool_max" => "MARQUEE_POOL_MAX",
+        _ => "the environment",
+    }
+}
+
 /// One source of settings (flags, environment or file); `None` means "this source is silent".
 /// Its `Debug` redacts the password, including one inside `url`.
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -614,20 +698,57 @@ impl ConfigLayer {
         self.url.is_some() || self.host.is_some() || self.service.is_some()
     }
 
-    /// Expands `url` into the individual fields, then the service it names (looked up in
-    /// `service_files`) into what is still unset: explicit fields > URL > service, within a layer.
-    fn expanded(&self, source: &str, service_files: &[PathBuf]) -> Result<Self, ConfigError> {
-        let mut layer = self.clone();
+    /// This layer split the way its values are looked up: its own fields, then its URL's, then
+    /// those of the service either names (explicit fields > URL > service, within a layer), each
+    /// with where it comes from. `origins` name the fields and the URL of this layer.
+    fn parts(
+        &self,
+        origins: [Origin; 2],
+        source: &str,
+        service_files: &[PathBuf],
+    ) -> Result<Vec<(Origin, Self)>, ConfigError> {
+        let [fields_origin, url_origin] = origins;
+        let fields = Self {
+            url: None,
+            ..self.clone()
+        };
+        let mut parts = vec![(fields_origin, fields)];
         if let Some(url) = &self.url {
-            // The URL is a layer below the explicit fields (and `over` drops the URL itself).
-            layer = layer.over(parse_url(url).map_err(|message| invalid(source, message))?);
+            let from_url = parse_url(url).map_err(|message| invalid(source, message))?;
+            parts.push((url_origin, from_url));
         }
-        if let Some(name) = layer.service.clone() {
+        if let Some(name) = parts.iter().find_map(|(_, p)| p.service.clone()) {
             let service = read_service(&name, service_files)
                 .map_err(|message| invalid(&format!("{source} (service)"), message))?;
-            layer = layer.over(service);
+            parts.push((Origin::Service(name), service));
         }
-        Ok(layer)
+        Ok(parts)
+    }
+
+    /// The connection settings this layer sets, by their libpq keyword.
+    fn keywords_set(&self) -> Vec<&'static str> {
+        let set = [
+            ("host", self.host.is_some()),
+            ("port", self.port.is_some()),
+            ("dbname", self.dbname.is_some()),
+            ("user", self.user.is_some()),
+            ("password", self.password.is_some()),
+            ("sslmode", self.sslmode.is_some()),
+            ("sslrootcert", self.sslrootcert.is_some()),
+            ("sslcert", self.sslcert.is_some()),
+            ("sslkey", self.sslkey.is_some()),
+            ("connect_timeout", self.connect_timeout.is_some()),
+            ("application_name", self.application_name.is_some()),
+            ("options", self.options.is_some()),
+            ("target_session_attrs", self.target_session_attrs.is_some()),
+            ("load_balance_hosts", self.load_balance_hosts.is_some()),
+            ("pool_min", self.pool_min.is_some()),
+            ("pool_max", self.pool_max.is_some()),
+        ];
+        set.into_iter()
+            .filter(|(_, is_set)| *is_set)
+            .map(|(key, _)| key)
+            .collect()
     }
 
     /// `self` where set, else `lower`.
@@ -715,11 +836,45 @@ impl Settings {
         file: &ConfigLayer,
         default_data_dir: &Path,
     ) -> Result<Settings, ConfigError> {
+        Self::resolve_explained(flags, env, file, default_data_dir).map(|(settings, _)| settings)
+    }
+
+    /// [`Self::resolve`], and where each connection setting came from (for the connection
+    /// dialog): the first of flags, `--url`, the service they name, environment, `DATABASE_URL`,
+    /// its service, config file, its `url`, its service, then the password file and defaults.
+    pub fn resolve_explained(
+        flags: &ConfigLayer,
+        env: &ConfigLayer,
+        file: &ConfigLayer,
+        default_data_dir: &Path,
+    ) -> Result<(Settings, Provenance), ConfigError> {
         let names_server = flags.names_server() || env.names_server() || file.names_server();
-        let merged = flags
-            .expanded("--url", &env.service_files)?
-            .over(env.expanded("DATABASE_URL or PGSERVICE", &env.service_files)?)
-            .over(file.expanded("config file", &env.service_files)?);
+        let mut parts =
+            flags.parts([Origin::Flag, Origin::FlagUrl], "--url", &env.service_files)?;
+        parts.extend(env.parts(
+            [Origin::Environment, Origin::EnvironmentUrl],
+            "DATABASE_URL or PGSERVICE",
+            &env.service_files,
+        )?);
+        parts.extend(file.parts(
+            [Origin::ConfigFile, Origin::ConfigFileUrl],
+            "the config file's url or service",
+            &env.service_files,
+        )?);
+        let mut provenance = Provenance::default();
+        for (origin, part) in &parts {
+            for key in part.keywords_set() {
+                provenance
+                    .entries
+                    .entry(key)
+                    .or_insert_with(|| origin.clone());
+            }
+        }
+        let merged = parts
+            .into_iter()
+            .map(|(_, part)| part)
+            .reduce(ConfigLayer::over)
+            .unwrap_or_default();
 
         let defaults = PoolSettings::default();
         let pool = PoolSettings {
@@ -860,6 +1015,9 @@ impl Settings {
                     match crate::pgpass::lookup(passfile, target) {
                         Ok(Some(found)) => {
                             params.password = Some(Secret::new(found));
+                            provenance
+                                .entries
+                                .insert("password", Origin::PasswordFile(passfile.clone()));
                             break;
                         }
                         Ok(None) => {}
@@ -874,11 +1032,14 @@ impl Settings {
             ServerChoice::External(params)
         };
         let source = merged.source.clone().unwrap_or_default();
-        Ok(Settings {
-            server,
-            pool,
-            source,
-        })
+        Ok((
+            Settings {
+                server,
+                pool,
+                source,
+            },
+            provenance,
+        ))
     }
 }
 
@@ -1378,6 +1539,63 @@ mod tests {
         };
         assert_eq!(p.display_target(), "a:1,b:2/postgres");
         assert_eq!(p.target_session_attrs, SessionAttrs::ReadOnly);
+    }
+
+    #[test]
+    fn provenance_names_the_layer_each_connection_setting_came_from() {
+        let dir = std::env::temp_dir().join(format!("marquee-provenance-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let services = dir.join("services.conf");
+        std::fs::write(&services, "[films]\nuser=svc_user\nsslmode=require\n").unwrap();
+        let pgpass = dir.join("pgpass");
+        std::fs::write(&pgpass, "db.example:*:*:svc_user:from-file\n").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        let flags = ConfigLayer {
+            pool_max: Some("4".into()),
+            ..ConfigLayer::default()
+        };
+        let environment = env(&[
+            ("PGHOST", "db.example"),
+            ("PGSERVICE", "films"),
+            ("PGSERVICEFILE", services.to_str().unwrap()),
+            ("PGPASSFILE", pgpass.to_str().unwrap()),
+        ]);
+        let file = ConfigLayer {
+            url: Some("postgresql://elsewhere:6000/movies".into()),
+            port: Some("7000".into()),
+            ..ConfigLayer::default()
+        };
+        let (settings, provenance) =
+            Settings::resolve_explained(&flags, &environment, &file, Path::new("/data")).unwrap();
+        let ServerChoice::External(p) = &settings.server else {
+            panic!("PGHOST names a server")
+        };
+        assert_eq!(
+            (p.host.as_str(), p.port, p.dbname.as_str(), p.user.as_str()),
+            ("db.example", 7000, "movies", "svc_user")
+        );
+        assert_eq!(p.password.as_ref().map(Secret::expose), Some("from-file"));
+        let said = |key: &str| provenance.describe(key);
+        assert_eq!(said("host"), "from PGHOST");
+        assert_eq!(said("port"), "from the config file (port)");
+        assert_eq!(said("dbname"), "from the config file's url");
+        assert_eq!(said("user"), "from service films (pg_service.conf)");
+        assert_eq!(said("sslmode"), "from service films (pg_service.conf)");
+        assert_eq!(
+            said("password"),
+            format!("from the password file {}", pgpass.display())
+        );
+        assert_eq!(said("pool_max"), "from --pool-max");
+        assert_eq!(said("pool_min"), "default");
+        assert!(
+            !format!("{provenance:?}").contains("from-file"),
+            "no password in the provenance"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -461,3 +461,90 @@ fn the_dialog_sits_centered_and_esc_closes_it_without_touching_the_filter() {
     );
     assert!(loaded_titles(&harness).len() >= 10);
 }
+
+#[test]
+fn the_dialog_says_where_each_setting_came_from() {
+    use marquee::config::{ConfigLayer, Settings};
+    let db = first_db();
+    let dir = common::scratch_dir("dialog-provenance");
+    let services = dir.join("pg_service.conf");
+    std::fs::write(
+        &services,
+        format!(
+            "[movies]\ndbname={}\nuser={}\n",
+            db.params.dbname, db.params.user
+        ),
+    )
+    .unwrap();
+    // The private socket trusts its role; the password is read (and shown as from the file),
+    // never needed.
+    let pgpass = dir.join("pgpass");
+    std::fs::write(&pgpass, "*:*:*:*:unused-secret\n").unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let port = db.params.port.to_string();
+    let vars = [
+        ("PGHOST", db.params.host.clone()),
+        ("PGPORT", port),
+        ("PGSERVICE", "movies".to_owned()),
+        ("PGSERVICEFILE", services.display().to_string()),
+        ("PGPASSFILE", pgpass.display().to_string()),
+    ];
+    let env =
+        ConfigLayer::from_env(|key| vars.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone()));
+    let file = ConfigLayer {
+        pool_max: Some("4".into()),
+        ..ConfigLayer::default()
+    };
+    let (settings, provenance) = Settings::resolve_explained(
+        &ConfigLayer::default(),
+        &env,
+        &file,
+        Path::new("/nonexistent"),
+    )
+    .unwrap();
+    let mut harness = Harness::builder()
+        .with_size([1280.0, 900.0])
+        .allow_missing_glyphs()
+        .build_eframe(move |cc| {
+            let mut app = MarqueeApp::new(cc, settings);
+            app.set_provenance(provenance);
+            app
+        });
+    step_until(
+        &mut harness,
+        "the first rows",
+        Duration::from_secs(20),
+        |h| loaded_titles(h).len() >= 10,
+    );
+    open_dialog(&mut harness);
+    for origin in [
+        "from PGHOST",
+        "from PGPORT",
+        "from service movies (pg_service.conf)",
+        &format!("from the password file {}", pgpass.display()),
+    ] {
+        assert!(shows(&harness, origin), "the dialog shows {origin:?}");
+    }
+    assert!(!shows(&harness, "unused-secret"), "no password on screen");
+    // The SSL mode was not set anywhere.
+    assert_eq!(harness.query_all_by_label("default").count(), 1);
+    // An edit says so at once.
+    set_text(&mut harness, Role::TextInput, "Database", "elsewhere");
+    step_until(
+        &mut harness,
+        "the edit's origin",
+        Duration::from_secs(5),
+        |h| shows(h, "set here"),
+    );
+    assert_eq!(
+        harness
+            .query_all_by_label("from service movies (pg_service.conf)")
+            .count(),
+        1,
+        "the user still comes from the service; the database is set here"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -9,7 +9,9 @@ use std::path::PathBuf;
 
 use egui::{RichText, Ui};
 
-use crate::config::{ConnectParams, PoolSettings, Secret, ServerChoice, Settings, SslMode};
+use crate::config::{
+    ConnectParams, Origin, PoolSettings, Provenance, Secret, ServerChoice, Settings, SslMode,
+};
 use crate::ui::command::Command;
 
 /// The dialog's form and the state of its connection test.
@@ -31,6 +33,8 @@ pub struct ConnectionDialog {
     /// The `[source]` settings, carried through unchanged (the dialog does not edit them).
     base_source: crate::config::SourceSettings,
     base_params: ConnectParams,
+    /// Where each setting came from (flag, environment, config file, service, password file).
+    provenance: Provenance,
     /// A test is under way (the app runs it).
     testing: bool,
     test_result: Option<Result<String, String>>,
@@ -54,6 +58,7 @@ impl ConnectionDialog {
             base_pool: PoolSettings::default(),
             base_source: crate::config::SourceSettings::default(),
             base_params: ConnectParams::default(),
+            provenance: Provenance::default(),
             testing: false,
             test_result: None,
         };
@@ -93,6 +98,44 @@ impl ConnectionDialog {
         // the test itself).
         self.testing = false;
         self.test_result = None;
+    }
+
+    /// Where the loaded settings came from; shown beside each field.
+    pub fn set_provenance(&mut self, provenance: Provenance) {
+        self.provenance = provenance;
+    }
+
+    /// The fields whose form value differs from the settings loaded, by libpq keyword.
+    fn edited(&self) -> Vec<&'static str> {
+        let base = &self.base_params;
+        let password = base
+            .password
+            .as_ref()
+            .map(Secret::expose)
+            .unwrap_or_default();
+        [
+            ("host", self.host.trim() != base.host),
+            ("port", self.port != base.port),
+            ("dbname", self.dbname.trim() != base.dbname),
+            ("user", self.user.trim() != base.user),
+            ("password", self.password != password),
+            ("sslmode", self.sslmode != base.sslmode),
+            ("pool_min", self.pool_min != self.base_pool.min_idle),
+            ("pool_max", self.pool_max != self.base_pool.max_size),
+        ]
+        .into_iter()
+        .filter(|(_, edited)| *edited)
+        .map(|(key, _)| key)
+        .collect()
+    }
+
+    /// "from PGHOST", "set here", "default": where the field's value comes from now.
+    fn origin(&self, keyword: &'static str) -> String {
+        if self.edited().contains(&keyword) {
+            "set here".to_owned()
+        } else {
+            self.provenance.describe(keyword)
+        }
     }
 
     /// The settings the form describes.
@@ -162,27 +205,32 @@ impl ConnectionDialog {
             ui.label(format!("Data folder: {}", self.data_dir.display()));
         } else {
             egui::Grid::new("connection_form")
-                .num_columns(2)
+                .num_columns(3)
                 .spacing([8.0, 6.0])
                 .show(ui, |ui| {
                     // Each field is named by its visible label, so screen readers (and tests)
                     // can tell the fields apart.
                     let label = ui.label("Host").id;
                     ui.text_edit_singleline(&mut self.host).labelled_by(label);
+                    ui.weak(self.origin("host"));
                     ui.end_row();
                     let label = ui.label("Port").id;
                     ui.add(egui::DragValue::new(&mut self.port).range(1..=65_535))
                         .labelled_by(label);
+                    ui.weak(self.origin("port"));
                     ui.end_row();
                     let label = ui.label("Database").id;
                     ui.text_edit_singleline(&mut self.dbname).labelled_by(label);
+                    ui.weak(self.origin("dbname"));
                     ui.end_row();
                     let label = ui.label("User").id;
                     ui.text_edit_singleline(&mut self.user).labelled_by(label);
+                    ui.weak(self.origin("user"));
                     ui.end_row();
                     let label = ui.label("Password").id;
                     ui.add(egui::TextEdit::singleline(&mut self.password).password(true))
                         .labelled_by(label);
+                    ui.weak(self.origin("password"));
                     ui.end_row();
                     ui.label("");
                     ui.weak("not saved; use PGPASSWORD or the config file");
@@ -197,6 +245,7 @@ impl ConnectionDialog {
                         })
                         .response
                         .labelled_by(label);
+                    ui.weak(self.origin("sslmode"));
                     ui.end_row();
                 });
         }
@@ -208,7 +257,13 @@ impl ConnectionDialog {
             let label = ui.label("max").id;
             ui.add(egui::DragValue::new(&mut self.pool_max).range(1..=100))
                 .labelled_by(label);
-        });
+        })
+        .response
+        .on_hover_text(format!(
+            "min {}, max {}",
+            self.origin("pool_min"),
+            self.origin("pool_max")
+        ));
         ui.add_space(6.0);
         if let Some(result) = &self.test_result {
             match result {
@@ -236,6 +291,9 @@ impl ConnectionDialog {
                 ui.spinner();
             }
             if ui.button("Apply").clicked() {
+                for keyword in self.edited() {
+                    self.provenance.set(keyword, Origin::Dialog);
+                }
                 commands.push(Command::ApplySettings(Box::new(self.settings())));
                 close = true;
             }

@@ -267,6 +267,12 @@ impl MarqueeApp {
         app
     }
 
+    /// Where the settings came from (flags, environment, config file, service, password file),
+    /// for the connection dialog.
+    pub fn set_provenance(&mut self, provenance: crate::config::Provenance) {
+        self.dialog.set_provenance(provenance);
+    }
+
     /// Where "Copy locally…" writes: Marquee's private store in `dir` (tests use a scratch one).
     pub fn set_local_copy_dir(&mut self, dir: std::path::PathBuf) {
         self.local_copy_dir = dir;

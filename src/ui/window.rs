@@ -1,6 +1,6 @@
 //! Opens the native window: viewport, renderer and icon, then hands over to [`super::MarqueeApp`].
 
-use crate::config::Settings;
+use crate::config::{Provenance, Settings};
 
 /// The window's app id (Wayland) and WM_CLASS (X11); the desktop entry is `marquee.desktop`.
 pub const APP_ID: &str = "marquee";
@@ -10,8 +10,8 @@ pub fn icon() -> egui::IconData {
     eframe::icon_data::from_png_bytes(include_bytes!("../../assets/icon.png")).unwrap_or_default()
 }
 
-/// Runs the window until it is closed.
-pub fn run(settings: Settings) -> anyhow::Result<()> {
+/// Runs the window until it is closed; `provenance` says where each setting came from.
+pub fn run(settings: Settings, provenance: Provenance) -> anyhow::Result<()> {
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("Marquee")
@@ -27,7 +27,11 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
     eframe::run_native(
         "Marquee",
         options,
-        Box::new(move |cc| Ok(Box::new(super::MarqueeApp::new(cc, settings)))),
+        Box::new(move |cc| {
+            let mut app = super::MarqueeApp::new(cc, settings);
+            app.set_provenance(provenance);
+            Ok(Box::new(app))
+        }),
     )
     .map_err(|err| {
         anyhow::anyhow!(
