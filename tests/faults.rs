@@ -1233,6 +1233,58 @@ fn a_runaway_query_behind_pgbouncer_ends_at_the_timeout_set_on_the_role() {
     drop(bouncer);
 }
 
+/// PgBouncer as it comes refuses the startup `options` that carry the statement timeout, and
+/// Marquee sends no cancel through it: each read then runs in a transaction that sets the pool's
+/// timeout itself, so a runaway read still ends at the timeout, with the usual message.
+#[test]
+fn a_runaway_read_behind_pgbouncer_as_it_comes_ends_at_the_pools_own_timeout() {
+    let db = TestDb::migrated();
+    let Some(bouncer) = Bouncer::start(&db.params, "the pool's timeout behind PgBouncer", None)
+    else {
+        return;
+    };
+    let pool = DatabasePool::new(
+        &bouncer.params(),
+        &PoolSettings {
+            statement_timeout_ms: 1_000,
+            ..settings(1, 2)
+        },
+    )
+    .unwrap();
+    let repo = marquee::repo::Repo::new(pool.clone());
+    let shown: String = repo
+        .read("test.show", |c| {
+            Ok(c.query_typed_one("SHOW statement_timeout", &[])?.get(0))
+        })
+        .unwrap();
+    assert!(pool.is_behind_pooler());
+    assert_eq!(shown, "1s", "each read carries the pool's timeout");
+    // Only the timeout can end this within the test's life.
+    let err = repo
+        .read("test.runaway", |c| {
+            c.query_typed("SELECT pg_sleep(600)", &[]).map(|_| ())
+        })
+        .unwrap_err();
+    assert_eq!(err.kind, DbErrorKind::StatementTimeout, "{err}");
+    // The transaction was rolled back: the connection serves the next read, and outside a read
+    // the server session has no timeout of Marquee's left on it.
+    let one: i32 = repo
+        .read("test.after", |c| {
+            Ok(c.query_typed_one("SELECT 1", &[])?.get(0))
+        })
+        .unwrap();
+    assert_eq!(one, 1);
+    let mut conn = pool.get("test.outside").unwrap();
+    let outside: String = conn
+        .query_typed_one("SHOW statement_timeout", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(outside, "0");
+    drop(conn);
+    drop(pool);
+    drop(bouncer);
+}
+
 /// A query superseded while it runs, and then the next request: PgBouncer 1.18 crashes on the
 /// cancel request rust-postgres sends (it closes its socket straight after writing), which
 /// dropped every client. Behind a pooler Marquee sends none: the old query runs to its end, its

@@ -347,9 +347,9 @@ impl ManageConnection for Manager {
                 tracing::warn!(
                     "a pooler sits between Marquee and {}: the statement timeout Marquee asks for \
                      at connect does not reach the server (it runs with {server_timeout_ms} ms; \
-                     0 = none), so set one on the role; and queries are not cancelled on the \
-                     server through it (PgBouncer 1.18 crashes on this driver's cancel requests): \
-                     superseded work runs to its end and its answer is dropped",
+                     0 = none), so each read sets it in its own transaction; and queries are not \
+                     cancelled on the server through it (PgBouncer 1.18 crashes on this driver's \
+                     cancel requests): superseded work runs to its end and its answer is dropped",
                     self.shared.target
                 );
             }
@@ -733,6 +733,19 @@ impl DatabasePool {
     /// or did not reach the server); known once a connection has been opened.
     pub fn is_behind_pooler(&self) -> bool {
         self.shared.behind_pooler.load(Relaxed)
+    }
+
+    /// Behind a pooler, the statement that gives the pool's statement timeout to one transaction
+    /// (`SET LOCAL statement_timeout = …`): the startup `options` that carry it elsewhere never
+    /// reach the server there, and cancel requests are not sent (see [`Self::cancel`]), so this is
+    /// what ends a runaway query. `None` when the server already has the timeout.
+    pub fn pooler_timeout_sql(&self) -> Option<String> {
+        self.is_behind_pooler().then(|| {
+            format!(
+                "SET LOCAL statement_timeout = {}",
+                self.shared.settings.statement_timeout_ms
+            )
+        })
     }
 
     /// Cancels the query of whichever connection is serving worker job `job` (see [`with_job`]).

@@ -45,7 +45,11 @@ impl Repo {
         loop {
             attempt += 1;
             let mut conn = self.pool.get(label)?;
-            match work(&mut conn) {
+            let result = match self.pool.pooler_timeout_sql() {
+                Some(timeout) => in_timed_transaction(&mut conn, &timeout, &mut work),
+                None => work(&mut conn),
+            };
+            match result {
                 Ok(value) => {
                     self.pool.record_query(Ok(()));
                     return Ok(value);
@@ -67,6 +71,29 @@ impl Repo {
                     return Err(error);
                 }
             }
+        }
+    }
+}
+
+/// Runs `work` in a read-only transaction that starts with `timeout` (`SET LOCAL
+/// statement_timeout = …`), for a pool behind a pooler: there the transaction is also what keeps
+/// the unit of work on one server session. An error rolls it back before the connection returns
+/// to the pool.
+fn in_timed_transaction<T>(
+    conn: &mut DbConn,
+    timeout: &str,
+    work: &mut impl FnMut(&mut DbConn) -> Result<T, postgres::Error>,
+) -> Result<T, postgres::Error> {
+    conn.batch_execute(&format!("BEGIN READ ONLY; {timeout}"))?;
+    match work(conn) {
+        Ok(value) => {
+            conn.batch_execute("COMMIT")?;
+            Ok(value)
+        }
+        Err(err) => {
+            // On a dead connection this fails too; the connection is discarded then anyway.
+            let _ = conn.batch_execute("ROLLBACK");
+            Err(err)
         }
     }
 }

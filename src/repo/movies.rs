@@ -403,6 +403,9 @@ impl MoviesRepository {
         // transaction, PgBouncer (transaction mode) keeps the same server session for the
         // prepare, the COPY and the close; outside, the close would reach another session.
         let mut tx = conn.transaction().map_err(db_err)?;
+        if let Some(timeout) = self.repo.pool().pooler_timeout_sql() {
+            tx.batch_execute(&timeout).map_err(db_err)?;
+        }
         let mut reader = tx.copy_out(copy_sql.as_str()).map_err(db_err)?;
         let mut rows = CsvRowCounter::default();
         let mut buf = vec![0_u8; 64 * 1024];
