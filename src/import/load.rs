@@ -207,9 +207,9 @@ pub(crate) enum RatingSummary {
     /// `refresh_movie_ratings()` fills them: CSV files and the sample write movies before their
     /// ratings. That rewrites every movie row once more.
     Compute,
-    /// They arrived with the movies: `import postgres` reads them from the source, in the same
-    /// snapshot as the ratings it copies and by the same rule (`avg(rating)::real`, the count of
-    /// ratings that have one).
+    /// They arrived with the movies: `import postgres` counts them from the ratings it copied,
+    /// by the same rule (`avg(rating)::real` over the stored ratings, in their order, and their
+    /// count), and writes the movies after the ratings.
     Copied,
 }
 

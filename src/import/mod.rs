@@ -12,6 +12,7 @@
 pub mod load;
 pub mod movielens;
 pub mod postgres;
+pub mod rating_tally;
 pub mod records;
 pub mod sample;
 pub mod title;

@@ -2,9 +2,11 @@
 //! schema, MovieLens tables, mapped tables — see `crate::source`) into Marquee's own indexed
 //! store, for speed on big foreign data.
 //!
-//! The rows stream straight from the source's `COPY (SELECT …) TO STDOUT (FORMAT binary)` into
-//! the store's `COPY … FROM STDIN (FORMAT binary)`: the source relations already have the store's
-//! column types, so no row is decoded on the way. The source is only read, in one read-only
+//! The ratings and tags stream straight from the source's `COPY (SELECT …) TO STDOUT (FORMAT
+//! binary)` into the store's `COPY … FROM STDIN (FORMAT binary)`: the source relations already
+//! have the store's column types, so those rows are not decoded on the way, only counted per
+//! movie as they pass ([`super::rating_tally`]). The movies, far fewer, are decoded and written
+//! with that rating summary added. The source is only read, in one read-only
 //! repeatable-read transaction (one consistent snapshot for all three tables). The store is
 //! written in one transaction too, as every load is ([`super::load`]): if the source dies
 //! mid-copy, the previous collection is still there.
@@ -13,10 +15,14 @@ use std::io::{Read as _, Write as _};
 use std::time::Instant;
 
 use postgres::Transaction;
+use postgres::binary_copy::{BinaryCopyInWriter, BinaryCopyOutIter};
+use postgres::fallible_iterator::FallibleIterator as _;
+use postgres::types::Type;
 
 use crate::db::error::{DbError, DbErrorKind};
 use crate::db::source::Source;
 use crate::import::load::{self, LoadError, LoadReport};
+use crate::import::rating_tally::RatingTally;
 use crate::progress::Progress;
 
 /// Bytes per read from the source stream.
@@ -49,51 +55,55 @@ pub fn load_from_postgres(
         .start()
         .map_err(source_err)?;
     let mut tx = load::begin_replace(store_client, store_target)?;
-    let tables = [
-        (
-            "movies",
-            format!(
-                "COPY (SELECT id, coalesce(title, ''), year, coalesce(genres, '{{}}'), imdb_id, tmdb_id, \
-                 rating_avg, rating_count FROM {} m WHERE id IS NOT NULL) TO STDOUT (FORMAT binary)",
-                source.movies
-            ),
-            // FREEZE: the table was truncated in this transaction, so its rows can be written
-            // frozen and all-visible, and with the rating summary already in them no row is
-            // rewritten afterwards: the VACUUM below finds nothing to do.
-            "COPY movies (id, title, year, genres, imdb_id, tmdb_id, rating_avg, rating_count) \
-             FROM STDIN (FORMAT binary, FREEZE)",
-        ),
-        (
-            "ratings",
-            format!(
-                "COPY (SELECT coalesce(user_id, 0), movie_id, rating, coalesce(rated_at, to_timestamp(0)) \
-                 FROM {} r WHERE movie_id IS NOT NULL AND rating IS NOT NULL) TO STDOUT (FORMAT binary)",
-                source.ratings
-            ),
-            "COPY ratings (user_id, movie_id, rating, rated_at) FROM STDIN (FORMAT binary, FREEZE)",
-        ),
-        (
-            "tags",
-            format!(
-                "COPY (SELECT coalesce(user_id, 0), movie_id, tag, coalesce(tagged_at, to_timestamp(0)) \
-                 FROM {} t WHERE movie_id IS NOT NULL AND tag IS NOT NULL) TO STDOUT (FORMAT binary)",
-                source.tags
-            ),
-            "COPY tags (user_id, movie_id, tag, tagged_at) FROM STDIN (FORMAT binary, FREEZE)",
-        ),
-    ];
-    let mut counts = [0_u64; 3];
-    for (i, (stage, out_sql, in_sql)) in tables.iter().enumerate() {
-        counts[i] = pipe(
-            &mut reading,
-            out_sql,
-            &mut tx,
-            in_sql,
-            stage,
-            (store_target, source_target),
-            progress,
-        )?;
+    // The ratings go first: the client counts each movie's summary as they stream through it
+    // (see `rating_tally`), and the movies are then written once, with it. The foreign keys are
+    // rebuilt after the load, so the order does not matter to them.
+    let mut tally = RatingTally::new(1, 2);
+    let ratings_out = format!(
+        "COPY (SELECT coalesce(user_id, 0), movie_id, rating, coalesce(rated_at, to_timestamp(0)) \
+         FROM {} r WHERE movie_id IS NOT NULL AND rating IS NOT NULL) TO STDOUT (FORMAT binary)",
+        source.ratings
+    );
+    let ratings = pipe(
+        &mut reading,
+        &ratings_out,
+        &mut tx,
+        // FREEZE: the table was truncated in this transaction, so its rows can be written frozen
+        // and all-visible.
+        "COPY ratings (user_id, movie_id, rating, rated_at) FROM STDIN (FORMAT binary, FREEZE)",
+        "ratings",
+        (store_target, source_target),
+        Some(&mut tally),
+        progress,
+    )?;
+    if !tally.is_complete() {
+        return Err(LoadError::Database(DbError::new(
+            DbErrorKind::ConnectionLost,
+            format!("the ratings stream from {source_target} ended before its end marker"),
+        )));
     }
+    let movies = copy_movies(
+        &mut reading,
+        source,
+        &mut tx,
+        &tally,
+        (store_target, source_target),
+        progress,
+    )?;
+    let tags = pipe(
+        &mut reading,
+        &format!(
+            "COPY (SELECT coalesce(user_id, 0), movie_id, tag, coalesce(tagged_at, to_timestamp(0)) \
+             FROM {} t WHERE movie_id IS NOT NULL AND tag IS NOT NULL) TO STDOUT (FORMAT binary)",
+            source.tags
+        ),
+        &mut tx,
+        "COPY tags (user_id, movie_id, tag, tagged_at) FROM STDIN (FORMAT binary, FREEZE)",
+        "tags",
+        (store_target, source_target),
+        None,
+        progress,
+    )?;
     // Nothing was written on the source; ending its transaction either way is the same.
     drop(reading);
     let description = format!(
@@ -109,9 +119,9 @@ pub fn load_from_postgres(
     )?;
     load::vacuum(store_client);
     Ok(LoadReport {
-        movies: counts[0],
-        ratings: counts[1],
-        tags: counts[2],
+        movies,
+        ratings,
+        tags,
         links: 0,
         elapsed_ms: started.elapsed().as_millis() as u64,
     })
@@ -119,6 +129,7 @@ pub fn load_from_postgres(
 
 /// One table: the source's COPY OUT streamed into the store's COPY IN. Returns the rows stored.
 /// Any error returns before `finish`, which aborts the store's COPY (and so its transaction).
+#[allow(clippy::too_many_arguments)] // each is one of the two ends, or what to tell
 fn pipe(
     reading: &mut Transaction<'_>,
     out_sql: &str,
@@ -126,31 +137,13 @@ fn pipe(
     in_sql: &str,
     stage: &'static str,
     (store_target, source_target): (&str, &str),
+    mut tally: Option<&mut RatingTally>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<u64, LoadError> {
-    // The COPY streams report a server error as an io::Error wrapping the driver's error,
-    // whose own text is only "db error": the server's message is what people need.
-    let lost = |what: &str, target: &str, e: &std::io::Error| {
-        let cause = e
-            .get_ref()
-            .and_then(|inner| inner.downcast_ref::<postgres::Error>())
-            .map_or_else(
-                || e.to_string(),
-                |pg| DbError::from_postgres(pg, target).message,
-            );
-        LoadError::Database(DbError::new(
-            DbErrorKind::ConnectionLost,
-            format!("{what} broke while copying {stage}: {cause}"),
-        ))
-    };
-    let mut reader = reading.copy_out(out_sql).map_err(|e| {
-        let mut error = DbError::from_postgres(&e, source_target);
-        error.message = format!(
-            "reading {stage} from {source_target} failed: {}",
-            error.message
-        );
-        LoadError::Database(error)
-    })?;
+    let lost = |what: &str, target: &str, e: &std::io::Error| lost(stage, what, target, e);
+    let mut reader = reading
+        .copy_out(out_sql)
+        .map_err(|e| read_failed(stage, source_target, &e))?;
     let mut writer = tx.copy_in(in_sql).map_err(load::db_err(store_target))?;
     let mut buf = vec![0_u8; CHUNK_BYTES];
     let mut bytes = 0_u64;
@@ -170,6 +163,11 @@ fn pipe(
         if n == 0 {
             break;
         }
+        if let Some(tally) = tally.as_deref_mut() {
+            tally.feed(&buf[..n]).map_err(|e| {
+                LoadError::Database(DbError::new(DbErrorKind::Query, e.to_string()))
+            })?;
+        }
         writer
             .write_all(&buf[..n])
             .map_err(|e| lost(&format!("the stream into {store_target}"), store_target, &e))?;
@@ -182,4 +180,128 @@ fn pipe(
     }
     drop(reader);
     writer.finish().map_err(load::db_err(store_target))
+}
+
+/// The movies, decoded from the source's binary COPY and written to the store's with the rating
+/// summary `tally` counted: one write per movie, frozen, so no UPDATE rewrites them and the
+/// VACUUM after the load finds nothing to do. Returns the movies stored.
+fn copy_movies(
+    reading: &mut Transaction<'_>,
+    source: &Source,
+    tx: &mut Transaction<'_>,
+    tally: &RatingTally,
+    (store_target, source_target): (&str, &str),
+    progress: &mut dyn FnMut(Progress),
+) -> Result<u64, LoadError> {
+    const STAGE: &str = "movies";
+    let out_sql = format!(
+        "COPY (SELECT id, coalesce(title, ''), year, coalesce(genres, '{{}}'), imdb_id, tmdb_id \
+         FROM {} m WHERE id IS NOT NULL) TO STDOUT (FORMAT binary)",
+        source.movies
+    );
+    let reader = reading
+        .copy_out(out_sql.as_str())
+        .map_err(|e| read_failed(STAGE, source_target, &e))?;
+    let mut rows = BinaryCopyOutIter::new(
+        reader,
+        &[
+            Type::INT4,
+            Type::TEXT,
+            Type::INT2,
+            Type::TEXT_ARRAY,
+            Type::INT4,
+            Type::INT4,
+        ],
+    );
+    let sink = tx
+        .copy_in(
+            "COPY movies (id, title, year, genres, imdb_id, tmdb_id, rating_avg, rating_count) \
+             FROM STDIN (FORMAT binary, FREEZE)",
+        )
+        .map_err(load::db_err(store_target))?;
+    let mut writer = BinaryCopyInWriter::new(
+        sink,
+        &[
+            Type::INT4,
+            Type::TEXT,
+            Type::INT2,
+            Type::TEXT_ARRAY,
+            Type::INT4,
+            Type::INT4,
+            Type::FLOAT4,
+            Type::INT4,
+        ],
+    );
+    let source_broke = |e: postgres::Error| {
+        let message = DbError::from_postgres(&e, source_target).message;
+        LoadError::Database(DbError::new(
+            DbErrorKind::ConnectionLost,
+            format!(
+                "the source stream from {source_target} broke while copying {STAGE}: {message}"
+            ),
+        ))
+    };
+    let mut count = 0_u64;
+    while let Some(row) = rows.next().map_err(source_broke)? {
+        let id: i32 = row.try_get(0).map_err(source_broke)?;
+        let title: &str = row.try_get(1).map_err(source_broke)?;
+        let year: Option<i16> = row.try_get(2).map_err(source_broke)?;
+        let genres: Vec<&str> = row.try_get(3).map_err(source_broke)?;
+        let imdb_id: Option<i32> = row.try_get(4).map_err(source_broke)?;
+        let tmdb_id: Option<i32> = row.try_get(5).map_err(source_broke)?;
+        let (rating_avg, rating_count) = tally.summary(id);
+        writer
+            .write(&[
+                &id,
+                &title,
+                &year,
+                &genres,
+                &imdb_id,
+                &tmdb_id,
+                &rating_avg,
+                &rating_count,
+            ])
+            .map_err(load::db_err(store_target))?;
+        count += 1;
+        if count.is_multiple_of(20_000) {
+            progress(Progress {
+                stage: STAGE,
+                done: count,
+                total: None,
+            });
+        }
+    }
+    writer.finish().map_err(load::db_err(store_target))?;
+    progress(Progress {
+        stage: STAGE,
+        done: count,
+        total: None,
+    });
+    Ok(count)
+}
+
+/// The COPY streams report a server error as an io::Error wrapping the driver's error, whose own
+/// text is only "db error": the server's message is what people need.
+fn lost(stage: &str, what: &str, target: &str, e: &std::io::Error) -> LoadError {
+    let cause = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<postgres::Error>())
+        .map_or_else(
+            || e.to_string(),
+            |pg| DbError::from_postgres(pg, target).message,
+        );
+    LoadError::Database(DbError::new(
+        DbErrorKind::ConnectionLost,
+        format!("{what} broke while copying {stage}: {cause}"),
+    ))
+}
+
+/// The source refused to start streaming `stage`.
+fn read_failed(stage: &str, source_target: &str, e: &postgres::Error) -> LoadError {
+    let mut error = DbError::from_postgres(e, source_target);
+    error.message = format!(
+        "reading {stage} from {source_target} failed: {}",
+        error.message
+    );
+    LoadError::Database(error)
 }
