@@ -143,6 +143,16 @@ fn load_camel_case(db: &TestDb, dir: &Path) {
 
 /// The second layout: snake_case, `text[]` genres, a year column, timestamptz, in schema
 /// `catalog`, from CSV files written that way.
+/// The CSV fixtures in a scratch folder `label`, loaded the usual way (`COPY`) into quoted
+/// camelCase tables of a database of their own: the folder and the database.
+fn camel_case_source(label: &str) -> (std::path::PathBuf, TestDb) {
+    let dir = common::scratch_dir(label);
+    write_movielens(&dir);
+    let raw = TestDb::empty();
+    load_camel_case(&raw, &dir);
+    (dir, raw)
+}
+
 fn load_snake_case(db: &TestDb, dir: &Path) {
     let mut movies = csv::Writer::from_path(dir.join("movies_snake.csv")).unwrap();
     let source = MovieLensDir::open(dir).unwrap();
@@ -331,10 +341,7 @@ fn assert_same_movies(in_place: &DatabasePool, imported: &DatabasePool, filters:
 
 #[test]
 fn movielens_tables_in_place_match_the_import_through_a_read_only_role() {
-    let dir = common::scratch_dir("source-camel");
-    write_movielens(&dir);
-    let raw = TestDb::empty();
-    load_camel_case(&raw, &dir);
+    let (dir, raw) = camel_case_source("source-camel");
     let reader = Reader::new(&raw, &["public"]);
     let local = imported(&dir);
 
@@ -655,10 +662,7 @@ imdb_id = "imdb"
 
 #[test]
 fn the_cli_reads_movielens_tables_through_a_read_only_role() {
-    let dir = common::scratch_dir("source-cli");
-    write_movielens(&dir);
-    let raw = TestDb::empty();
-    load_camel_case(&raw, &dir);
+    let (dir, raw) = camel_case_source("source-cli");
     let reader = Reader::new(&raw, &["public"]);
     let url = reader.params.to_url();
     let out = marquee(&[
@@ -723,10 +727,7 @@ fn the_cli_reads_movielens_tables_through_a_read_only_role() {
 fn the_window_browses_movielens_tables_through_a_read_only_role_and_says_so() {
     use common::ui::{app_with, loaded_rows, shows, step_until};
     use std::time::Duration;
-    let dir = common::scratch_dir("source-window");
-    write_movielens(&dir);
-    let raw = TestDb::empty();
-    load_camel_case(&raw, &dir);
+    let (_, raw) = camel_case_source("source-window");
     let reader = Reader::new(&raw, &["public"]);
     let mut harness = app_with(
         ServerChoice::External(reader.params.clone()),
@@ -753,10 +754,7 @@ fn the_window_copies_tables_in_place_into_a_private_store_and_opens_the_copy() {
     use common::ui::{app_with, loaded_rows, shows, step_until};
     use egui_kittest::kittest::Queryable as _;
     use std::time::Duration;
-    let dir = common::scratch_dir("source-window-copy");
-    write_movielens(&dir);
-    let raw = TestDb::empty();
-    load_camel_case(&raw, &dir);
+    let (_, raw) = camel_case_source("source-window-copy");
     let before = user_objects(&mut raw.client());
     let reader = Reader::new(&raw, &["public"]);
     let store_dir = common::scratch_dir("source-window-copy-store");
@@ -908,10 +906,7 @@ impl Drop for Bouncer {
 
 #[test]
 fn movielens_tables_in_place_work_through_pgbouncer_in_transaction_mode() {
-    let dir = common::scratch_dir("source-bouncer-data");
-    write_movielens(&dir);
-    let raw = TestDb::empty();
-    load_camel_case(&raw, &dir);
+    let (_, raw) = camel_case_source("source-bouncer-data");
     let reader = Reader::new(&raw, &["public"]);
     let bouncer = Bouncer::start(&reader.params);
     let params = ConnectParams {
@@ -958,10 +953,7 @@ fn movie_count_and_collection(db: &TestDb) -> (i64, String) {
 
 #[test]
 fn import_postgres_copies_tables_in_place_into_the_store_like_the_file_import() {
-    let dir = common::scratch_dir("source-import");
-    write_movielens(&dir);
-    let raw = TestDb::empty();
-    load_camel_case(&raw, &dir);
+    let (dir, raw) = camel_case_source("source-import");
     let reader = Reader::new(&raw, &["public"]);
     let store = TestDb::migrated();
     let out = marquee(&[
@@ -1000,10 +992,7 @@ fn import_postgres_copies_tables_in_place_into_the_store_like_the_file_import() 
 
 #[test]
 fn a_source_connection_killed_mid_copy_leaves_the_previous_collection() {
-    let dir = common::scratch_dir("source-import-killed");
-    write_movielens(&dir);
-    let raw = TestDb::empty();
-    load_camel_case(&raw, &dir);
+    let (_, raw) = camel_case_source("source-import-killed");
     // The source connection ends itself when the copy reaches the last movie's ratings, after
     // most ratings have streamed into the store (they are copied first).
     raw.client()

@@ -336,6 +336,16 @@ fn copy_rows<T>(
     Ok(count)
 }
 
+/// The types of a movie's columns as loads copy them: id, title, year, genres, imdb_id, tmdb_id.
+pub(crate) const MOVIE_COPY_TYPES: [Type; 6] = [
+    Type::INT4,
+    Type::TEXT,
+    Type::INT2,
+    Type::TEXT_ARRAY,
+    Type::INT4,
+    Type::INT4,
+];
+
 fn copy_movies(
     tx: &mut Transaction<'_>,
     target: &str,
@@ -346,14 +356,7 @@ fn copy_movies(
     let spec = CopySpec {
         stage: "movies",
         sql: "COPY movies (id, title, year, genres, imdb_id, tmdb_id) FROM STDIN (FORMAT binary)",
-        types: &[
-            Type::INT4,
-            Type::TEXT,
-            Type::INT2,
-            Type::TEXT_ARRAY,
-            Type::INT4,
-            Type::INT4,
-        ],
+        types: &MOVIE_COPY_TYPES,
         duplicate: "movie ids",
     };
     copy_rows(tx, target, &spec, rows, total, progress, |w, m| {

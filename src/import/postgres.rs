@@ -202,36 +202,17 @@ fn copy_movies(
     let reader = reading
         .copy_out(out_sql.as_str())
         .map_err(|e| read_failed(STAGE, source_target, &e))?;
-    let mut rows = BinaryCopyOutIter::new(
-        reader,
-        &[
-            Type::INT4,
-            Type::TEXT,
-            Type::INT2,
-            Type::TEXT_ARRAY,
-            Type::INT4,
-            Type::INT4,
-        ],
-    );
+    let mut rows = BinaryCopyOutIter::new(reader, &load::MOVIE_COPY_TYPES);
     let sink = tx
         .copy_in(
             "COPY movies (id, title, year, genres, imdb_id, tmdb_id, rating_avg, rating_count) \
              FROM STDIN (FORMAT binary, FREEZE)",
         )
         .map_err(load::db_err(store_target))?;
-    let mut writer = BinaryCopyInWriter::new(
-        sink,
-        &[
-            Type::INT4,
-            Type::TEXT,
-            Type::INT2,
-            Type::TEXT_ARRAY,
-            Type::INT4,
-            Type::INT4,
-            Type::FLOAT4,
-            Type::INT4,
-        ],
-    );
+    // The same columns, then the rating summary.
+    let mut types = load::MOVIE_COPY_TYPES.to_vec();
+    types.extend([Type::FLOAT4, Type::INT4]);
+    let mut writer = BinaryCopyInWriter::new(sink, &types);
     let source_broke = |e: postgres::Error| {
         let message = DbError::from_postgres(&e, source_target).message;
         LoadError::Database(DbError::new(
