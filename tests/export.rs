@@ -169,3 +169,38 @@ fn exporting_a_million_movies_writes_every_row_once_in_order() {
     assert_eq!(files_in(&dir), vec!["all.csv".to_owned()]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn an_export_outlasts_the_statement_timeout_that_guards_browsing() {
+    use marquee::config::PoolSettings;
+    use marquee::filter::Filter;
+    use marquee::repo::movies::MoviesRepository;
+    let db = TestDb::default_sample();
+    // Far shorter than sorting and streaming 86,537 movies takes, and far longer than the one
+    // small query the export runs before its COPY.
+    let pool = db.pool(&PoolSettings {
+        statement_timeout_ms: 5,
+        min_idle: 1,
+        max_size: 2,
+        ..PoolSettings::default()
+    });
+    let repo = MoviesRepository::new(pool.clone());
+    let sorted = Filter::parse("sort:title").unwrap();
+    // A read that outlasts it is cut off ...
+    let err = marquee::repo::Repo::new(pool.clone())
+        .read("test.slow", |c| {
+            c.query_typed("SELECT pg_sleep(0.2)", &[]).map(|_| ())
+        })
+        .unwrap_err();
+    assert_eq!(
+        err.kind,
+        marquee::db::error::DbErrorKind::StatementTimeout,
+        "{err}"
+    );
+    // ... the export is not.
+    let mut out = Vec::new();
+    let rows = repo.export_csv(&sorted, &mut out, &mut |_| {}).unwrap();
+    assert_eq!(rows, 86_537);
+    assert_eq!(String::from_utf8(out).unwrap().lines().count(), 86_537 + 1);
+    pool.close();
+}

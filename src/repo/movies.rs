@@ -403,9 +403,11 @@ impl MoviesRepository {
         // transaction, PgBouncer (transaction mode) keeps the same server session for the
         // prepare, the COPY and the close; outside, the close would reach another session.
         let mut tx = conn.transaction().map_err(db_err)?;
-        if let Some(timeout) = self.repo.pool().pooler_timeout_sql() {
-            tx.batch_execute(&timeout).map_err(db_err)?;
-        }
+        // The statement timeout guards the queries the window waits on. An export was asked
+        // for, reports its progress and can be cancelled (the dialog's Cancel, Ctrl+C), and a
+        // whole large collection takes longer than the timeout to stream.
+        tx.batch_execute("SET LOCAL statement_timeout = 0")
+            .map_err(db_err)?;
         let mut reader = tx.copy_out(copy_sql.as_str()).map_err(db_err)?;
         let mut rows = CsvRowCounter::default();
         let mut buf = vec![0_u8; 64 * 1024];
