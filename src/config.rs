@@ -260,11 +260,12 @@ impl ConnectParams {
     /// `host:port/dbname` (`a:5432,b:5433/dbname` for a list), the form the log lines and the
     /// status bar show. Never holds the password.
     pub fn display_target(&self) -> String {
-        let mut hosts = format!("{}:{}", self.host, self.port);
-        for more in &self.more_hosts {
-            hosts.push_str(&format!(",{}:{}", more.host, more.port));
-        }
-        format!("{hosts}/{}", self.dbname)
+        let hosts: Vec<String> = self
+            .hosts()
+            .iter()
+            .map(|h| format!("{}:{}", h.host, h.port))
+            .collect();
+        format!("{}/{}", hosts.join(","), self.dbname)
     }
 
     /// Every host of the list with its port, the first one first.
@@ -488,27 +489,33 @@ impl Provenance {
     }
 }
 
+/// The environment variable of each connection setting, by libpq keyword: `ConfigLayer::from_env`
+/// reads them, and the connection dialog names them.
+const ENVIRONMENT: [(&str, &str); 16] = [
+    ("host", "PGHOST"),
+    ("port", "PGPORT"),
+    ("dbname", "PGDATABASE"),
+    ("user", "PGUSER"),
+    ("password", "PGPASSWORD"),
+    ("sslmode", "PGSSLMODE"),
+    ("sslrootcert", "PGSSLROOTCERT"),
+    ("sslcert", "PGSSLCERT"),
+    ("sslkey", "PGSSLKEY"),
+    ("connect_timeout", "PGCONNECT_TIMEOUT"),
+    ("application_name", "PGAPPNAME"),
+    ("options", "PGOPTIONS"),
+    ("target_session_attrs", "PGTARGETSESSIONATTRS"),
+    ("load_balance_hosts", "PGLOADBALANCEHOSTS"),
+    ("pool_min", "MARQUEE_POOL_MIN"),
+    ("pool_max", "MARQUEE_POOL_MAX"),
+];
+
 /// The environment variable that sets `keyword`.
 fn environment_variable(keyword: &str) -> &'static str {
-    match keyword {
-        "host" => "PGHOST",
-        "port" => "PGPORT",
-        "dbname" => "PGDATABASE",
-        "user" => "PGUSER",
-        "password" => "PGPASSWORD",
-        "sslmode" => "PGSSLMODE",
-        "sslrootcert" => "PGSSLROOTCERT",
-        "sslcert" => "PGSSLCERT",
-        "sslkey" => "PGSSLKEY",
-        "connect_timeout" => "PGCONNECT_TIMEOUT",
-        "application_name" => "PGAPPNAME",
-        "options" => "PGOPTIONS",
-        "target_session_attrs" => "PGTARGETSESSIONATTRS",
-        "load_balance_hosts" => "PGLOADBALANCEHOSTS",
-        "pool_min" => "MARQUEE_POOL_MIN",
-        "pool_max" => "MARQUEE_POOL_MAX",
-        _ => "the environment",
-    }
+    ENVIRONMENT
+        .iter()
+        .find(|(k, _)| *k == keyword)
+        .map_or("the environment", |(_, variable)| variable)
 }
 
 /// One source of settings (flags, environment or file); `None` means "this source is silent".
@@ -630,13 +637,14 @@ impl ConfigLayer {
     /// The environment layer: `DATABASE_URL`, libpq's `PG*` variables and `MARQUEE_*`.
     pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Self {
         let get = |key: &str| get(key).filter(|v| !v.is_empty());
+        let var = |keyword: &str| get(environment_variable(keyword));
         Self {
             url: get("DATABASE_URL"),
-            host: get("PGHOST"),
-            port: get("PGPORT"),
-            dbname: get("PGDATABASE"),
-            user: get("PGUSER"),
-            password: get("PGPASSWORD").map(Secret::new),
+            host: var("host"),
+            port: var("port"),
+            dbname: var("dbname"),
+            user: var("user"),
+            password: var("password").map(Secret::new),
             // libpq's order: PGPASSFILE, else the file in the home folder.
             passfile: get("PGPASSFILE")
                 .map(PathBuf::from)
@@ -656,17 +664,17 @@ impl ConfigLayer {
             .into_iter()
             .flatten()
             .collect(),
-            sslmode: get("PGSSLMODE"),
-            sslrootcert: get("PGSSLROOTCERT").map(PathBuf::from),
-            sslcert: get("PGSSLCERT").map(PathBuf::from),
-            sslkey: get("PGSSLKEY").map(PathBuf::from),
-            connect_timeout: get("PGCONNECT_TIMEOUT"),
-            application_name: get("PGAPPNAME"),
-            options: get("PGOPTIONS"),
-            target_session_attrs: get("PGTARGETSESSIONATTRS"),
-            load_balance_hosts: get("PGLOADBALANCEHOSTS"),
-            pool_min: get("MARQUEE_POOL_MIN"),
-            pool_max: get("MARQUEE_POOL_MAX"),
+            sslmode: var("sslmode"),
+            sslrootcert: var("sslrootcert").map(PathBuf::from),
+            sslcert: var("sslcert").map(PathBuf::from),
+            sslkey: var("sslkey").map(PathBuf::from),
+            connect_timeout: var("connect_timeout"),
+            application_name: var("application_name"),
+            options: var("options"),
+            target_session_attrs: var("target_session_attrs"),
+            load_balance_hosts: var("load_balance_hosts"),
+            pool_min: var("pool_min"),
+            pool_max: var("pool_max"),
             checkout_timeout_ms: get("MARQUEE_CHECKOUT_TIMEOUT_MS"),
             statement_timeout_ms: get("MARQUEE_STATEMENT_TIMEOUT_MS"),
             data_dir: get("MARQUEE_DATA_DIR").map(PathBuf::from),
@@ -1015,9 +1023,7 @@ impl Settings {
                     match crate::pgpass::lookup(passfile, target) {
                         Ok(Some(found)) => {
                             params.password = Some(Secret::new(found));
-                            provenance
-                                .entries
-                                .insert("password", Origin::PasswordFile(passfile.clone()));
+                            provenance.set("password", Origin::PasswordFile(passfile.clone()));
                             break;
                         }
                         Ok(None) => {}
