@@ -44,7 +44,7 @@ pub enum LoadError {
 }
 
 /// Reports progress every this many rows.
-const PROGRESS_EVERY: u64 = 20_000;
+pub(crate) const PROGRESS_EVERY: u64 = 20_000;
 
 pub(crate) fn db_err(target: &str) -> impl Fn(postgres::Error) -> LoadError + '_ {
     move |err| {
@@ -247,23 +247,21 @@ pub(crate) fn finish_replace(
             done: i as u64 + 1,
             total: Some(total),
         });
-        tx.batch_execute(ddl).map_err(|err| {
-            let mut error = db_err(target)(err);
-            if let LoadError::Database(e) = &mut error
-                && ddl.contains("FOREIGN KEY")
-            {
-                e.message = format!(
-                    "a rating or tag refers to a movie that is not in the movies file ({})",
-                    e.message
-                );
-            }
-            // The ratings' key is built here, after the COPY: a duplicate shows up now.
-            if ddl.starts_with("ALTER TABLE ratings ") && !ddl.contains("FOREIGN KEY") {
-                duplicate_hint(error, "(user, movie) rating pairs")
-            } else {
-                error
-            }
-        })?;
+        tx.batch_execute(ddl)
+            .map_err(|err| match db_err(target)(err) {
+                LoadError::Database(mut e) if ddl.contains("FOREIGN KEY") => {
+                    e.message = format!(
+                        "a rating or tag refers to a movie that is not in the movies file ({})",
+                        e.message
+                    );
+                    LoadError::Database(e)
+                }
+                // The ratings' key is built here, after the COPY: a duplicate shows up now.
+                error if ddl.starts_with("ALTER TABLE ratings ") => {
+                    duplicate_hint(error, "(user, movie) rating pairs")
+                }
+                error => error,
+            })?;
     }
     tx.execute(
         "INSERT INTO marquee_meta (key, value) VALUES ('collection', $1)

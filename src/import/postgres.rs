@@ -140,7 +140,8 @@ fn pipe(
     mut tally: Option<&mut RatingTally>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<u64, LoadError> {
-    let lost = |what: &str, target: &str, e: &std::io::Error| lost(stage, what, target, e);
+    let lost =
+        |what: &str, target: &str, e: &std::io::Error| broke(stage, what, io_cause(e, target));
     let mut reader = reading
         .copy_out(out_sql)
         .map_err(|e| read_failed(stage, source_target, &e))?;
@@ -214,13 +215,11 @@ fn copy_movies(
     types.extend([Type::FLOAT4, Type::INT4]);
     let mut writer = BinaryCopyInWriter::new(sink, &types);
     let source_broke = |e: postgres::Error| {
-        let message = DbError::from_postgres(&e, source_target).message;
-        LoadError::Database(DbError::new(
-            DbErrorKind::ConnectionLost,
-            format!(
-                "the source stream from {source_target} broke while copying {STAGE}: {message}"
-            ),
-        ))
+        broke(
+            STAGE,
+            &format!("the source stream from {source_target}"),
+            DbError::from_postgres(&e, source_target).message,
+        )
     };
     let mut count = 0_u64;
     while let Some(row) = rows.next().map_err(source_broke)? {
@@ -244,7 +243,7 @@ fn copy_movies(
             ])
             .map_err(load::db_err(store_target))?;
         count += 1;
-        if count.is_multiple_of(20_000) {
+        if count.is_multiple_of(load::PROGRESS_EVERY) {
             progress(Progress {
                 stage: STAGE,
                 done: count,
@@ -261,20 +260,23 @@ fn copy_movies(
     Ok(count)
 }
 
-/// The COPY streams report a server error as an io::Error wrapping the driver's error, whose own
-/// text is only "db error": the server's message is what people need.
-fn lost(stage: &str, what: &str, target: &str, e: &std::io::Error) -> LoadError {
-    let cause = e
-        .get_ref()
-        .and_then(|inner| inner.downcast_ref::<postgres::Error>())
-        .map_or_else(
-            || e.to_string(),
-            |pg| DbError::from_postgres(pg, target).message,
-        );
+/// A stream (`what`) that broke while copying `stage`, and why.
+fn broke(stage: &str, what: &str, cause: String) -> LoadError {
     LoadError::Database(DbError::new(
         DbErrorKind::ConnectionLost,
         format!("{what} broke while copying {stage}: {cause}"),
     ))
+}
+
+/// The COPY streams report a server error as an io::Error wrapping the driver's error, whose own
+/// text is only "db error": the server's message is what people need.
+fn io_cause(e: &std::io::Error, target: &str) -> String {
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<postgres::Error>())
+        .map_or_else(
+            || e.to_string(),
+            |pg| DbError::from_postgres(pg, target).message,
+        )
 }
 
 /// The source refused to start streaming `stage`.

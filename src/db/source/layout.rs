@@ -182,24 +182,23 @@ impl Layout {
             None => "'{}'::text[]".to_owned(),
         };
         let (ratings_join, rating_avg, rating_count) = match &self.ratings {
-            // A rating row without stars counts for nothing, as the import skips it.
-            Some(r) => (
-                {
-                    let rating = r.rating.sql("rt");
+            Some(r) => {
+                // A rating row without stars counts for nothing, as the import skips it.
+                let rating = r.rating.sql("rt");
+                let movie = r.movie_id.sql("rt");
+                let among =
+                    ids.map_or(String::new(), |ids| format!(" WHERE {movie} = ANY ({ids})"));
+                (
                     format!(
-                        " LEFT JOIN (SELECT {} AS movie_id, avg({rating}::real)::real AS rating_avg, \
-                     count({rating})::integer AS rating_count FROM {} rt{} GROUP BY 1) r ON r.movie_id = {id}",
-                        r.movie_id.sql("rt"),
-                        r.table.sql(),
-                        ids.map_or(String::new(), |ids| format!(
-                            " WHERE {} = ANY ({ids})",
-                            r.movie_id.sql("rt")
-                        )),
-                    )
-                },
-                "r.rating_avg",
-                "coalesce(r.rating_count, 0)",
-            ),
+                        " LEFT JOIN (SELECT {movie} AS movie_id, avg({rating}::real)::real AS rating_avg, \
+                         count({rating})::integer AS rating_count FROM {} rt{among} GROUP BY 1) r \
+                         ON r.movie_id = {id}",
+                        r.table.sql()
+                    ),
+                    "r.rating_avg",
+                    "coalesce(r.rating_count, 0)",
+                )
+            }
             None => (String::new(), "NULL::real", "0"),
         };
         // Scalar subqueries, so a query that does not read the ids does not pay for them.
