@@ -25,15 +25,26 @@ enum CopyEvent {
     Finished(Result<LoadReport, String>),
 }
 
-/// Where a copy stands.
+/// Where a copy stands, with its details.
 #[derive(Clone, Debug, PartialEq)]
-pub enum CopyState {
+enum CopyState {
     /// Still copying: the latest progress (bytes of a table, then index and summary steps).
     Running(Option<Progress>),
     /// Committed into the store.
     Done(LoadReport),
     /// Nothing was changed in the store; why, for people.
     Failed(String),
+}
+
+/// Where a copy stands, without its details: what the status bar offers next to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CopyPhase {
+    /// Under way.
+    Running,
+    /// Committed: "Open the copy".
+    Done,
+    /// Nothing changed: "Copy locally…" again.
+    Failed,
 }
 
 /// A copy under way (or finished), started by [`LocalCopy::start`].
@@ -75,8 +86,8 @@ impl LocalCopy {
         })
     }
 
-    /// Takes in what the thread reported; returns the state.
-    pub fn poll(&mut self) -> &CopyState {
+    /// Takes in what the thread reported.
+    pub fn poll(&mut self) {
         while let Ok(event) = self.events.try_recv() {
             match event {
                 CopyEvent::Progress(p) => self.state = CopyState::Running(Some(p)),
@@ -84,12 +95,15 @@ impl LocalCopy {
                 CopyEvent::Finished(Err(message)) => self.state = CopyState::Failed(message),
             }
         }
-        &self.state
     }
 
-    /// The state as last polled.
-    pub fn state(&self) -> &CopyState {
-        &self.state
+    /// Where it stands.
+    pub fn phase(&self) -> CopyPhase {
+        match self.state {
+            CopyState::Running(_) => CopyPhase::Running,
+            CopyState::Done(_) => CopyPhase::Done,
+            CopyState::Failed(_) => CopyPhase::Failed,
+        }
     }
 
     /// One line for the status bar.

@@ -604,9 +604,10 @@ impl MarqueeApp {
                 Command::RequestExactCount => self.browse.request_exact_count(),
                 Command::Retry => self.reconnect(),
                 Command::AskLocalCopy => {
-                    let running = self.local_copy.as_ref().is_some_and(|c| {
-                        matches!(c.state(), crate::local_copy::CopyState::Running(_))
-                    });
+                    let running = self
+                        .local_copy
+                        .as_ref()
+                        .is_some_and(|c| c.phase() == crate::local_copy::CopyPhase::Running);
                     if !running {
                         self.local_copy_question = self.local_copy_question();
                     }
@@ -942,11 +943,7 @@ impl MarqueeApp {
                 .as_ref()
                 .map(|copy| status_bar::LocalCopyStatus {
                     label: copy.label(),
-                    phase: match copy.state() {
-                        crate::local_copy::CopyState::Running(_) => status_bar::CopyPhase::Running,
-                        crate::local_copy::CopyState::Done(_) => status_bar::CopyPhase::Done,
-                        crate::local_copy::CopyState::Failed(_) => status_bar::CopyPhase::Failed,
-                    },
+                    phase: copy.phase(),
                 }),
         }
     }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use egui::{RichText, Ui};
 
+use crate::local_copy::CopyPhase;
 use crate::plural;
 use crate::repo::movies::RowCount;
 use crate::ui::command::Command;
@@ -47,17 +48,6 @@ pub struct LocalCopyStatus {
     pub label: String,
     /// Where it stands.
     pub phase: CopyPhase,
-}
-
-/// Where the local copy stands, for what the bar offers next to it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CopyPhase {
-    /// Under way.
-    Running,
-    /// Committed: "Open the copy".
-    Done,
-    /// Nothing changed: "Copy locally…" again.
-    Failed,
 }
 
 /// A query in place slower than this makes the bar offer the local copy.
