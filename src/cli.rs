@@ -57,6 +57,9 @@ pub struct ConnectionArgs {
     /// CA certificate for verify-ca / verify-full (env PGSSLROOTCERT).
     #[arg(long, global = true)]
     pub sslrootcert: Option<PathBuf>,
+    /// Read replicas for browsing: hosts (r1:5432,r2) or a URL (env MARQUEE_REPLICAS).
+    #[arg(long, global = true)]
+    pub replicas: Option<String>,
     /// Pool minimum idle connections (env MARQUEE_POOL_MIN, default 2).
     #[arg(long, global = true)]
     pub pool_min: Option<String>,
@@ -88,6 +91,7 @@ impl ConnectionArgs {
             password: None::<Secret>,
             sslmode: self.sslmode.clone(),
             sslrootcert: self.sslrootcert.clone(),
+            replicas: self.replicas.clone(),
             pool_min: self.pool_min.clone(),
             pool_max: self.pool_max.clone(),
             data_dir: self.data_dir.clone(),
@@ -313,7 +317,7 @@ pub fn run(connection: &ConnectionArgs, command: Command) -> anyhow::Result<()> 
                 ratings,
                 seed,
             };
-            let mut conn = pool.get("seed")?;
+            let mut conn = pool.get_for_writing("seed")?;
             let report = with_progress_bar(|progress| {
                 load::load_sample(&mut conn, pool.target(), &spec, progress)
             })?;
@@ -411,7 +415,7 @@ pub fn run(connection: &ConnectionArgs, command: Command) -> anyhow::Result<()> 
             source: ImportSource::Movielens { dir },
         } => with_database_for_writing(&settings, "import", |_, pool| {
             let folder = MovieLensDir::open(&dir)?;
-            let mut conn = pool.get("import")?;
+            let mut conn = pool.get_for_writing("import")?;
             let report = with_progress_bar(|progress| {
                 load::load_movielens(&mut conn, pool.target(), &folder, progress)
             })?;
@@ -508,7 +512,7 @@ fn import_postgres(settings: &Settings, source_url: &str) -> anyhow::Result<()> 
         source.describe()
     );
     with_database_for_writing(settings, "import postgres", |_, pool| {
-        let mut conn = pool.get("import")?;
+        let mut conn = pool.get_for_writing("import")?;
         let report = with_progress_bar(|progress| {
             crate::import::postgres::load_from_postgres(
                 &mut conn,
@@ -697,7 +701,7 @@ fn db_command(settings: &Settings, action: DbAction) -> anyhow::Result<()> {
             )?;
             let server = Server::start(settings)?;
             let pool = db::open_pool(&server, settings)?;
-            let mut conn = pool.get("db.start")?;
+            let mut conn = pool.get_for_writing("db.start")?;
             let seeded = with_progress_bar(|progress| {
                 load::seed_if_empty(&mut conn, pool.target(), progress)
             })?;
@@ -746,7 +750,7 @@ fn db_command(settings: &Settings, action: DbAction) -> anyhow::Result<()> {
             Ok(())
         }
         DbAction::Migrate => with_database_for_writing(settings, "db migrate", |_, pool| {
-            let mut conn = pool.get("db.migrate")?;
+            let mut conn = pool.get_for_writing("db.migrate")?;
             let version = db::schema::current_version(&mut *conn)?;
             println!("Schema is at version {version} on {}", pool.target());
             Ok(())

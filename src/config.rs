@@ -228,6 +228,11 @@ pub struct ConnectParams {
     /// Try the hosts in random order (`load_balance_hosts=random`, `PGLOADBALANCEHOSTS`).
     #[serde(default)]
     pub load_balance_hosts: bool,
+    /// Read replicas of this server (the `replicas` setting): standbys, one or more hosts, where
+    /// the pool sends browsing reads. Writes, and reads when no standby answers, go to the
+    /// hosts above. Never nested: a replica's own `replicas` is `None`.
+    #[serde(default)]
+    pub replicas: Option<Box<ConnectParams>>,
 }
 
 /// The `application_name` of the pool's connections when none is configured: the pool stats
@@ -252,6 +257,7 @@ impl Default for ConnectParams {
             more_hosts: Vec::new(),
             target_session_attrs: SessionAttrs::Any,
             load_balance_hosts: false,
+            replicas: None,
         }
     }
 }
@@ -491,7 +497,7 @@ impl Provenance {
 
 /// The environment variable of each connection setting, by libpq keyword: `ConfigLayer::from_env`
 /// reads them, and the connection dialog names them.
-const ENVIRONMENT: [(&str, &str); 16] = [
+const ENVIRONMENT: [(&str, &str); 17] = [
     ("host", "PGHOST"),
     ("port", "PGPORT"),
     ("dbname", "PGDATABASE"),
@@ -506,6 +512,7 @@ const ENVIRONMENT: [(&str, &str); 16] = [
     ("options", "PGOPTIONS"),
     ("target_session_attrs", "PGTARGETSESSIONATTRS"),
     ("load_balance_hosts", "PGLOADBALANCEHOSTS"),
+    ("replicas", "MARQUEE_REPLICAS"),
     ("pool_min", "MARQUEE_POOL_MIN"),
     ("pool_max", "MARQUEE_POOL_MAX"),
 ];
@@ -563,6 +570,9 @@ pub struct ConfigLayer {
     pub target_session_attrs: Option<String>,
     /// `disable` or `random`.
     pub load_balance_hosts: Option<String>,
+    /// Read replicas: a host list (`r1:5432,r2`) that shares everything else with the server,
+    /// or a URL of their own (`postgresql://reader@r1,r2/movies`).
+    pub replicas: Option<String>,
     /// Pool minimum idle connections.
     #[serde(deserialize_with = "string_or_number")]
     pub pool_min: Option<String>,
@@ -673,6 +683,7 @@ impl ConfigLayer {
             options: var("options"),
             target_session_attrs: var("target_session_attrs"),
             load_balance_hosts: var("load_balance_hosts"),
+            replicas: var("replicas"),
             pool_min: var("pool_min"),
             pool_max: var("pool_max"),
             checkout_timeout_ms: get("MARQUEE_CHECKOUT_TIMEOUT_MS"),
@@ -750,6 +761,7 @@ impl ConfigLayer {
             ("options", self.options.is_some()),
             ("target_session_attrs", self.target_session_attrs.is_some()),
             ("load_balance_hosts", self.load_balance_hosts.is_some()),
+            ("replicas", self.replicas.is_some()),
             ("pool_min", self.pool_min.is_some()),
             ("pool_max", self.pool_max.is_some()),
         ];
@@ -784,6 +796,7 @@ impl ConfigLayer {
             options: self.options.or(lower.options),
             target_session_attrs: self.target_session_attrs.or(lower.target_session_attrs),
             load_balance_hosts: self.load_balance_hosts.or(lower.load_balance_hosts),
+            replicas: self.replicas.or(lower.replicas),
             pool_min: self.pool_min.or(lower.pool_min),
             pool_max: self.pool_max.or(lower.pool_max),
             checkout_timeout_ms: self.checkout_timeout_ms.or(lower.checkout_timeout_ms),
@@ -1007,33 +1020,19 @@ impl Settings {
                     .collect(),
                 target_session_attrs,
                 load_balance_hosts,
+                replicas: None,
             };
             if params.password.is_none()
                 && let Some(passfile) = &merged.passfile
+                && password_from_file(&mut params, passfile)
             {
-                // libpq looks the password up for each host it tries; one password serves the
-                // whole list here, so the first host with a line gives it.
-                for host in params.hosts() {
-                    let target = crate::pgpass::Target {
-                        host: &host.host,
-                        port: host.port,
-                        dbname: &params.dbname,
-                        user: &params.user,
-                    };
-                    match crate::pgpass::lookup(passfile, target) {
-                        Ok(Some(found)) => {
-                            params.password = Some(Secret::new(found));
-                            provenance.set("password", Origin::PasswordFile(passfile.clone()));
-                            break;
-                        }
-                        Ok(None) => {}
-                        // libpq goes on without the file too; the server may not want a password.
-                        Err(problem) => {
-                            tracing::warn!("{problem}");
-                            break;
-                        }
-                    }
-                }
+                provenance.set("password", Origin::PasswordFile(passfile.clone()));
+            }
+            if let Some(text) = &merged.replicas {
+                let replicas = replica_params(text, &params, merged.passfile.as_deref()).map_err(
+                    |message| invalid("replicas (MARQUEE_REPLICAS/--replicas)", message),
+                )?;
+                params.replicas = Some(Box::new(replicas));
             }
             ServerChoice::External(params)
         };
@@ -1047,6 +1046,118 @@ impl Settings {
             provenance,
         ))
     }
+}
+
+/// Fills `params.password` from the password file, as libpq does; whether a line matched.
+///
+/// libpq looks the password up for each host it tries; one password serves the whole list
+/// here, so the first host with a line gives it.
+fn password_from_file(params: &mut ConnectParams, passfile: &Path) -> bool {
+    for host in params.hosts() {
+        let target = crate::pgpass::Target {
+            host: &host.host,
+            port: host.port,
+            dbname: &params.dbname,
+            user: &params.user,
+        };
+        match crate::pgpass::lookup(passfile, target) {
+            Ok(Some(found)) => {
+                params.password = Some(Secret::new(found));
+                return true;
+            }
+            Ok(None) => {}
+            // libpq goes on without the file too; the server may not want a password.
+            Err(problem) => {
+                tracing::warn!("{problem}");
+                return false;
+            }
+        }
+    }
+    false
+}
+
+/// The read replicas' connection settings from the `replicas` setting: a URL of their own
+/// (`postgresql://reader@r1:5432,r2/movies`), whose unset parts are the server's, or a bare
+/// host list (`r1:5433,r2`), which shares everything but the hosts with the server. A role the
+/// server's settings do not name finds its password in the URL or the password file.
+fn replica_params(
+    text: &str,
+    server: &ConnectParams,
+    passfile: Option<&Path>,
+) -> Result<ConnectParams, String> {
+    let is_url = text.starts_with("postgresql://") || text.starts_with("postgres://");
+    let layer = if is_url {
+        parse_url(text)?
+    } else {
+        ConfigLayer {
+            host: Some(text.to_owned()),
+            ..ConfigLayer::default()
+        }
+    };
+    // `host:port` items of a bare list, or the URL's hosts and ports.
+    let mut hosts = Vec::new();
+    let hosts_text = layer.host.as_deref().unwrap_or_default();
+    let url_ports = layer.port.as_deref().map(split_list).unwrap_or_default();
+    for (i, item) in split_list(hosts_text).into_iter().enumerate() {
+        let (host, port) = match (is_url, item.rsplit_once(':')) {
+            (false, Some((host, port))) if !host.is_empty() => {
+                (host.to_owned(), Some(port.to_owned()))
+            }
+            _ => (
+                item.clone(),
+                url_ports.get(i).or(url_ports.first()).cloned(),
+            ),
+        };
+        let port = match port {
+            None => server.port,
+            Some(port) => port
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or_else(|| format!("{port:?} in {item:?} is not a port number (1–65535)"))?,
+        };
+        hosts.push(HostPort { host, port });
+    }
+    let Some(first) = hosts.first().cloned() else {
+        return Err(
+            "names no host; give hosts (r1:5432,r2) or a URL (postgresql://r1/movies)".to_owned(),
+        );
+    };
+    let user_changed = layer.user.as_ref().is_some_and(|u| *u != server.user);
+    let mut replicas = ConnectParams {
+        host: first.host,
+        port: first.port,
+        more_hosts: hosts.into_iter().skip(1).collect(),
+        dbname: layer.dbname.unwrap_or_else(|| server.dbname.clone()),
+        user: layer.user.unwrap_or_else(|| server.user.clone()),
+        password: layer
+            .password
+            .or_else(|| (!user_changed).then(|| server.password.clone()).flatten()),
+        sslmode: match layer.sslmode {
+            Some(mode) => mode.parse()?,
+            None => server.sslmode,
+        },
+        // Standbys are read-only by nature; the pool sorts hosts by what they report.
+        target_session_attrs: SessionAttrs::Any,
+        load_balance_hosts: match layer.load_balance_hosts.as_deref() {
+            Some("random") => true,
+            Some("disable") => false,
+            Some(other) => {
+                return Err(format!(
+                    "load_balance_hosts {other:?}: use disable or random"
+                ));
+            }
+            None => server.load_balance_hosts,
+        },
+        replicas: None,
+        ..server.clone()
+    };
+    if replicas.password.is_none()
+        && let Some(passfile) = passfile
+    {
+        password_from_file(&mut replicas, passfile);
+    }
+    Ok(replicas)
 }
 
 /// Where Marquee keeps its private cluster when nothing else says: the platform's user data folder

@@ -167,7 +167,7 @@ fn copy(
         .map_err(|e| e.to_string())
         .and_then(|pool| {
             let result = (|| {
-                let mut conn = pool.get("local copy").map_err(|e| e.to_string())?;
+                let mut conn = pool.get_for_writing("local copy").map_err(|e| e.to_string())?;
                 let source_target = source_params.display_target();
                 let mut source_client =
                     db::connect_once(source_params).map_err(|e| e.to_string())?;

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::TestDb;
+use common::scratch::Scratch;
 use marquee::config::{ConnectParams, PoolSettings, Secret, ServerChoice, Settings, SslMode};
 use marquee::connection::{Connection, Waker};
 use marquee::db::cluster::PrivateCluster;
@@ -21,109 +22,6 @@ use marquee::filter::Filter;
 use marquee::import::sample::SampleSpec;
 use marquee::repo::movies::MoviesRepository;
 use marquee::worker::{Answer, Priority, Request, RequestKind, Topic, Workers};
-
-/// A private cluster of the test's own, which it may stop, restart and reconfigure.
-struct Scratch {
-    dir: PathBuf,
-    cluster: PrivateCluster,
-}
-
-impl Scratch {
-    /// Started, with the `marquee` database, migrated, holding a small sample.
-    fn new(label: &str) -> Self {
-        let dir = common::scratch_dir(label);
-        let settings = Settings {
-            server: ServerChoice::Private {
-                data_dir: dir.clone(),
-            },
-            pool: PoolSettings::default(),
-            source: Default::default(),
-        };
-        let server = Server::start(&settings).expect("start scratch cluster");
-        let cluster = server.cluster.expect("private");
-        let mut client = db::connect_once(&cluster.connect_params()).unwrap();
-        db::schema::migrate(&mut client, "scratch").unwrap();
-        marquee::import::load::load_sample(
-            &mut client,
-            "scratch",
-            &SampleSpec {
-                movies: 2_000,
-                ratings: 20_000,
-                seed: 5,
-            },
-            &mut |_| {},
-        )
-        .unwrap();
-        Self { dir, cluster }
-    }
-
-    fn socket_params(&self) -> ConnectParams {
-        self.cluster.connect_params()
-    }
-
-    fn admin(&self) -> postgres::Client {
-        let mut params = self.socket_params();
-        params.dbname = "postgres".into();
-        db::connect_once(&params).unwrap()
-    }
-
-    fn pgdata(&self) -> PathBuf {
-        self.dir.join("pgdata")
-    }
-
-    /// Replaces the TCP rules of pg_hba.conf (the private socket stays `trust`) and reloads.
-    fn set_host_rules(&self, rules: &str) {
-        std::fs::write(
-            self.pgdata().join("pg_hba.conf"),
-            format!("local all all trust\n{rules}\n"),
-        )
-        .unwrap();
-        self.admin()
-            .batch_execute("SELECT pg_reload_conf()")
-            .unwrap();
-    }
-
-    /// A login role with a password, for TCP tests.
-    fn create_role(&self, name: &str, password: &str, superuser: bool) {
-        let su = if superuser { "SUPERUSER" } else { "" };
-        self.admin()
-            .batch_execute(&format!("CREATE ROLE {name} LOGIN {su} PASSWORD '{password}'; GRANT ALL ON DATABASE marquee TO {name}"))
-            .unwrap();
-        let mut owner = db::connect_once(&self.socket_params()).unwrap();
-        owner
-            .batch_execute(&format!(
-                "GRANT USAGE ON SCHEMA marquee TO {name}; \
-                 GRANT SELECT ON ALL TABLES IN SCHEMA marquee TO {name}"
-            ))
-            .unwrap();
-    }
-
-    fn tcp_params(
-        &self,
-        host: &str,
-        user: &str,
-        password: &str,
-        sslmode: SslMode,
-    ) -> ConnectParams {
-        ConnectParams {
-            host: host.into(),
-            port: self.cluster.port(),
-            dbname: "marquee".into(),
-            user: user.into(),
-            password: Some(Secret::new(password)),
-            sslmode,
-            connect_timeout_secs: 3,
-            ..ConnectParams::default()
-        }
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = PrivateCluster::stop_folder(&self.dir);
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 fn settings(min: u32, max: u32) -> PoolSettings {
     PoolSettings {

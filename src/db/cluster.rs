@@ -138,9 +138,14 @@ impl PgBinaries {
         candidates.push(PathBuf::from("/usr/bin"));
         for dir in &candidates {
             if dir.join("initdb").is_file() && dir.join("pg_ctl").is_file() {
-                return Ok(Self {
-                    bindir: dir.clone(),
-                });
+                // Where `initdb` really lives, when `dir` holds links to it (as /usr/local/bin
+                // may): the server's other programs (`pg_basebackup`) sit beside it there.
+                let bindir = fs::canonicalize(dir.join("initdb"))
+                    .ok()
+                    .and_then(|initdb| initdb.parent().map(Path::to_path_buf))
+                    .filter(|real| real.join("pg_ctl").is_file())
+                    .unwrap_or_else(|| dir.clone());
+                return Ok(Self { bindir });
             }
         }
         Err(ClusterError::BinariesNotFound {
@@ -541,7 +546,7 @@ impl PrivateCluster {
                 None => free_port().map_err(io_err(&self.root))?,
             };
             let started = Instant::now();
-            match self.run("pg_ctl", self.pg_ctl_start("start", port, &[])) {
+            match self.run("pg_ctl", self.pg_ctl_start("start", port, &[], self.wal())) {
                 Ok(_) => {
                     self.port = port;
                     if let Err(err) = fs::write(&port_file, port.to_string()) {
@@ -585,8 +590,49 @@ impl PrivateCluster {
     pub fn restart(&self) -> Result<(), ClusterError> {
         self.run(
             "pg_ctl",
-            self.pg_ctl_start("restart", self.port, &["-m", "fast"]),
+            self.pg_ctl_start("restart", self.port, &["-m", "fast"], self.wal()),
         )?;
+        Ok(())
+    }
+
+    /// The WAL this cluster writes when Marquee starts it: the least, unless it is a standby
+    /// (made by [`PrivateCluster::make_standby`]), which must match its primary's settings.
+    fn wal(&self) -> Wal {
+        if Self::pgdata(&self.root).join("standby.signal").is_file() {
+            Wal::Replica
+        } else {
+            Wal::Minimal
+        }
+    }
+
+    /// Restarts the server on the same port so that standbys can stream from it (`wal_level =
+    /// replica`, WAL senders). Its next start by Marquee goes back to `minimal`.
+    pub fn restart_for_standbys(&self) -> Result<(), ClusterError> {
+        self.run(
+            "pg_ctl",
+            self.pg_ctl_start("restart", self.port, &["-m", "fast"], Wal::Replica),
+        )?;
+        Ok(())
+    }
+
+    /// Makes `root` hold a streaming standby of this server (`pg_basebackup -R` over the private
+    /// socket), ready for [`PrivateCluster::ensure_running`] to start. This server must stream
+    /// ([`PrivateCluster::restart_for_standbys`]).
+    pub fn make_standby(&self, root: &Path) -> Result<(), ClusterError> {
+        fs::create_dir_all(root).map_err(io_err(root))?;
+        let pgdata = Self::pgdata(root);
+        self.private_dir(&pgdata)?;
+        let log = Self::log_file(root);
+        File::create(&log).map_err(io_err(&log))?;
+        if let Some(account) = &self.account {
+            chown(&log, account)?;
+        }
+        let mut cmd = self.command("pg_basebackup");
+        cmd.arg("-D").arg(&pgdata);
+        cmd.arg("-h").arg(Self::socket_dir(&self.root));
+        cmd.args(["-p", &self.port.to_string(), "-U", PRIVATE_ROLE]);
+        cmd.args(["-R", "-X", "stream", "-c", "fast"]);
+        self.run("pg_basebackup", cmd)?;
         Ok(())
     }
 
@@ -597,15 +643,18 @@ impl PrivateCluster {
     /// level a load, which truncates and refills its tables in one transaction, writes them
     /// without WAL (they are synced at commit instead; crash recovery is unchanged). Given at
     /// each start, so clusters made by earlier versions get it too.
-    fn pg_ctl_start(&self, action: &str, port: u16, extra: &[&str]) -> Command {
+    fn pg_ctl_start(&self, action: &str, port: u16, extra: &[&str], wal: Wal) -> Command {
         let mut cmd = self.command("pg_ctl");
         cmd.arg(action).arg("-D").arg(Self::pgdata(&self.root));
         cmd.arg("-l").arg(Self::log_file(&self.root));
         cmd.args(extra);
         cmd.args(["-w", "-t", "60", "-s", "-o"]);
+        let wal = match wal {
+            Wal::Minimal => "-c wal_level=minimal -c max_wal_senders=0",
+            Wal::Replica => "-c wal_level=replica -c max_wal_senders=4",
+        };
         cmd.arg(format!(
-            "-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='{}' \
-             -c wal_level=minimal -c max_wal_senders=0",
+            "-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='{}' {wal}",
             Self::socket_dir(&self.root).display()
         ));
         cmd
@@ -619,6 +668,13 @@ impl PrivateCluster {
             tracing::warn!("could not stop the private PostgreSQL server: {err}");
         }
     }
+}
+
+/// How much WAL the server writes: the private cluster's usual least, or enough for standbys.
+#[derive(Clone, Copy)]
+enum Wal {
+    Minimal,
+    Replica,
 }
 
 fn free_port() -> std::io::Result<u16> {

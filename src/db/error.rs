@@ -20,6 +20,9 @@ pub enum DbErrorKind {
     Cancelled,
     /// The connection died while the query ran (server restart, backend terminated).
     ConnectionLost,
+    /// A standby cancelled the read: replaying the primary's changes needed what the read was
+    /// looking at (a recovery conflict). The same read usually succeeds when tried again.
+    RecoveryConflict,
     /// The schema is missing or from a newer Marquee.
     Schema,
     /// Any other error the server reported.
@@ -100,6 +103,10 @@ impl DbError {
                     "the query ran longer than the statement timeout and was stopped by the server; narrow the filter or raise the statement timeout".to_owned(),
                 ),
                 "57014" => (DbErrorKind::Cancelled, "the query was cancelled".to_owned()),
+                _ if db.message().contains("conflict with recovery") => (
+                    DbErrorKind::RecoveryConflict,
+                    format!("the standby at {target} cancelled the read to replay the primary's changes (a recovery conflict); raise max_standby_streaming_delay or turn on hot_standby_feedback there if it keeps happening"),
+                ),
                 "57P01" | "57P02" | "57P03" => (
                     DbErrorKind::ConnectionLost,
                     format!("the server at {target} ended the connection ({}); the window reconnects by itself, a command can simply be run again", db.message()),

@@ -138,6 +138,8 @@ pub enum CloseReason {
     Poisoned,
     /// The pool itself was closed or recycled.
     PoolClosed,
+    /// It read from the server while no read replica answered; one does again.
+    BackToReplica,
 }
 
 /// All pool counters. Shared between the r2d2 event handler, the connection manager and the
@@ -166,6 +168,8 @@ pub struct PoolMetrics {
     pub closed_poisoned: AtomicU64,
     /// See [`CloseReason::PoolClosed`].
     pub closed_pool: AtomicU64,
+    /// See [`CloseReason::BackToReplica`].
+    pub closed_back_to_replica: AtomicU64,
     /// Validations run at checkout (connections idle beyond the bypass window).
     pub validations: AtomicU64,
     /// Queries run through the repositories.
@@ -175,6 +179,8 @@ pub struct PoolMetrics {
     /// Of the failed queries, those cancelled on purpose (superseded, or the Cancel button):
     /// the stats panel does not count them as a sign of trouble.
     pub cancelled_queries: AtomicU64,
+    /// Reads a standby cancelled for a recovery conflict, each tried once more.
+    pub recovery_conflicts: AtomicU64,
     /// Threads currently waiting in checkout.
     pub waiting: AtomicU64,
     /// Connections currently being opened.
@@ -197,6 +203,7 @@ impl PoolMetrics {
             CloseReason::IdleTimeout => &self.closed_idle,
             CloseReason::Poisoned => &self.closed_poisoned,
             CloseReason::PoolClosed => &self.closed_pool,
+            CloseReason::BackToReplica => &self.closed_back_to_replica,
         };
         counter.fetch_add(1, Relaxed);
     }
@@ -215,10 +222,12 @@ impl PoolMetrics {
             closed_idle: self.closed_idle.load(Relaxed),
             closed_poisoned: self.closed_poisoned.load(Relaxed),
             closed_pool: self.closed_pool.load(Relaxed),
+            closed_back_to_replica: self.closed_back_to_replica.load(Relaxed),
             validations: self.validations.load(Relaxed),
             queries: self.queries.load(Relaxed),
             query_errors: self.query_errors.load(Relaxed),
             cancelled_queries: self.cancelled_queries.load(Relaxed),
+            recovery_conflicts: self.recovery_conflicts.load(Relaxed),
             waiting: self.waiting.load(Relaxed),
             opening: self.opening.load(Relaxed),
             wait: self.wait.snapshot(),
@@ -243,10 +252,12 @@ pub struct PoolCounters {
     pub closed_idle: u64,
     pub closed_poisoned: u64,
     pub closed_pool: u64,
+    pub closed_back_to_replica: u64,
     pub validations: u64,
     pub queries: u64,
     pub query_errors: u64,
     pub cancelled_queries: u64,
+    pub recovery_conflicts: u64,
     pub waiting: u64,
     pub opening: u64,
     pub wait: HistogramSnapshot,
@@ -263,6 +274,7 @@ impl PoolCounters {
             + self.closed_idle
             + self.closed_poisoned
             + self.closed_pool
+            + self.closed_back_to_replica
     }
 }
 

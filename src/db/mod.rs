@@ -3,6 +3,7 @@
 pub mod cluster;
 pub mod error;
 pub mod facet_totals;
+pub mod hosts;
 pub mod metrics;
 pub mod pool;
 pub mod schema;
@@ -197,7 +198,7 @@ pub fn open_pool_for_writing(
     settings: &Settings,
 ) -> Result<DatabasePool, DbError> {
     let pool = DatabasePool::new(&server.params, &settings.pool)?;
-    let mut conn = pool.get("schema.migrate")?;
+    let mut conn = pool.get_for_writing("schema.migrate")?;
     schema::migrate(&mut conn, pool.target())?;
     drop(conn);
     Ok(pool)

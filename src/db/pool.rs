@@ -22,6 +22,7 @@ use serde::Serialize;
 
 use crate::config::{ConnectParams, PoolSettings};
 use crate::db::error::{DbError, DbErrorKind};
+use crate::db::hosts::{self, HostBoard, HostStatus};
 use crate::db::metrics::{CloseReason, PoolCounters, PoolMetrics};
 use crate::db::tls;
 
@@ -36,6 +37,10 @@ pub struct PgConn {
     /// The pool's recycle generation when this connection was opened (see
     /// [`DatabasePool::recycle_all`]).
     generation: u64,
+    /// Which of its manager's endpoints it was opened on.
+    endpoint: usize,
+    /// That endpoint's label.
+    host: Arc<str>,
 }
 
 /// A driver client whose drop never blocks the dropping thread. Closing a connection waits for
@@ -84,6 +89,8 @@ pub struct ConnectionInfo {
     pub id: u64,
     /// The server process serving it.
     pub backend_pid: i32,
+    /// The host it is on (`host:port`, or the server's host list).
+    pub host: String,
     /// Seconds since it was opened.
     #[serde(skip)]
     pub opened_at: Instant,
@@ -143,8 +150,8 @@ struct Shared {
     /// Bumped by [`DatabasePool::recycle_all`]: a connection opened under an older generation is
     /// discarded when it is next returned, since r2d2 has no "close all idle" call of its own.
     generation: AtomicU64,
-    /// Handshakes abandoned at their deadline whose threads have not ended yet.
-    stuck_connects: AtomicU64,
+    /// Every host's role and lag, when the pool has read replicas (see [`crate::db::hosts`]).
+    board: Option<Arc<HostBoard>>,
     last_logged_connect_error: Mutex<Option<(String, Instant)>>,
     /// A pooler in front of the server refused the startup `options` (which carry
     /// `statement_timeout`): connections open without them.
@@ -192,11 +199,60 @@ pub fn with_job<T>(job: u64, f: impl FnOnce() -> T) -> T {
     result
 }
 
-/// Opens connections through r2d2_postgres and adds Marquee's bookkeeping.
-struct Manager {
-    inner: Arc<PostgresConnectionManager<MakeTlsConnector>>,
+/// Where a pooled connection may be opened: the server (its host list, as the settings name it)
+/// or one read replica.
+struct Endpoint {
+    /// `host:port` (or the server's list), as the panel names it.
+    label: String,
+    /// A read replica rather than the server.
+    replica: bool,
+    driver: Arc<PostgresConnectionManager<MakeTlsConnector>>,
     /// The same without the startup `options`, for servers and poolers that refuse them.
     plain: Arc<PostgresConnectionManager<MakeTlsConnector>>,
+    /// Handshakes abandoned at their deadline whose threads have not ended yet.
+    stuck_connects: AtomicU64,
+    /// When the pool last failed to open a connection here: a replica that failed the pool is
+    /// preferred again only once its watcher has reached it since, and not for a pause.
+    failed_at: Mutex<Option<Instant>>,
+}
+
+/// How long a replica that failed the pool is passed over at least: one that its watcher reaches
+/// but the pool cannot would otherwise draw connections off the server at every check.
+const FAILED_ENDPOINT_PAUSE: Duration = Duration::from_secs(3);
+
+impl Endpoint {
+    /// The driver to open the next connection with: with the startup `options` unless they
+    /// were refused.
+    fn driver(&self, options_refused: bool) -> Arc<PostgresConnectionManager<MakeTlsConnector>> {
+        if options_refused {
+            Arc::clone(&self.plain)
+        } else {
+            Arc::clone(&self.driver)
+        }
+    }
+
+    /// A replica that answers its watcher and has not failed the pool since.
+    fn ready(&self, board: &HostBoard) -> bool {
+        let Some(answered) = board.answered_at(&self.label) else {
+            return false;
+        };
+        match *self.failed_at.lock() {
+            None => true,
+            Some(failed) => failed.elapsed() >= FAILED_ENDPOINT_PAUSE && answered > failed,
+        }
+    }
+}
+
+/// Opens connections through r2d2_postgres and adds Marquee's bookkeeping.
+struct Manager {
+    /// Where connections may go. The writing route has the server alone; the reading route of a
+    /// pool with replicas has each replica, then the server.
+    endpoints: Vec<Arc<Endpoint>>,
+    /// Spread new connections over the replicas that answer, each starting the list in turn
+    /// (the replicas' `load_balance_hosts=random`); otherwise the first that answers gets them.
+    spread: bool,
+    /// Counts new connections, for `spread`.
+    opened: AtomicU64,
     shared: Arc<Shared>,
     /// The whole handshake's deadline (libpq's `connect_timeout` semantics).
     handshake_timeout: Duration,
@@ -228,6 +284,9 @@ pub enum ConnectError {
     /// Validation found the session inside an open or failed transaction.
     #[error("the connection was returned inside a transaction")]
     InTransaction,
+    /// The connection reads from the server while a read replica answers again.
+    #[error("a read replica answers again; reads move back to it")]
+    BackToReplica,
 }
 
 impl ConnectError {
@@ -240,7 +299,7 @@ impl ConnectError {
                     "the server at {target} accepted the connection but does not answer; it may be overloaded or hung"
                 ),
             ),
-            ConnectError::InTransaction => {
+            ConnectError::InTransaction | ConnectError::BackToReplica => {
                 DbError::new(DbErrorKind::ConnectionLost, self.to_string())
             }
         }
@@ -256,14 +315,56 @@ enum Handshake {
 }
 
 impl Manager {
-    /// The driver to open the next connection with: with the startup `options` unless they
-    /// were refused.
-    fn driver(&self) -> &Arc<PostgresConnectionManager<MakeTlsConnector>> {
-        if self.shared.options_refused.load(Relaxed) {
-            &self.plain
-        } else {
-            &self.inner
+    /// The order to try endpoints in for a new connection: replicas that answer their watcher,
+    /// replicas not checked yet, the server, and last the replicas known to be down.
+    fn order(&self) -> Vec<usize> {
+        let Some(board) = &self.shared.board else {
+            return (0..self.endpoints.len()).collect();
+        };
+        let rank = |e: &Endpoint| match (e.replica, e.ready(board), board.down(&e.label)) {
+            (true, true, _) => 0,
+            (true, false, false) if e.failed_at.lock().is_none() => 1,
+            (false, _, _) => 2,
+            _ => 3,
+        };
+        let mut order: Vec<usize> = (0..self.endpoints.len()).collect();
+        if self.spread {
+            let turn = self.opened.fetch_add(1, Relaxed) as usize;
+            let len = order.len();
+            order.rotate_left(turn % len);
         }
+        // Stable: within a rank, the list's order (or this connection's turn of it) holds.
+        order.sort_by_key(|&i| rank(&self.endpoints[i]));
+        order
+    }
+
+    /// Whether `conn` sits on the server only because no replica answered, while one does now:
+    /// it is closed at its next checkout or return, and its successor goes to the replica.
+    fn misplaced(&self, conn: &PgConn) -> bool {
+        let Some(board) = &self.shared.board else {
+            return false;
+        };
+        let on_server = !self.endpoints[conn.endpoint].replica;
+        on_server && self.endpoints.iter().any(|e| e.replica && e.ready(board))
+    }
+
+    /// Opens a connection on `endpoint`, without the startup `options` once a pooler refused
+    /// them.
+    fn open_on(&self, endpoint: &Arc<Endpoint>) -> Result<(Client, i32, i64), ConnectError> {
+        let mut result = self.connect_bounded(endpoint);
+        if let Err(ConnectError::Postgres(err)) = &result
+            && refuses_startup_options(err)
+        {
+            if !self.shared.options_refused.swap(true, Relaxed) {
+                tracing::warn!(
+                    "{} refused the startup parameter `options` (a pooler such as PgBouncer \
+                     without `ignore_startup_parameters = options`): connecting without it",
+                    endpoint.label
+                );
+            }
+            result = self.connect_bounded(endpoint);
+        }
+        result
     }
 
     /// Opens a connection on a helper thread and gives up after the connect timeout.
@@ -272,14 +373,17 @@ impl Manager {
     /// but never answers the startup message would hang the attempt (and an r2d2 thread)
     /// forever. An abandoned attempt's thread ends when the server finally answers or the
     /// socket dies; until then no second attempt is started, so at most one thread is stuck.
-    fn connect_bounded(&self) -> Result<(Client, i32, i64), ConnectError> {
-        if self.shared.stuck_connects.load(Relaxed) > 0 {
+    fn connect_bounded(
+        &self,
+        endpoint: &Arc<Endpoint>,
+    ) -> Result<(Client, i32, i64), ConnectError> {
+        if endpoint.stuck_connects.load(Relaxed) > 0 {
             return Err(ConnectError::StillWaiting);
         }
         let (tx, rx) = crossbeam_channel::bounded(1);
         let state = Arc::new(Mutex::new(Handshake::Pending));
-        let inner = Arc::clone(self.driver());
-        let shared = Arc::clone(&self.shared);
+        let inner = endpoint.driver(self.shared.options_refused.load(Relaxed));
+        let stuck = Arc::clone(endpoint);
         let thread_state = Arc::clone(&state);
         let spawned = std::thread::Builder::new()
             .name("marquee-connect".into())
@@ -287,14 +391,15 @@ impl Manager {
                 let result = inner.connect().and_then(identify);
                 let mut state = thread_state.lock();
                 if *state == Handshake::Abandoned {
-                    shared.stuck_connects.fetch_sub(1, Relaxed);
+                    stuck.stuck_connects.fetch_sub(1, Relaxed);
                     return; // Dropping a late connection closes it.
                 }
                 *state = Handshake::Done;
                 let _ = tx.send(result);
             });
         if spawned.is_err() {
-            return Ok(identify(self.driver().connect()?)?);
+            let driver = endpoint.driver(self.shared.options_refused.load(Relaxed));
+            return Ok(identify(driver.connect()?)?);
         }
         match rx.recv_timeout(self.handshake_timeout) {
             Ok(result) => Ok(result?),
@@ -308,7 +413,7 @@ impl Manager {
                         .map_err(ConnectError::from);
                 }
                 *state = Handshake::Abandoned;
-                self.shared.stuck_connects.fetch_add(1, Relaxed);
+                endpoint.stuck_connects.fetch_add(1, Relaxed);
                 Err(ConnectError::NoAnswer {
                     secs: self.handshake_timeout.as_secs(),
                 })
@@ -325,18 +430,25 @@ impl ManageConnection for Manager {
         let metrics = &self.shared.metrics;
         metrics.opening.fetch_add(1, Relaxed);
         let started = Instant::now();
-        let mut result = self.connect_bounded();
-        if let Err(ConnectError::Postgres(err)) = &result
-            && refuses_startup_options(err)
-        {
-            if !self.shared.options_refused.swap(true, Relaxed) {
-                tracing::warn!(
-                    "{} refused the startup parameter `options` (a pooler such as PgBouncer \
-                     without `ignore_startup_parameters = options`): connecting without it",
-                    self.shared.target
-                );
+        let mut result = Err(ConnectError::StillWaiting);
+        let mut endpoint = 0;
+        for index in self.order() {
+            let candidate = &self.endpoints[index];
+            endpoint = index;
+            result = self.open_on(candidate);
+            match &result {
+                Ok(_) => break,
+                Err(err) => {
+                    *candidate.failed_at.lock() = Some(Instant::now());
+                    if self.endpoints.len() > 1 {
+                        let error = err.to_db_error(&candidate.label);
+                        tracing::warn!(
+                            "connecting to {}: {error}; trying the next host",
+                            candidate.label
+                        );
+                    }
+                }
             }
-            result = self.connect_bounded();
         }
         if let Ok((_, _, server_timeout_ms)) = &result {
             let asked = self.shared.settings.statement_timeout_ms;
@@ -359,7 +471,7 @@ impl ManageConnection for Manager {
             Ok(ok) => ok,
             Err(err) => {
                 metrics.connect_errors.fetch_add(1, Relaxed);
-                let error = err.to_db_error(&self.shared.target);
+                let error = err.to_db_error(&self.endpoints[endpoint].label);
                 self.shared.log_connect_error(&error);
                 self.shared.record_error(&error);
                 return Err(err);
@@ -374,6 +486,7 @@ impl ManageConnection for Manager {
             ConnectionInfo {
                 id,
                 backend_pid,
+                host: self.endpoints[endpoint].label.clone(),
                 opened_at: now,
                 use_count: 0,
                 state: ConnectionState::Idle,
@@ -388,10 +501,16 @@ impl ManageConnection for Manager {
             last_used: now,
             close_reason: None,
             generation: self.shared.generation.load(Relaxed),
+            endpoint,
+            host: Arc::from(self.endpoints[endpoint].label.as_str()),
         })
     }
 
     fn is_valid(&self, conn: &mut PgConn) -> Result<(), ConnectError> {
+        if self.misplaced(conn) {
+            conn.close_reason = Some(CloseReason::BackToReplica);
+            return Err(ConnectError::BackToReplica);
+        }
         // A connection used moments ago is almost surely alive; skipping the round trip keeps
         // checkout in the microseconds. Older ones are checked, with a deadline of their own so
         // a dead socket cannot stall a checkout past its limit.
@@ -431,6 +550,10 @@ impl ManageConnection for Manager {
         }
         if conn.generation < self.shared.generation.load(Relaxed) {
             conn.close_reason = Some(CloseReason::PoolClosed);
+            return true;
+        }
+        if self.misplaced(conn) {
+            conn.close_reason = Some(CloseReason::BackToReplica);
             return true;
         }
         if conn.client.is_closed() {
@@ -476,10 +599,67 @@ impl HandleEvent for Events {
     }
 }
 
+/// The driver settings of one endpoint: `params` with the pool's statement timeout in the
+/// startup `options`, and a plain twin without them.
+fn endpoint(
+    params: &ConnectParams,
+    label: String,
+    replica: bool,
+    settings: &PoolSettings,
+) -> Result<Endpoint, DbError> {
+    let (mut config, tls) = tls::driver_config(params, params.application_name())?;
+    let plain = PostgresConnectionManager::new(config.clone(), tls.clone());
+    // The user's own `options` (PGOPTIONS) first: the pool's statement timeout is what the pool
+    // enforces and reports, so it comes last and wins.
+    let timeout = format!("-c statement_timeout={}", settings.statement_timeout_ms);
+    config.options(&match &params.options {
+        Some(options) => format!("{options} {timeout}"),
+        None => timeout,
+    });
+    Ok(Endpoint {
+        label,
+        replica,
+        driver: Arc::new(PostgresConnectionManager::new(config, tls)),
+        plain: Arc::new(plain),
+        stuck_connects: AtomicU64::new(0),
+        failed_at: Mutex::new(None),
+    })
+}
+
+/// One r2d2 pool over `manager`'s endpoints, instrumented into `shared`.
+fn route(
+    settings: &PoolSettings,
+    min_idle: u32,
+    shared: &Arc<Shared>,
+    manager: Manager,
+) -> r2d2::Pool<Manager> {
+    r2d2::Pool::builder()
+        .max_size(settings.max_size)
+        .min_idle(Some(min_idle))
+        .connection_timeout(settings.checkout_timeout())
+        .test_on_check_out(true)
+        .idle_timeout(Some(Duration::from_secs(settings.idle_timeout_secs)))
+        .max_lifetime(Some(Duration::from_secs(settings.max_lifetime_secs)))
+        .error_handler(Box::new(r2d2::NopErrorHandler))
+        .event_handler(Box::new(Events {
+            shared: Arc::clone(shared),
+        }))
+        .connection_customizer(Box::new(Customizer {
+            shared: Arc::clone(shared),
+        }))
+        .build_unchecked(manager)
+}
+
 /// The application's connection pool. Clones share one pool.
+///
+/// With read replicas it has two routes over the same bookkeeping: reads (each replica, then the
+/// server) and writes (the server), each up to the pool's maximum.
 #[derive(Clone, Debug)]
 pub struct DatabasePool {
+    /// Reads; everything when there are no replicas.
     pool: r2d2::Pool<Manager>,
+    /// Writes, when there are replicas.
+    writes: Option<r2d2::Pool<Manager>>,
     shared: Arc<Shared>,
     params: Arc<ConnectParams>,
     source: Arc<crate::db::source::Source>,
@@ -491,15 +671,26 @@ impl DatabasePool {
     pub fn new(params: &ConnectParams, settings: &PoolSettings) -> Result<Self, DbError> {
         let target = params.display_target();
         tracing::info!("Connecting to PostgreSQL at {target}");
-        let (mut config, tls) = tls::driver_config(params, params.application_name())?;
-        let plain = PostgresConnectionManager::new(config.clone(), tls.clone());
-        // The user's own `options` (PGOPTIONS) first: the pool's statement timeout is what the
-        // pool enforces and reports, so it comes last and wins.
-        let timeout = format!("-c statement_timeout={}", settings.statement_timeout_ms);
-        config.options(&match &params.options {
-            Some(options) => format!("{options} {timeout}"),
-            None => timeout,
-        });
+        let server = Arc::new(endpoint(params, target.clone(), false, settings)?);
+        let replicas = match &params.replicas {
+            Some(replicas) => {
+                tracing::info!(
+                    "Browsing reads go to the replicas at {}",
+                    replicas.display_target()
+                );
+                hosts::split_hosts(replicas)
+                    .iter()
+                    .map(|host| {
+                        endpoint(host, hosts::host_label(host), true, settings).map(Arc::new)
+                    })
+                    .collect::<Result<Vec<_>, _>>()?
+            }
+            None => Vec::new(),
+        };
+        let board = params
+            .replicas
+            .as_deref()
+            .map(|replicas| Arc::new(HostBoard::new(params, replicas)));
         let shared = Arc::new(Shared {
             metrics: PoolMetrics::default(),
             connections: Mutex::new(BTreeMap::new()),
@@ -511,35 +702,48 @@ impl DatabasePool {
             settings: settings.clone(),
             target: target.clone(),
             generation: AtomicU64::new(0),
-            stuck_connects: AtomicU64::new(0),
+            board: board.clone(),
             last_logged_connect_error: Mutex::new(None),
             options_refused: AtomicBool::new(false),
             behind_pooler: AtomicBool::new(false),
             cancelled_jobs: Mutex::new(std::collections::HashSet::new()),
         });
-        let manager = Manager {
-            inner: Arc::new(PostgresConnectionManager::new(config, tls)),
-            plain: Arc::new(plain),
+        if let (Some(board), Some(replicas)) = (&board, &params.replicas) {
+            HostBoard::watch(
+                board,
+                params,
+                replicas,
+                Arc::downgrade(&shared),
+                |shared: &Shared| shared.closing.load(Relaxed),
+            );
+        }
+        // A second past the socket's own timeout, so that a host that never answers the TCP
+        // handshake is reported as such rather than as a silent server.
+        let handshake_timeout = Duration::from_secs(params.connect_timeout_secs.max(1) + 1);
+        let manager = |endpoints: Vec<Arc<Endpoint>>| Manager {
+            endpoints,
+            spread: params
+                .replicas
+                .as_ref()
+                .is_some_and(|r| r.load_balance_hosts),
+            opened: AtomicU64::new(0),
             shared: Arc::clone(&shared),
-            // A second past the socket's own timeout, so that a host that never answers the
-            // TCP handshake is reported as such rather than as a silent server.
-            handshake_timeout: Duration::from_secs(params.connect_timeout_secs.max(1) + 1),
+            handshake_timeout,
         };
-        let pool = r2d2::Pool::builder()
-            .max_size(settings.max_size)
-            .min_idle(Some(settings.min_idle))
-            .connection_timeout(settings.checkout_timeout())
-            .test_on_check_out(true)
-            .idle_timeout(Some(Duration::from_secs(settings.idle_timeout_secs)))
-            .max_lifetime(Some(Duration::from_secs(settings.max_lifetime_secs)))
-            .error_handler(Box::new(r2d2::NopErrorHandler))
-            .event_handler(Box::new(Events {
-                shared: Arc::clone(&shared),
-            }))
-            .connection_customizer(Box::new(Customizer {
-                shared: Arc::clone(&shared),
-            }))
-            .build_unchecked(manager);
+        let (pool, writes) = if replicas.is_empty() {
+            (
+                route(settings, settings.min_idle, &shared, manager(vec![server])),
+                None,
+            )
+        } else {
+            // Reads go to the replicas, then the server; writes to the server alone, on
+            // connections opened only when a command writes.
+            let reads = replicas.into_iter().chain([Arc::clone(&server)]).collect();
+            (
+                route(settings, settings.min_idle, &shared, manager(reads)),
+                Some(route(settings, 0, &shared, manager(vec![server]))),
+            )
+        };
         tracing::info!(
             "Initialized database connection pool ({}-{} connections)",
             settings.min_idle,
@@ -547,6 +751,7 @@ impl DatabasePool {
         );
         Ok(Self {
             pool,
+            writes,
             shared,
             params: Arc::new(params.clone()),
             source: Arc::new(crate::db::source::Source::default()),
@@ -574,23 +779,39 @@ impl DatabasePool {
 
     /// Like [`DatabasePool::get`] with an explicit deadline.
     pub fn get_timeout(&self, label: &str, timeout: Duration) -> Result<DbConn, DbError> {
+        self.checkout(&self.pool, label, timeout)
+    }
+
+    /// A connection for a command that writes: on the server, never on a read replica. Without
+    /// replicas it is [`DatabasePool::get`].
+    pub fn get_for_writing(&self, label: &str) -> Result<DbConn, DbError> {
+        let route = self.writes.as_ref().unwrap_or(&self.pool);
+        self.checkout(route, label, self.shared.settings.checkout_timeout())
+    }
+
+    fn checkout(
+        &self,
+        route: &r2d2::Pool<Manager>,
+        label: &str,
+        timeout: Duration,
+    ) -> Result<DbConn, DbError> {
         let started = Instant::now();
         let metrics = &self.shared.metrics;
-        let conn = match self.pool.try_get() {
+        let conn = match route.try_get() {
             Some(conn) => conn,
             None => {
                 metrics.waited_checkouts.fetch_add(1, Relaxed);
                 metrics.waiting.fetch_add(1, Relaxed);
                 let ticket = self.shared.next_waiter.fetch_add(1, Relaxed);
                 self.shared.waiters.lock().insert(ticket, started);
-                let result = self.pool.get_timeout(timeout);
+                let result = route.get_timeout(timeout);
                 self.shared.waiters.lock().remove(&ticket);
                 metrics.waiting.fetch_sub(1, Relaxed);
                 match result {
                     Ok(conn) => conn,
                     Err(err) => {
                         metrics.timeouts.fetch_add(1, Relaxed);
-                        let error = self.checkout_error(timeout, err);
+                        let error = self.checkout_error(route, timeout, err);
                         self.shared.record_error(&error);
                         return Err(error);
                     }
@@ -615,8 +836,13 @@ impl DatabasePool {
     }
 
     /// Says whether the pool was full or the server unreachable.
-    fn checkout_error(&self, timeout: Duration, err: r2d2::Error) -> DbError {
-        let state = self.pool.state();
+    fn checkout_error(
+        &self,
+        route: &r2d2::Pool<Manager>,
+        timeout: Duration,
+        err: r2d2::Error,
+    ) -> DbError {
+        let state = route.state();
         let max = self.shared.settings.max_size;
         let secs = timeout.as_secs_f64();
         if state.connections >= max && state.idle_connections == 0 {
@@ -787,7 +1013,10 @@ impl DatabasePool {
 
     /// A cheap copy of the pool's live state, for the stats panel and `marquee pool-stats`.
     pub fn snapshot(&self) -> PoolSnapshot {
-        let state = self.pool.state();
+        let (total, idle) = self.routes().fold((0, 0), |(total, idle), route| {
+            let state = route.state();
+            (total + state.connections, idle + state.idle_connections)
+        });
         let oldest_waiter = self
             .shared
             .waiters
@@ -805,16 +1034,49 @@ impl DatabasePool {
         PoolSnapshot {
             target: self.shared.target.clone(),
             settings: self.shared.settings.clone(),
-            total: state.connections,
-            idle: state.idle_connections,
+            total,
+            idle,
             in_use,
-            max: self.shared.settings.max_size,
+            max: self.max_connections() as u32,
             oldest_waiter_micros: oldest_waiter.map(|d| d.as_micros() as u64),
             counters: self.shared.metrics.snapshot(),
             connections,
             last_error: self.shared.last_error.lock().clone(),
             last_success: *self.shared.last_success.lock(),
+            hosts: self
+                .shared
+                .board
+                .as_ref()
+                .map(|board| board.statuses())
+                .unwrap_or_default(),
         }
+    }
+
+    /// The most connections the pool may hold, over both routes.
+    fn max_connections(&self) -> usize {
+        self.shared.settings.max_size as usize * self.routes().count()
+    }
+
+    /// With read replicas, waits until each host has been checked once (at most a connect
+    /// timeout and a second), so that a report printed once shows their roles and lag. Returns
+    /// at once without replicas.
+    pub fn wait_for_host_checks(&self) {
+        if let Some(board) = &self.shared.board {
+            let limit = Duration::from_secs(self.params.connect_timeout_secs.max(1) + 1);
+            if !board.wait_checked(limit) {
+                tracing::warn!("not every host answered its first check within {limit:?}");
+            }
+        }
+    }
+
+    /// The reading route, then the writing one if there is one.
+    fn routes(&self) -> impl Iterator<Item = &r2d2::Pool<Manager>> {
+        std::iter::once(&self.pool).chain(self.writes.as_ref())
+    }
+
+    /// Counts a read a standby cancelled for a recovery conflict (it is tried once more).
+    pub fn record_recovery_conflict(&self) {
+        self.shared.metrics.recovery_conflicts.fetch_add(1, Relaxed);
     }
 
     /// Checks every idle connection now (a validation round trip each, bypass window ignored)
@@ -828,10 +1090,11 @@ impl DatabasePool {
         let timeout = Duration::from_millis(self.shared.settings.validation_timeout_ms);
         let mut report = ValidateReport::default();
         let mut held = Vec::new();
-        while held.len() < self.shared.settings.max_size as usize {
-            let Some(mut conn) = self.pool.try_get() else {
-                break;
-            };
+        let idle = self
+            .routes()
+            .flat_map(|route| std::iter::from_fn(move || route.try_get()))
+            .take(self.max_connections());
+        for mut conn in idle {
             report.checked += 1;
             self.shared.metrics.validations.fetch_add(1, Relaxed);
             if conn.client.is_valid(timeout).is_err() {
@@ -858,13 +1121,11 @@ impl DatabasePool {
     /// Blocks only as long as r2d2's checkout validation of idle connections takes.
     pub fn recycle_all(&self) -> u32 {
         let generation = self.shared.generation.fetch_add(1, Relaxed) + 1;
-        let mut held = Vec::new();
-        while held.len() < self.shared.settings.max_size as usize {
-            let Some(conn) = self.pool.try_get() else {
-                break;
-            };
-            held.push(conn);
-        }
+        let held: Vec<_> = self
+            .routes()
+            .flat_map(|route| std::iter::from_fn(move || route.try_get()))
+            .take(self.max_connections())
+            .collect();
         let stale = held.iter().filter(|c| c.generation < generation).count() as u32;
         drop(held);
         stale
@@ -905,6 +1166,35 @@ pub struct PoolSnapshot {
     /// When a query last succeeded.
     #[serde(skip)]
     pub last_success: Option<SystemTime>,
+    /// With read replicas, every host's role and lag, the server's first; empty otherwise.
+    pub hosts: Vec<HostStatus>,
+}
+
+impl PoolSnapshot {
+    /// With read replicas configured and none answering, why reads are on the server: the
+    /// window says so. `None` when a replica serves reads or none is configured.
+    pub fn reads_fall_back(&self) -> Option<String> {
+        let replicas: Vec<&HostStatus> = self
+            .hosts
+            .iter()
+            .filter(|h| h.used_as == hosts::HostUse::Replica)
+            .collect();
+        if replicas.is_empty() || replicas.iter().any(|h| h.up != Some(false)) {
+            return None;
+        }
+        let why: Vec<String> = replicas
+            .iter()
+            .map(|h| match &h.error {
+                Some(error) => format!("{}: {error}", h.host),
+                None => format!("{} does not answer", h.host),
+            })
+            .collect();
+        Some(format!(
+            "No read replica answers, so reads go to {} ({}).",
+            self.target,
+            why.join("; ")
+        ))
+    }
 }
 
 /// What [`DatabasePool::validate_all`] found.
@@ -947,6 +1237,11 @@ impl DbConn {
     /// Marquee's id for this connection (as in the stats panel).
     pub fn id(&self) -> u64 {
         self.conn.as_ref().map_or(0, |c| c.id)
+    }
+
+    /// The host it is on, as [`ConnectionInfo::host`] names it.
+    pub fn host(&self) -> &str {
+        self.conn.as_ref().map_or("", |c| &c.host)
     }
 }
 

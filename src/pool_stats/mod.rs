@@ -495,6 +495,8 @@ pub struct ClosedCounts {
     pub poisoned: u64,
     /// Pool closed, or "Recycle all".
     pub pool_closed_or_recycled: u64,
+    /// Read from the server while no replica answered; one does again.
+    pub back_to_replica: u64,
 }
 
 /// The counters since the pool started, as shown.
@@ -522,6 +524,8 @@ pub struct Counters {
     pub query_errors: u64,
     /// Queries cancelled on purpose.
     pub cancelled_queries: u64,
+    /// Reads a standby cancelled for a recovery conflict (each tried once more).
+    pub recovery_conflicts: u64,
 }
 
 impl Counters {
@@ -540,12 +544,14 @@ impl Counters {
                 idle_timeout: c.closed_idle,
                 poisoned: c.closed_poisoned,
                 pool_closed_or_recycled: c.closed_pool,
+                back_to_replica: c.closed_back_to_replica,
             },
             closed_total: c.closed_total(),
             validations: c.validations,
             queries: c.queries,
             query_errors: c.query_errors,
             cancelled_queries: c.cancelled_queries,
+            recovery_conflicts: c.recovery_conflicts,
         }
     }
 }
@@ -575,8 +581,11 @@ pub struct ConnectionRow {
     pub server_query: Option<String>,
     /// How long the server says the current query has run.
     pub server_query_secs: Option<f64>,
-    /// Whether the server still lists the backend (`None`: no server view yet).
+    /// Whether the server still lists the backend (`None`: no server view yet, or the view is
+    /// of another host).
     pub on_server: Option<bool>,
+    /// The host it is on (`host:port`, or the server's host list).
+    pub host: String,
 }
 
 /// The server's own view (`pg_stat_activity`), compared with the pool's.
@@ -685,6 +694,10 @@ pub struct PoolStatsReport {
     pub statements: &'static str,
     /// One row per pooled connection.
     pub connections: Vec<ConnectionRow>,
+    /// With read replicas, each host's role and replay lag (the server's first).
+    pub hosts: Vec<crate::db::hosts::HostStatus>,
+    /// With read replicas, why reads are on the server, when no replica answers.
+    pub reads_fall_back: Option<String>,
     /// The server's view, if read.
     pub server: Option<ServerView>,
     /// The worker threads (empty outside the window).
@@ -961,10 +974,12 @@ impl PoolStatsModel {
         let Some(snapshot) = &self.snapshot else {
             return Vec::new();
         };
-        let server: Option<BTreeMap<i32, &Backend>> = self
+        // With read replicas the view is of one host; a connection elsewhere is not in it.
+        let server: Option<BTreeMap<(&str, i32), &Backend>> = self
             .backends
             .as_ref()
-            .map(|(b, _)| b.iter().map(|b| (b.pid, b)).collect());
+            .map(|(b, _)| b.iter().map(|b| ((b.host.as_str(), b.pid), b)).collect());
+        let view_host = self.view_host();
         snapshot
             .connections
             .iter()
@@ -978,7 +993,8 @@ impl PoolStatsModel {
                         Some(self.now.saturating_duration_since(*since).as_secs_f64()),
                     ),
                 };
-                let backend = server.as_ref().and_then(|s| s.get(&c.backend_pid));
+                let key = (c.host.as_str(), c.backend_pid);
+                let backend = server.as_ref().and_then(|s| s.get(&key));
                 ConnectionRow {
                     id: c.id,
                     backend_pid: c.backend_pid,
@@ -994,19 +1010,38 @@ impl PoolStatsModel {
                     server_state: backend.map(|b| b.state.clone()),
                     server_query: backend.map(|b| b.query.clone()),
                     server_query_secs: backend.and_then(|b| b.query_secs),
-                    on_server: server.as_ref().map(|s| s.contains_key(&c.backend_pid)),
+                    on_server: server
+                        .as_ref()
+                        .filter(|_| view_host == Some(c.host.as_str()))
+                        .map(|s| s.contains_key(&key)),
+                    host: c.host.clone(),
                 }
             })
             .collect()
     }
 
+    /// The host the last server view was read on (`None` before one, or if it listed no one).
+    fn view_host(&self) -> Option<&str> {
+        self.backends
+            .as_ref()
+            .and_then(|(b, _)| b.first())
+            .map(|b| b.host.as_str())
+    }
+
     /// The server's view compared with the pool's, if one was read.
     pub fn server_view(&self) -> Option<ServerView> {
         let (backends, at) = self.backends.as_ref()?;
+        let view_host = self.view_host();
         let pool_pids: Vec<i32> = self
             .snapshot
             .as_ref()
-            .map(|s| s.connections.iter().map(|c| c.backend_pid).collect())
+            .map(|s| {
+                s.connections
+                    .iter()
+                    .filter(|c| view_host.is_none_or(|host| host == c.host))
+                    .map(|c| c.backend_pid)
+                    .collect()
+            })
             .unwrap_or_default();
         let mut by_state: BTreeMap<String, usize> = BTreeMap::new();
         for b in backends {
@@ -1129,6 +1164,8 @@ impl PoolStatsModel {
             settings: snapshot.settings.clone(),
             statements: STATEMENTS,
             connections: self.connection_rows(),
+            hosts: snapshot.hosts.clone(),
+            reads_fall_back: snapshot.reads_fall_back(),
             server: self.server_view(),
             workers: self.worker_rows(),
             recent_jobs: self.recent_jobs(),

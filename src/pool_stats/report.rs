@@ -54,6 +54,7 @@ pub fn pool_stats_command(
     const SAMPLE_EVERY: Duration = Duration::from_millis(100);
     let server = ServerStatsRepository::new(pool.clone());
     let mut model = PoolStatsModel::default();
+    pool.wait_for_host_checks();
     let drill = options.stress.map(|n| {
         StressDrill::start(
             pool,

@@ -4,7 +4,8 @@
 //! Every statement goes through [`Repo::read`], which checks out a labelled connection, runs the
 //! statement with `query_typed` (unnamed statements, so PgBouncer in transaction mode works),
 //! counts it in the pool metrics, and retries an idempotent read once when the connection turned
-//! out to be dead (a server restart or a terminated backend).
+//! out to be dead (a server restart or a terminated backend) or a standby cancelled it for a
+//! recovery conflict.
 
 pub mod column_stats;
 pub mod movie_sql;
@@ -35,7 +36,9 @@ impl Repo {
     }
 
     /// Runs a read-only unit of work on a pooled connection. `label` shows in the stats panel.
-    /// A read that failed because its connection died is tried once more on a fresh one.
+    /// A read that failed because its connection died is tried once more on a fresh one; one
+    /// that a standby cancelled for a recovery conflict is tried once more as it is (the
+    /// conflicting change has been replayed by then).
     pub fn read<T>(
         &self,
         label: &str,
@@ -60,6 +63,11 @@ impl Repo {
                         conn.discard();
                     }
                     self.pool.record_query(Err(&error));
+                    if attempt == 1 && error.kind == DbErrorKind::RecoveryConflict {
+                        tracing::warn!("{label}: {error}; retrying once");
+                        self.pool.record_recovery_conflict();
+                        continue;
+                    }
                     if attempt == 1 && error.kind.is_transient() {
                         tracing::warn!("{label}: {error}; retrying once on a fresh connection");
                         // The server probably restarted: its other idle connections are dead

@@ -12,6 +12,9 @@ use crate::repo::Repo;
 /// One server backend serving Marquee.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Backend {
+    /// The host whose view this is (as the pool names it: with read replicas, the view is of
+    /// the host that served it).
+    pub host: String,
     /// Server process id.
     pub pid: i32,
     /// `active`, `idle`, `idle in transaction`, …
@@ -45,6 +48,7 @@ impl ServerStatsRepository {
     pub fn backends(&self) -> Result<Vec<Backend>, DbError> {
         let app = self.repo.pool().params().application_name().to_owned();
         self.repo.read("server_stats.backends", |conn| {
+            let host = conn.host().to_owned();
             let rows = conn.query_typed(
                 "SELECT pid, coalesce(state, ''),
                         extract(epoch FROM now() - backend_start)::float8,
@@ -59,6 +63,7 @@ impl ServerStatsRepository {
             Ok(rows
                 .iter()
                 .map(|r| Backend {
+                    host: host.clone(),
                     pid: r.get(0),
                     state: r.get(1),
                     backend_age_secs: r.get(2),

@@ -125,7 +125,9 @@ pub fn explain(kind: DbErrorKind) -> (&'static str, &'static str) {
             "The database schema is missing or not usable",
             "Point Marquee at a database it may create tables in, or run `marquee db migrate`.",
         ),
-        DbErrorKind::PoolExhausted | DbErrorKind::StatementTimeout => (
+        DbErrorKind::PoolExhausted
+        | DbErrorKind::StatementTimeout
+        | DbErrorKind::RecoveryConflict => (
             "The server is too busy",
             "Try again in a moment, or raise the pool size in the connection settings.",
         ),

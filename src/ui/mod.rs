@@ -930,6 +930,8 @@ impl MarqueeApp {
             counting: self.browse.is_counting(),
             last_query: self.browse.last_query,
             pool: snapshot.map(|s| (s.in_use, s.idle, s.max)),
+            reads: snapshot
+                .and_then(|s| status_bar::ReadsStatus::of(&s.hosts, s.reads_fall_back())),
             last_error: self
                 .browse
                 .last_error

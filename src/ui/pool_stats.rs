@@ -6,6 +6,7 @@
 use egui::{Color32, RichText, Ui};
 use egui_plot::{Bar, BarChart, HLine, Line, Plot, PlotPoints};
 
+use crate::db::hosts::{HostUse, Role};
 use crate::plural::count;
 use crate::pool_stats::monitor::PoolStatsAction;
 use crate::pool_stats::{
@@ -56,6 +57,9 @@ impl PoolStatsView {
                     hold_ui(ui, model);
                 });
                 section(ui, "Counters since start", |ui| counters_ui(ui, model));
+                if model.snapshot().is_some_and(|s| !s.hosts.is_empty()) {
+                    section(ui, "Hosts", |ui| hosts_ui(ui, model));
+                }
                 section(ui, "Connections", |ui| {
                     connections_ui(ui, model, &mut actions);
                 });
@@ -367,7 +371,7 @@ fn counters_ui(ui: &mut Ui, model: &PoolStatsModel) {
     else {
         return;
     };
-    let rows: [(&str, u64); 15] = [
+    let rows: [(&str, u64); 17] = [
         ("Checkouts", report.checkouts),
         ("Checkouts that waited", report.waited_checkouts),
         ("Checkout timeouts", report.timeouts),
@@ -382,10 +386,12 @@ fn counters_ui(ui: &mut Ui, model: &PoolStatsModel) {
             "Closed: recycled / pool closed",
             report.closed.pool_closed_or_recycled,
         ),
+        ("Closed: back to a replica", report.closed.back_to_replica),
         ("Validations", report.validations),
         ("Queries", report.queries),
         ("Query errors", report.query_errors),
         ("Queries cancelled", report.cancelled_queries),
+        ("Recovery conflicts retried", report.recovery_conflicts),
     ];
     egui::Grid::new("pool_stats_counters")
         .num_columns(2)
@@ -399,23 +405,90 @@ fn counters_ui(ui: &mut Ui, model: &PoolStatsModel) {
         });
 }
 
+/// With read replicas: each host, what it is, whether it answers, its replay lag, and how many
+/// of the pool's connections are on it.
+fn hosts_ui(ui: &mut Ui, model: &PoolStatsModel) {
+    let Some(snapshot) = model.snapshot() else {
+        return;
+    };
+    if let Some(fallback) = snapshot.reads_fall_back() {
+        ui.colored_label(Color32::from_rgb(200, 120, 0), fallback);
+    }
+    egui::Grid::new("pool_stats_hosts")
+        .num_columns(6)
+        .striped(true)
+        .show(ui, |ui| {
+            for header in [
+                "Host",
+                "Serves",
+                "Role",
+                "State",
+                "Replay lag",
+                "Connections",
+            ] {
+                ui.strong(header);
+            }
+            ui.end_row();
+            for host in &snapshot.hosts {
+                ui.label(&host.host);
+                ui.label(match host.used_as {
+                    HostUse::Server => "writes (reads if no replica answers)",
+                    HostUse::Replica => "reads",
+                });
+                ui.label(match host.role {
+                    Some(Role::Primary) => "primary",
+                    Some(Role::Standby) => "standby",
+                    None => "—",
+                });
+                match (host.up, &host.error) {
+                    (Some(true), _) => ui.label("answers"),
+                    (Some(false), Some(error)) => ui
+                        .colored_label(Color32::from_rgb(200, 60, 60), "down")
+                        .on_hover_text(error),
+                    (Some(false), None) => ui.colored_label(Color32::from_rgb(200, 60, 60), "down"),
+                    (None, _) => ui.label("checking…"),
+                };
+                ui.label(match (host.role, host.lag_secs) {
+                    (Some(Role::Standby), Some(lag)) => format_secs_f64(lag.max(0.0)),
+                    (Some(Role::Standby), None) => "nothing replayed yet".to_owned(),
+                    _ => String::new(),
+                });
+                let on_host = snapshot
+                    .connections
+                    .iter()
+                    .filter(|c| c.host == host.host)
+                    .count();
+                ui.label(on_host.to_string());
+                ui.end_row();
+            }
+        });
+}
+
 fn connections_ui(ui: &mut Ui, model: &PoolStatsModel, actions: &mut Vec<PoolStatsAction>) {
     let rows = model.connection_rows();
     if rows.is_empty() {
         ui.label("No open connections");
         return;
     }
+    // The host column appears once there is more than one host to tell apart.
+    let with_host = model.snapshot().is_some_and(|s| !s.hosts.is_empty());
     egui::Grid::new("pool_stats_connection_rows")
-        .num_columns(8)
+        .num_columns(if with_host { 9 } else { 8 })
         .striped(true)
         .show(ui, |ui| {
-            for header in ["#", "PID", "State", "Age", "Uses", "Query", "Running", ""] {
+            let headers = [
+                "#", "PID", "Host", "State", "Age", "Uses", "Query", "Running", "",
+            ];
+            for header in headers.into_iter().filter(|h| with_host || *h != "Host") {
                 ui.strong(header);
             }
             ui.end_row();
             for row in rows {
                 ui.label(row.id.to_string());
                 ui.label(format!("pid {}", row.backend_pid));
+                if with_host {
+                    ui.label(&row.host);
+                }
                 let state = match (&row.server_state, row.on_server) {
                     (_, Some(false)) => format!("{} (gone from server)", row.state),
                     (Some(server), _) => format!("{} / server: {server}", row.state),

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use egui::{RichText, Ui};
 
+use crate::db::hosts::{HostStatus, HostUse};
 use crate::local_copy::CopyPhase;
 use crate::plural;
 use crate::repo::movies::RowCount;
@@ -39,6 +40,49 @@ pub struct StatusInfo {
     pub source: Option<SourceStatus>,
     /// The window's local copy, once asked for.
     pub local_copy: Option<LocalCopyStatus>,
+    /// With read replicas: where the reads go.
+    pub reads: Option<ReadsStatus>,
+}
+
+/// Where the reads go when the pool has read replicas.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReadsStatus {
+    /// "reads: replica r1:5432 · lag 0.4 s", "reads: 2 of 3 replicas", "reads: on the server".
+    pub label: String,
+    /// Why the reads are on the server (no replica answers), if they are.
+    pub fallback: Option<String>,
+}
+
+impl ReadsStatus {
+    /// From the pool's host board and its fallback sentence; `None` without replicas.
+    pub fn of(hosts: &[HostStatus], fallback: Option<String>) -> Option<Self> {
+        let replicas: Vec<&HostStatus> = hosts
+            .iter()
+            .filter(|h| h.used_as == HostUse::Replica)
+            .collect();
+        if replicas.is_empty() {
+            return None;
+        }
+        let answering: Vec<&&HostStatus> = replicas.iter().filter(|h| h.up == Some(true)).collect();
+        let lag = answering
+            .iter()
+            .filter_map(|h| h.lag_secs)
+            .reduce(f64::max)
+            .map(|secs| {
+                format!(
+                    " · lag {}",
+                    crate::pool_stats::format_secs_f64(secs.max(0.0))
+                )
+            })
+            .unwrap_or_default();
+        let label = match (fallback.is_some(), answering.as_slice(), replicas.len()) {
+            (true, _, _) => "reads on the server: no replica answers".to_owned(),
+            (false, [], _) => "reads: checking the replicas…".to_owned(),
+            (false, [one], 1) => format!("reads: replica {}{lag}", one.host),
+            (false, some, all) => format!("reads: {} of {all} replicas{lag}", some.len()),
+        };
+        Some(Self { label, fallback })
+    }
 }
 
 /// The local copy's line in the bar.
@@ -205,6 +249,19 @@ impl StatusBar {
             if let Some(elapsed) = info.last_query {
                 ui.separator();
                 ui.label(format!("last query {}", format_duration(elapsed)));
+            }
+            if let Some(reads) = &info.reads {
+                ui.separator();
+                match &reads.fallback {
+                    Some(why) => {
+                        ui.colored_label(ui.visuals().warn_fg_color, &reads.label)
+                            .on_hover_text(why.as_str());
+                    }
+                    None => {
+                        ui.label(&reads.label)
+                            .on_hover_text("Browsing reads go to the read replicas; the pool stats panel shows each host");
+                    }
+                }
             }
             if let Some((in_use, idle, max)) = info.pool {
                 ui.separator();

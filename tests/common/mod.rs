@@ -18,6 +18,7 @@ use marquee::import::load;
 use marquee::import::sample::SampleSpec;
 
 pub mod require;
+pub mod scratch;
 pub mod ui;
 
 /// Folder of the shared test cluster (kept between runs so the seeded template is reused).
