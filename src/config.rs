@@ -1602,6 +1602,73 @@ mod tests {
     }
 
     #[test]
+    fn replicas_are_a_host_list_sharing_the_server_settings_or_a_url_of_their_own() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = std::env::temp_dir().join(format!("marquee-replicas-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let passfile = dir.join("pgpass");
+        std::fs::write(&passfile, "r1.example:6000:films:reader:from-the-file\n").unwrap();
+        std::fs::set_permissions(&passfile, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let resolved = |pairs: &[(&str, &str)]| {
+            let mut pairs = pairs.to_vec();
+            let passfile = passfile.to_str().unwrap();
+            pairs.push(("PGPASSFILE", passfile));
+            resolve(ConfigLayer::default(), env(&pairs), ConfigLayer::default())
+                .map(|s| match s.server {
+                    ServerChoice::External(params) => params,
+                    other => panic!("{other:?}"),
+                })
+                .map_err(|e| e.to_string())
+        };
+        let server = [
+            ("PGHOST", "primary.example"),
+            ("PGPORT", "5433"),
+            ("PGDATABASE", "films"),
+            ("PGUSER", "ann"),
+            ("PGPASSWORD", "secret"),
+            ("PGSSLMODE", "require"),
+        ];
+
+        // A bare host list: everything but the hosts is the server's; no port means its port.
+        let mut pairs = server.to_vec();
+        pairs.push(("MARQUEE_REPLICAS", "r1.example:6000, r2.example"));
+        let p = resolved(&pairs).unwrap();
+        let r = p.replicas.as_deref().expect("replicas");
+        assert_eq!(r.display_target(), "r1.example:6000,r2.example:5433/films");
+        assert_eq!(r.user, "ann");
+        assert_eq!(r.password.as_ref().map(Secret::expose), Some("secret"));
+        assert_eq!(r.sslmode, SslMode::Require);
+        assert!(r.replicas.is_none());
+        // The server's own settings are untouched, and its URL does not carry the replicas.
+        assert_eq!(p.display_target(), "primary.example:5433/films");
+        assert!(!p.to_url().contains("r1"), "{}", p.to_url());
+
+        // A URL: its own role, whose password is not the server's but the password file's.
+        let mut pairs = server.to_vec();
+        pairs.push((
+            "MARQUEE_REPLICAS",
+            "postgresql://reader@r1.example:6000/films?load_balance_hosts=random",
+        ));
+        let r = *resolved(&pairs).unwrap().replicas.unwrap();
+        assert_eq!((r.user.as_str(), r.port), ("reader", 6000));
+        assert_eq!(r.password.as_ref().map(Secret::expose), Some("from-the-file"));
+        assert!(r.load_balance_hosts);
+
+        // Mistakes name the setting and say what to write.
+        for (value, says) in [
+            ("r1:0", "not a port number"),
+            (" , ", "names no host"),
+            ("postgresql://r1/films?load_balance_hosts=often", "disable or random"),
+        ] {
+            let mut pairs = server.to_vec();
+            pairs.push(("MARQUEE_REPLICAS", value));
+            let err = resolved(&pairs).unwrap_err();
+            assert!(err.contains("replicas") && err.contains(says), "{value}: {err}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn host_lists_take_one_port_each_or_one_for_all_and_round_trip() {
         let url = |u: &str| ConfigLayer {
             url: Some(u.into()),

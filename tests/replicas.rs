@@ -294,3 +294,37 @@ fn a_read_a_recovery_conflict_cancelled_is_tried_once_more() {
     );
     pool.close();
 }
+
+#[test]
+fn the_window_says_where_reads_go_and_keeps_browsing_when_they_fall_back() {
+    use common::ui::{apply_text, loaded_rows, shows, step_until};
+    let pair = Pair::new("replica-window", "");
+    let standby_label = Pair::label(&pair.standby_params());
+    let mut harness = common::ui::app_with(
+        marquee::config::ServerChoice::External(pair.params()),
+        [1400.0, 3000.0],
+    );
+    common::ui::wait_for_rows(&mut harness);
+    let patience = Duration::from_secs(60);
+    step_until(&mut harness, "reads on the replica", patience, |h| {
+        shows(h, &format!("reads: replica {standby_label}"))
+    });
+
+    // The pool panel lists both hosts with their roles, and which host each connection is on.
+    harness.key_press(egui::Key::F2);
+    step_until(&mut harness, "the hosts in the panel", patience, |h| {
+        shows(h, "Hosts") && shows(h, "standby") && shows(h, "primary")
+    });
+    assert!(shows(&harness, "Replay lag"));
+
+    // The standby stops: the window says reads fell back, and a new filter still loads.
+    PrivateCluster::stop_folder(&pair.standby_dir).unwrap();
+    step_until(&mut harness, "the fallback in the status bar", patience, |h| {
+        shows(h, "reads on the server: no replica answers")
+    });
+    apply_text(&mut harness, "year:1990..1999");
+    step_until(&mut harness, "the filtered rows", patience, |h| {
+        loaded_rows(h).len() >= 10
+    });
+    assert!(harness.state().browse().last_error.is_none());
+}
