@@ -1651,19 +1651,28 @@ mod tests {
         ));
         let r = *resolved(&pairs).unwrap().replicas.unwrap();
         assert_eq!((r.user.as_str(), r.port), ("reader", 6000));
-        assert_eq!(r.password.as_ref().map(Secret::expose), Some("from-the-file"));
+        assert_eq!(
+            r.password.as_ref().map(Secret::expose),
+            Some("from-the-file")
+        );
         assert!(r.load_balance_hosts);
 
         // Mistakes name the setting and say what to write.
         for (value, says) in [
             ("r1:0", "not a port number"),
             (" , ", "names no host"),
-            ("postgresql://r1/films?load_balance_hosts=often", "disable or random"),
+            (
+                "postgresql://r1/films?load_balance_hosts=often",
+                "disable or random",
+            ),
         ] {
             let mut pairs = server.to_vec();
             pairs.push(("MARQUEE_REPLICAS", value));
             let err = resolved(&pairs).unwrap_err();
-            assert!(err.contains("replicas") && err.contains(says), "{value}: {err}");
+            assert!(
+                err.contains("replicas") && err.contains(says),
+                "{value}: {err}"
+            );
         }
         std::fs::remove_dir_all(&dir).unwrap();
     }

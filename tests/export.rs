@@ -204,3 +204,50 @@ fn an_export_outlasts_the_statement_timeout_that_guards_browsing() {
     assert_eq!(String::from_utf8(out).unwrap().lines().count(), 86_537 + 1);
     pool.close();
 }
+
+#[test]
+fn an_export_in_chunks_is_byte_for_byte_the_single_copy() {
+    use marquee::filter::Filter;
+    use marquee::repo::movies::MoviesRepository;
+    // Small and many-tied: a year sort has runs of equal years, ratings have nulls, titles
+    // repeat, so each chunk boundary falls inside a run somewhere.
+    let db = TestDb::seeded(&SampleSpec {
+        movies: 2_000,
+        ratings: 20_000,
+        seed: 5,
+    });
+    let pool = db.pool(&marquee::config::PoolSettings::default());
+    let repo = MoviesRepository::new(pool.clone());
+    for text in [
+        "",
+        "sort:title",
+        "sort:-year",
+        "sort:year,-rating",
+        "sort:-rating",
+        "sort:rating,title",
+        "sort:-votes",
+        "genre:Drama sort:-year,title",
+        "year:1990..1999 sort:rating",
+        "the sort:-rating",
+    ] {
+        let filter = Filter::parse(text).unwrap();
+        let mut whole = Vec::new();
+        let rows = repo.export_csv(&filter, &mut whole, &mut |_| {}).unwrap();
+        // One row per chunk only where the rows are few: every chunk is a statement.
+        let smallest = if rows < 300 { 1 } else { 37 };
+        for chunk_rows in [smallest, 150, rows.max(1), rows + 1] {
+            let mut chunked = Vec::new();
+            let mut reported = Vec::new();
+            let n = repo
+                .export_csv_in_chunks(&filter, &mut chunked, &mut |r| reported.push(r), chunk_rows)
+                .unwrap();
+            assert_eq!(n, rows, "{text:?} in chunks of {chunk_rows}");
+            assert!(
+                chunked == whole,
+                "{text:?} in chunks of {chunk_rows}: the output differs"
+            );
+            assert_eq!(reported.last(), Some(&rows));
+        }
+    }
+    pool.close();
+}

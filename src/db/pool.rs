@@ -1069,6 +1069,11 @@ impl DatabasePool {
         }
     }
 
+    /// Whether reads go to read replicas (the `replicas` setting).
+    pub fn has_replicas(&self) -> bool {
+        self.writes.is_some()
+    }
+
     /// The reading route, then the writing one if there is one.
     fn routes(&self) -> impl Iterator<Item = &r2d2::Pool<Manager>> {
         std::iter::once(&self.pool).chain(self.writes.as_ref())
@@ -1185,7 +1190,8 @@ impl PoolSnapshot {
         let why: Vec<String> = replicas
             .iter()
             .map(|h| match &h.error {
-                Some(error) => format!("{}: {error}", h.host),
+                // The driver's sentences name the host already.
+                Some(error) => error.clone(),
                 None => format!("{} does not answer", h.host),
             })
             .collect();

@@ -193,8 +193,60 @@ fn range_conditions<T: Copy + PartialEq>(
 /// id is already a key, so paging sees a total order; nullable columns sort NULLs last in
 /// both directions so movies without a year or rating never crowd the top.
 pub fn order_by(sort: &[SortKey], alias: &str) -> String {
+    sort_terms(sort)
+        .iter()
+        .map(|t| {
+            let direction = if t.descending { "DESC" } else { "ASC" };
+            let nulls = if t.nullable { " NULLS LAST" } else { "" };
+            format!("{} {direction}{nulls}", col(alias, t.name))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A condition true of the rows of `alias` that come strictly after the row `last` in the
+/// order [`order_by`] gives `sort` (keyset paging): equal on the first terms and after on the
+/// next, with nulls last in both directions. The order ends in the unique id, so it is total.
+pub fn after_row(sort: &[SortKey], alias: &str, last: &str) -> String {
+    let terms = sort_terms(sort);
+    let same = |t: &SortTerm| {
+        let (a, b) = (col(alias, t.name), col(last, t.name));
+        if t.nullable {
+            format!("{a} IS NOT DISTINCT FROM {b}")
+        } else {
+            format!("{a} = {b}")
+        }
+    };
+    let beyond = |t: &SortTerm| {
+        let (a, b) = (col(alias, t.name), col(last, t.name));
+        let op = if t.descending { "<" } else { ">" };
+        if t.nullable {
+            // After a value: past it, or null (last). After a null: only equal nulls follow.
+            format!("({b} IS NOT NULL AND ({a} {op} {b} OR {a} IS NULL))")
+        } else {
+            format!("{a} {op} {b}")
+        }
+    };
+    (0..terms.len())
+        .map(|i| {
+            let mut parts: Vec<String> = terms[..i].iter().map(same).collect();
+            parts.push(beyond(&terms[i]));
+            format!("({})", parts.join(" AND "))
+        })
+        .collect::<Vec<_>>()
+        .join(" OR ")
+}
+
+/// One column of an order: the sort's keys without repeats, then `id` if they lack it.
+struct SortTerm {
+    name: &'static str,
+    nullable: bool,
+    descending: bool,
+}
+
+fn sort_terms(sort: &[SortKey]) -> Vec<SortTerm> {
     let mut seen: Vec<SortColumn> = Vec::new();
-    let mut items: Vec<String> = Vec::new();
+    let mut terms = Vec::new();
     for key in sort {
         if seen.contains(&key.column) {
             continue;
@@ -207,14 +259,20 @@ pub fn order_by(sort: &[SortKey], alias: &str) -> String {
             SortColumn::Rating => ("rating_avg", true),
             SortColumn::Votes => ("rating_count", false),
         };
-        let direction = if key.descending { "DESC" } else { "ASC" };
-        let nulls = if nullable { " NULLS LAST" } else { "" };
-        items.push(format!("{} {direction}{nulls}", col(alias, name)));
+        terms.push(SortTerm {
+            name,
+            nullable,
+            descending: key.descending,
+        });
     }
     if !seen.contains(&SortColumn::Id) {
-        items.push(format!("{} ASC", col(alias, "id")));
+        terms.push(SortTerm {
+            name: "id",
+            nullable: false,
+            descending: false,
+        });
     }
-    items.join(", ")
+    terms
 }
 
 /// A LIKE pattern matching `user_text` literally anywhere: `\`, `%` and `_` are escaped

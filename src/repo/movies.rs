@@ -366,39 +366,28 @@ impl MoviesRepository {
     /// COPY cannot take bind parameters, and Marquee never splices user text into SQL itself.
     /// So the server builds the COPY statement: `format()` with `%L` quotes each parameter as a
     /// literal (the same quoting `quote_literal` does), and the result is run as the COPY.
+    ///
+    /// A pool with read replicas reads an export of Marquee's own tables in chunks instead
+    /// ([`MoviesRepository::export_csv_in_chunks`]): one long COPY on a standby is what a
+    /// recovery conflict cancels.
     pub fn export_csv(
         &self,
         filter: &Filter,
         out: &mut dyn Write,
         progress: &mut dyn FnMut(u64),
     ) -> Result<u64, ExportError> {
-        let movies = &self.source().movies;
-        let parts = movie_sql::where_clause(filter, "m", self.source());
-        let copy_template = format!(
-            "COPY (SELECT m.id, m.title, m.year, array_to_string(m.genres, '|') AS genres, \
-             round(m.rating_avg::numeric, 3) AS rating_avg, m.rating_count \
-             FROM {movies} m WHERE {} ORDER BY {}) TO STDOUT (FORMAT csv, HEADER)",
-            parts.where_sql,
-            movie_sql::order_by(&filter.sort, "m")
-        );
-        let format_string = placeholders_to_format(&copy_template, parts.params.len());
-        let format_sql = format!(
-            "SELECT format($1{})",
-            (2..=parts.params.len() + 1)
-                .map(|n| format!(", ${n}"))
-                .collect::<String>()
-        );
-        let mut typed = vec![(&format_string as &(dyn ToSql + Sync), Type::TEXT)];
-        typed.extend(parts.typed_params());
-
+        // In place, the rating summary is computed anew by each statement, and a chunk's
+        // boundary compares it for equality; Marquee's stored summary compares exactly.
+        if self.repo.pool().has_replicas() && self.source().layout.is_none() {
+            return self.export_csv_in_chunks(filter, out, progress, EXPORT_CHUNK_ROWS);
+        }
         let target = self.repo.pool().target().to_owned();
         let db_err =
             |e: postgres::Error| ExportError::Database(DbError::from_postgres(&e, &target));
         let mut conn = self.repo.pool().get("movies.export")?;
-        let copy_sql: String = conn
-            .query_typed_one(&format_sql, &typed)
-            .map_err(db_err)?
-            .get(0);
+        let copy_sql = self
+            .export_copy_sql(&mut conn, filter, ExportChunk::Whole)
+            .map_err(db_err)?;
         // rust-postgres prepares COPY as a named statement and closes it when done. Inside one
         // transaction, PgBouncer (transaction mode) keeps the same server session for the
         // prepare, the COPY and the close; outside, the close would reach another session.
@@ -437,6 +426,168 @@ impl MoviesRepository {
         progress(count);
         self.repo.pool().record_query(Ok(()));
         Ok(count)
+    }
+
+    /// [`MoviesRepository::export_csv`] as a series of COPY statements of at most `chunk_rows`
+    /// rows each, every one starting after the last row of the one before in the filter's
+    /// order (keyset: that row's sort values, read by its id). Each is short, so it finishes
+    /// within a standby's `max_standby_streaming_delay`; one cancelled by a recovery conflict
+    /// is run again (it is held in memory until complete, so nothing is written twice). The
+    /// output is byte for byte that of the single COPY. Each chunk reads its own snapshot: a
+    /// change replayed between two chunks shows in the later ones.
+    pub fn export_csv_in_chunks(
+        &self,
+        filter: &Filter,
+        out: &mut dyn Write,
+        progress: &mut dyn FnMut(u64),
+        chunk_rows: u64,
+    ) -> Result<u64, ExportError> {
+        let chunk_rows = chunk_rows.max(1);
+        let mut total = 0;
+        let mut after = None;
+        loop {
+            let chunk = match after {
+                None => ExportChunk::First { rows: chunk_rows },
+                Some(id) => ExportChunk::After {
+                    id,
+                    rows: chunk_rows,
+                },
+            };
+            let read = self.repo.read("movies.export", |conn| {
+                let copy_sql = self.export_copy_sql(conn, filter, chunk)?;
+                let mut reader = conn.copy_out(copy_sql.as_str())?;
+                let mut bytes = Vec::new();
+                match std::io::Read::read_to_end(&mut reader, &mut bytes) {
+                    Ok(_) => Ok(Ok(bytes)),
+                    // The driver's own error (a conflict, a lost connection) goes back to the
+                    // read, which may try the chunk again; anything else ends the export.
+                    Err(e) => {
+                        let text = e.to_string();
+                        match e
+                            .into_inner()
+                            .map(|inner| inner.downcast::<postgres::Error>())
+                        {
+                            Some(Ok(err)) => Err(*err),
+                            _ => Ok(Err(text)),
+                        }
+                    }
+                }
+            })?;
+            let bytes = read.map_err(|e| {
+                ExportError::Database(DbError::new(
+                    crate::db::error::DbErrorKind::ConnectionLost,
+                    format!(
+                        "the export stream from {} broke: {e}",
+                        self.repo.pool().target()
+                    ),
+                ))
+            })?;
+            let records = CsvRecords::of(&bytes);
+            out.write_all(&bytes)
+                .map_err(|e| ExportError::Write(e.to_string()))?;
+            let rows = records.count - u64::from(after.is_none()); // the header
+            total += rows;
+            progress(total);
+            if rows < chunk_rows {
+                break;
+            }
+            after = records.last_id;
+        }
+        out.flush().map_err(|e| ExportError::Write(e.to_string()))?;
+        Ok(total)
+    }
+
+    /// The COPY statement of an export (or one chunk of it), built by the server: COPY cannot
+    /// take bind parameters, so `format()` quotes each as a literal.
+    fn export_copy_sql(
+        &self,
+        conn: &mut postgres::Client,
+        filter: &Filter,
+        chunk: ExportChunk,
+    ) -> Result<String, postgres::Error> {
+        let movies = &self.source().movies;
+        let parts = movie_sql::where_clause(filter, "m", self.source());
+        let order = movie_sql::order_by(&filter.sort, "m");
+        let (from, after, limit, header) = match chunk {
+            ExportChunk::Whole => (String::new(), String::new(), String::new(), ", HEADER"),
+            ExportChunk::First { rows } => (
+                String::new(),
+                String::new(),
+                format!(" LIMIT {rows}"),
+                ", HEADER",
+            ),
+            // The id is one this export read back from the server; the row it names gives the
+            // sort values to start after.
+            ExportChunk::After { id, rows } => (
+                format!(", (SELECT * FROM {movies} l WHERE l.id = {id}) last"),
+                format!(" AND ({})", movie_sql::after_row(&filter.sort, "m", "last")),
+                format!(" LIMIT {rows}"),
+                "",
+            ),
+        };
+        let copy_template = format!(
+            "COPY (SELECT m.id, m.title, m.year, array_to_string(m.genres, '|') AS genres, \
+             round(m.rating_avg::numeric, 3) AS rating_avg, m.rating_count \
+             FROM {movies} m{from} WHERE {}{after} ORDER BY {order}{limit}) \
+             TO STDOUT (FORMAT csv{header})",
+            parts.where_sql,
+        );
+        let format_string = placeholders_to_format(&copy_template, parts.params.len());
+        let format_sql = format!(
+            "SELECT format($1{})",
+            (2..=parts.params.len() + 1)
+                .map(|n| format!(", ${n}"))
+                .collect::<String>()
+        );
+        let mut typed = vec![(&format_string as &(dyn ToSql + Sync), Type::TEXT)];
+        typed.extend(parts.typed_params());
+        Ok(conn.query_typed_one(&format_sql, &typed)?.get(0))
+    }
+}
+
+/// Rows per COPY when an export reads from read replicas: a few MB, a fraction of a second.
+pub const EXPORT_CHUNK_ROWS: u64 = 50_000;
+
+/// Which part of an export one COPY reads.
+#[derive(Clone, Copy, Debug)]
+enum ExportChunk {
+    /// All of it, with the header.
+    Whole,
+    /// The header and the first `rows` rows.
+    First { rows: u64 },
+    /// `rows` rows after the movie `id`, in the filter's order.
+    After { id: i64, rows: u64 },
+}
+
+/// What one chunk of CSV holds: its records, and the id (first field) of the last one.
+#[derive(Debug, PartialEq, Eq)]
+struct CsvRecords {
+    count: u64,
+    last_id: Option<i64>,
+}
+
+impl CsvRecords {
+    fn of(bytes: &[u8]) -> Self {
+        let mut in_quotes = false;
+        let mut count = 0;
+        let mut start = 0;
+        let mut last_start = None;
+        for (i, &b) in bytes.iter().enumerate() {
+            match b {
+                b'"' => in_quotes = !in_quotes,
+                b'\n' if !in_quotes => {
+                    count += 1;
+                    last_start = Some(start);
+                    start = i + 1;
+                }
+                _ => {}
+            }
+        }
+        let last_id = last_start.and_then(|s| {
+            let field = bytes[s..].split(|&b| b == b',').next()?;
+            std::str::from_utf8(field).ok()?.trim().parse().ok()
+        });
+        Self { count, last_id }
     }
 }
 

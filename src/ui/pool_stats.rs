@@ -51,15 +51,16 @@ impl PoolStatsView {
             .show(ui, |ui| {
                 health_ui(ui, model);
                 ui.separator();
+                // With read replicas, where the reads go comes first.
+                if model.snapshot().is_some_and(|s| !s.hosts.is_empty()) {
+                    section(ui, "Hosts", |ui| hosts_ui(ui, model));
+                }
                 gauges_ui(ui, model);
                 section(ui, "Checkout wait", |ui| wait_ui(ui, model));
                 section(ui, "Time held and connection setup", |ui| {
                     hold_ui(ui, model);
                 });
                 section(ui, "Counters since start", |ui| counters_ui(ui, model));
-                if model.snapshot().is_some_and(|s| !s.hosts.is_empty()) {
-                    section(ui, "Hosts", |ui| hosts_ui(ui, model));
-                }
                 section(ui, "Connections", |ui| {
                     connections_ui(ui, model, &mut actions);
                 });
@@ -418,23 +419,18 @@ fn hosts_ui(ui: &mut Ui, model: &PoolStatsModel) {
         .num_columns(6)
         .striped(true)
         .show(ui, |ui| {
-            for header in [
-                "Host",
-                "Serves",
-                "Role",
-                "State",
-                "Replay lag",
-                "Connections",
-            ] {
+            for header in ["Host", "Serves", "Role", "State", "Lag", "Conns"] {
                 ui.strong(header);
             }
             ui.end_row();
             for host in &snapshot.hosts {
                 ui.label(&host.host);
-                ui.label(match host.used_as {
-                    HostUse::Server => "writes (reads if no replica answers)",
-                    HostUse::Replica => "reads",
-                });
+                match host.used_as {
+                    HostUse::Server => ui
+                        .label("writes")
+                        .on_hover_text("and the reads, while no replica answers"),
+                    HostUse::Replica => ui.label("reads"),
+                };
                 ui.label(match host.role {
                     Some(Role::Primary) => "primary",
                     Some(Role::Standby) => "standby",
@@ -448,11 +444,18 @@ fn hosts_ui(ui: &mut Ui, model: &PoolStatsModel) {
                     (Some(false), None) => ui.colored_label(Color32::from_rgb(200, 60, 60), "down"),
                     (None, _) => ui.label("checking…"),
                 };
-                ui.label(match (host.role, host.lag_secs) {
-                    (Some(Role::Standby), Some(lag)) => format_secs_f64(lag.max(0.0)),
-                    (Some(Role::Standby), None) => "nothing replayed yet".to_owned(),
-                    _ => String::new(),
-                });
+                match (host.role, host.lag_secs) {
+                    (Some(Role::Standby), Some(lag)) => {
+                        ui.label(format_secs_f64(lag.max(0.0))).on_hover_text(
+                            "now() - pg_last_xact_replay_timestamp(): it also grows while the \
+                             primary commits nothing",
+                        )
+                    }
+                    (Some(Role::Standby), None) => ui
+                        .label("—")
+                        .on_hover_text("nothing replayed since the standby started"),
+                    _ => ui.label(""),
+                };
                 let on_host = snapshot
                     .connections
                     .iter()
