@@ -1076,11 +1076,26 @@ fn password_from_file(params: &mut ConnectParams, passfile: &Path) -> bool {
     false
 }
 
+/// The `replicas` setting that gives `replicas` for `server`: the bare host list when they share
+/// the server's role and database, else their URL (without a password). For the dialog.
+pub fn replicas_text(replicas: &ConnectParams, server: &ConnectParams) -> String {
+    if replicas.user == server.user && replicas.dbname == server.dbname {
+        replicas
+            .hosts()
+            .iter()
+            .map(|h| format!("{}:{}", h.host, h.port))
+            .collect::<Vec<_>>()
+            .join(",")
+    } else {
+        replicas.to_url()
+    }
+}
+
 /// The read replicas' connection settings from the `replicas` setting: a URL of their own
 /// (`postgresql://reader@r1:5432,r2/movies`), whose unset parts are the server's, or a bare
 /// host list (`r1:5433,r2`), which shares everything but the hosts with the server. A role the
 /// server's settings do not name finds its password in the URL or the password file.
-fn replica_params(
+pub fn replica_params(
     text: &str,
     server: &ConnectParams,
     passfile: Option<&Path>,

@@ -491,6 +491,11 @@ fn the_dialog_says_where_each_setting_came_from() {
         ("PGSERVICE", "movies".to_owned()),
         ("PGSERVICEFILE", services.display().to_string()),
         ("PGPASSFILE", pgpass.display().to_string()),
+        // The same server as its own "replica": the dialog only shows the setting.
+        (
+            "MARQUEE_REPLICAS",
+            format!("{}:{}", db.params.host, db.params.port),
+        ),
     ];
     let env =
         ConfigLayer::from_env(|key| vars.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone()));
@@ -525,9 +530,34 @@ fn the_dialog_says_where_each_setting_came_from() {
         "from PGPORT",
         "from service movies (pg_service.conf)",
         &format!("from the password file {}", pgpass.display()),
+        "from MARQUEE_REPLICAS",
     ] {
         assert!(shows(&harness, origin), "the dialog shows {origin:?}");
     }
+    let replicas = harness
+        .get_by_role_and_label(Role::TextInput, "Read replicas")
+        .value();
+    assert_eq!(
+        replicas.as_deref(),
+        Some(format!("{}:{}", db.params.host, db.params.port).as_str())
+    );
+    // A replica setting that does not read says why, and Apply waits for a good one.
+    let apply_enabled = |h: &Harness<'static, MarqueeApp>| {
+        !h.get_by_role_and_label(Role::Button, "Apply")
+            .accesskit_node()
+            .is_disabled()
+    };
+    set_text(&mut harness, Role::TextInput, "Read replicas", "r1:0");
+    step_until(
+        &mut harness,
+        "the replicas problem",
+        Duration::from_secs(5),
+        |h| shows(h, "Read replicas: \"0\" in \"r1:0\" is not a port number") && !apply_enabled(h),
+    );
+    set_text(&mut harness, Role::TextInput, "Read replicas", "");
+    step_until(&mut harness, "Apply again", Duration::from_secs(5), |h| {
+        apply_enabled(h) && !shows(h, "is not a port number")
+    });
     assert!(!shows(&harness, "unused-secret"), "no password on screen");
     // The SSL mode was not set anywhere.
     assert_eq!(harness.query_all_by_label("default").count(), 1);

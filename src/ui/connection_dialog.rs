@@ -27,6 +27,8 @@ pub struct ConnectionDialog {
     user: String,
     password: String,
     sslmode: SslMode,
+    /// The `replicas` setting as text: hosts or a URL; empty for none.
+    replicas: String,
     pool_min: u32,
     pool_max: u32,
     base_pool: PoolSettings,
@@ -53,6 +55,7 @@ impl ConnectionDialog {
             user: String::new(),
             password: String::new(),
             sslmode: SslMode::Prefer,
+            replicas: String::new(),
             pool_min: 0,
             pool_max: 0,
             base_pool: PoolSettings::default(),
@@ -89,6 +92,7 @@ impl ConnectionDialog {
             .map(|p| p.expose().to_owned())
             .unwrap_or_default();
         self.sslmode = params.sslmode;
+        self.replicas = self.base_replicas_text_of(&params);
         self.base_params = params;
         self.pool_min = settings.pool.min_idle;
         self.pool_max = settings.pool.max_size;
@@ -98,6 +102,33 @@ impl ConnectionDialog {
         // the test itself).
         self.testing = false;
         self.test_result = None;
+    }
+
+    fn base_replicas_text_of(&self, params: &ConnectParams) -> String {
+        params
+            .replicas
+            .as_deref()
+            .map(|r| crate::config::replicas_text(r, params))
+            .unwrap_or_default()
+    }
+
+    /// The replicas the form names: the loaded ones while the field is untouched (a URL's
+    /// password is not shown, so it is kept this way), none when emptied, else the field read
+    /// as the setting is.
+    fn replicas_in_form(
+        &self,
+        server: &ConnectParams,
+    ) -> Result<Option<Box<ConnectParams>>, String> {
+        let text = self.replicas.trim();
+        if text == self.base_replicas_text_of(&self.base_params) {
+            return Ok(self.base_params.replicas.clone());
+        }
+        if text.is_empty() {
+            return Ok(None);
+        }
+        crate::config::replica_params(text, server, None)
+            .map(|r| Some(Box::new(r)))
+            .map_err(|e| format!("Read replicas: {e}"))
     }
 
     /// Where the loaded settings came from; shown beside each field.
@@ -120,6 +151,10 @@ impl ConnectionDialog {
             ("user", self.user.trim() != base.user),
             ("password", self.password != password),
             ("sslmode", self.sslmode != base.sslmode),
+            (
+                "replicas",
+                self.replicas.trim() != self.base_replicas_text_of(base),
+            ),
             ("pool_min", self.pool_min != self.base_pool.min_idle),
             ("pool_max", self.pool_max != self.base_pool.max_size),
         ]
@@ -145,15 +180,21 @@ impl ConnectionDialog {
                 data_dir: self.data_dir.clone(),
             }
         } else {
-            ServerChoice::External(ConnectParams {
+            let mut params = ConnectParams {
                 host: self.host.trim().to_owned(),
                 port: self.port,
                 dbname: self.dbname.trim().to_owned(),
                 user: self.user.trim().to_owned(),
                 password: (!self.password.is_empty()).then(|| Secret::new(self.password.clone())),
                 sslmode: self.sslmode,
+                replicas: None,
                 ..self.base_params.clone()
-            })
+            };
+            // Apply is offered only while the field reads; until then the loaded ones stand.
+            params.replicas = self
+                .replicas_in_form(&params)
+                .unwrap_or_else(|_| self.base_params.replicas.clone());
+            ServerChoice::External(params)
         };
         Settings {
             server,
@@ -247,7 +288,32 @@ impl ConnectionDialog {
                         .labelled_by(label);
                     ui.weak(self.origin("sslmode"));
                     ui.end_row();
+                    let label = ui.label("Read replicas").id;
+                    ui.add(
+                        egui::TextEdit::singleline(&mut self.replicas)
+                            .hint_text("none: every read on the server"),
+                    )
+                    .labelled_by(label)
+                    .on_hover_text(
+                        "Standbys for browsing reads: hosts (r1:5432,r2) that share the server's \
+                         role and database, or a URL of their own. Writes stay on the server.",
+                    );
+                    ui.weak(self.origin("replicas"));
+                    ui.end_row();
                 });
+        }
+        let replicas_problem = if self.private {
+            None
+        } else {
+            let server = ConnectParams {
+                host: self.host.trim().to_owned(),
+                port: self.port,
+                ..self.base_params.clone()
+            };
+            self.replicas_in_form(&server).err()
+        };
+        if let Some(problem) = &replicas_problem {
+            ui.colored_label(ui.visuals().error_fg_color, problem.as_str());
         }
         ui.add_space(4.0);
         ui.horizontal(|ui| {
@@ -290,7 +356,8 @@ impl ConnectionDialog {
             if testing {
                 ui.spinner();
             }
-            if ui.button("Apply").clicked() {
+            let apply = ui.add_enabled(replicas_problem.is_none(), egui::Button::new("Apply"));
+            if apply.clicked() {
                 for keyword in self.edited() {
                     self.provenance.set(keyword, Origin::Dialog);
                 }
