@@ -235,6 +235,15 @@ fn reads_go_to_the_standby_fail_over_to_the_primary_and_come_back() {
     });
     let said = pool.snapshot().reads_fall_back().unwrap();
     assert!(said.contains(&standby_label), "{said}");
+    // The panel's per-host count finds the reading connections on the server.
+    let primary_label = Pair::label(&pair.primary.socket_params());
+    assert!(
+        pool.snapshot()
+            .connections
+            .iter()
+            .any(|c| c.host == primary_label),
+        "a connection is on the primary"
+    );
 
     // It comes back and serves the reads again; the connections on the primary are let go.
     PrivateCluster::ensure_running(&pair.standby_dir).unwrap();

@@ -259,6 +259,6 @@ pub fn split_hosts(params: &ConnectParams) -> Vec<ConnectParams> {
 }
 
 /// `host:port`, as the board and the panel name a host.
-pub fn host_label(params: &ConnectParams) -> String {
+fn host_label(params: &ConnectParams) -> String {
     format!("{}:{}", params.host, params.port)
 }

@@ -202,8 +202,10 @@ pub fn with_job<T>(job: u64, f: impl FnOnce() -> T) -> T {
 /// Where a pooled connection may be opened: the server (its host list, as the settings name it)
 /// or one read replica.
 struct Endpoint {
-    /// `host:port` (or the server's list), as the panel names it.
+    /// `host:port` (or the server's list), as the panel and the host board name it.
     label: String,
+    /// `host:port/db`, as messages name it.
+    target: String,
     /// A read replica rather than the server.
     replica: bool,
     driver: Arc<PostgresConnectionManager<MakeTlsConnector>>,
@@ -359,7 +361,7 @@ impl Manager {
                 tracing::warn!(
                     "{} refused the startup parameter `options` (a pooler such as PgBouncer \
                      without `ignore_startup_parameters = options`): connecting without it",
-                    endpoint.label
+                    endpoint.target
                 );
             }
             result = self.connect_bounded(endpoint);
@@ -441,10 +443,10 @@ impl ManageConnection for Manager {
                 Err(err) => {
                     *candidate.failed_at.lock() = Some(Instant::now());
                     if self.endpoints.len() > 1 {
-                        let error = err.to_db_error(&candidate.label);
+                        let error = err.to_db_error(&candidate.target);
                         tracing::warn!(
                             "connecting to {}: {error}; trying the next host",
-                            candidate.label
+                            candidate.target
                         );
                     }
                 }
@@ -471,7 +473,7 @@ impl ManageConnection for Manager {
             Ok(ok) => ok,
             Err(err) => {
                 metrics.connect_errors.fetch_add(1, Relaxed);
-                let error = err.to_db_error(&self.endpoints[endpoint].label);
+                let error = err.to_db_error(&self.endpoints[endpoint].target);
                 self.shared.log_connect_error(&error);
                 self.shared.record_error(&error);
                 return Err(err);
@@ -603,10 +605,15 @@ impl HandleEvent for Events {
 /// startup `options`, and a plain twin without them.
 fn endpoint(
     params: &ConnectParams,
-    label: String,
     replica: bool,
     settings: &PoolSettings,
 ) -> Result<Endpoint, DbError> {
+    let label = params
+        .hosts()
+        .iter()
+        .map(|h| format!("{}:{}", h.host, h.port))
+        .collect::<Vec<_>>()
+        .join(",");
     let (mut config, tls) = tls::driver_config(params, params.application_name())?;
     let plain = PostgresConnectionManager::new(config.clone(), tls.clone());
     // The user's own `options` (PGOPTIONS) first: the pool's statement timeout is what the pool
@@ -618,6 +625,7 @@ fn endpoint(
     });
     Ok(Endpoint {
         label,
+        target: params.display_target(),
         replica,
         driver: Arc::new(PostgresConnectionManager::new(config, tls)),
         plain: Arc::new(plain),
@@ -671,7 +679,7 @@ impl DatabasePool {
     pub fn new(params: &ConnectParams, settings: &PoolSettings) -> Result<Self, DbError> {
         let target = params.display_target();
         tracing::info!("Connecting to PostgreSQL at {target}");
-        let server = Arc::new(endpoint(params, target.clone(), false, settings)?);
+        let server = Arc::new(endpoint(params, false, settings)?);
         let replicas = match &params.replicas {
             Some(replicas) => {
                 tracing::info!(
@@ -680,9 +688,7 @@ impl DatabasePool {
                 );
                 hosts::split_hosts(replicas)
                     .iter()
-                    .map(|host| {
-                        endpoint(host, hosts::host_label(host), true, settings).map(Arc::new)
-                    })
+                    .map(|host| endpoint(host, true, settings).map(Arc::new))
                     .collect::<Result<Vec<_>, _>>()?
             }
             None => Vec::new(),
