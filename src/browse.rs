@@ -36,6 +36,13 @@ pub const COUNT_CAP: u64 = 100_000;
 pub const FILTER_DEBOUNCE: Duration = Duration::from_millis(150);
 /// Filters that Back can return to.
 pub const HISTORY_DEPTH: usize = 100;
+/// A viewport past this row asks for the result index (every id of the result in order), through
+/// which a jump costs one lookup by id at any depth; above it an offset is cheap anyway.
+pub const INDEX_FROM_ROW: u64 = 10_000;
+/// Result indexes kept for Back and Forward, the current one included.
+pub const INDEX_CACHE_RESULTS: usize = 4;
+/// Ids the kept result indexes may hold together (4 bytes each: 48 MB).
+pub const INDEX_CACHE_IDS: usize = 12_000_000;
 /// How long to wait before asking again for pages that failed.
 const PAGE_RETRY_PAUSE: Duration = Duration::from_millis(1_000);
 
@@ -136,6 +143,12 @@ pub struct Browse {
     retry_at: Option<Instant>,
     /// The capped count and facets are due once the first page has arrived.
     followups_pending: bool,
+    /// The current result's index, once built: row `r` is the movie `index[r]`.
+    index: Option<Arc<Vec<i32>>>,
+    /// The index of the current result was asked for (built, building, or failed).
+    index_requested: bool,
+    /// Indexes of recent results, the most recent last.
+    indexes: std::collections::VecDeque<(Arc<Filter>, Arc<Vec<i32>>)>,
     outbox: Requests,
 }
 
@@ -348,6 +361,17 @@ impl Browse {
         self.changed_at = Some(Instant::now());
         self.retry_at = None;
         self.first_page_latency = None;
+        self.index_requested = false;
+        self.index = self
+            .indexes
+            .iter()
+            .find(|(filter, _)| **filter == *self.filter)
+            .map(|(_, ids)| Arc::clone(ids));
+        if let Some(ids) = &self.index {
+            // Back to a result whose index is kept: jumps are cheap, and its length is the count.
+            self.count = Some(RowCount::Exact(ids.len() as u64));
+            self.index_requested = true;
+        }
         // The table shows a new filter from its first row.
         self.viewport = (0, self.viewport.1.saturating_sub(self.viewport.0));
         self.request_page(0, Priority::Urgent);
@@ -399,6 +423,37 @@ impl Browse {
         );
     }
 
+    /// Whether the current result's index has arrived (jumps read it instead of an offset).
+    pub fn has_result_index(&self) -> bool {
+        self.index.is_some()
+    }
+
+    /// Asks for the current result's index, once, in the background.
+    fn request_index(&mut self) {
+        if std::mem::replace(&mut self.index_requested, true) {
+            return;
+        }
+        self.queue(
+            Priority::Background,
+            Request::ResultIds(Arc::clone(&self.filter)),
+        );
+    }
+
+    /// Keeps `ids` as the index of the current result, within the cache's bounds.
+    fn keep_index(&mut self, ids: Arc<Vec<i32>>) {
+        self.indexes.retain(|(filter, _)| **filter != *self.filter);
+        self.indexes
+            .push_back((Arc::clone(&self.filter), Arc::clone(&ids)));
+        while self.indexes.len() > INDEX_CACHE_RESULTS
+            || (self.indexes.len() > 1
+                && self.indexes.iter().map(|(_, ids)| ids.len()).sum::<usize>() > INDEX_CACHE_IDS)
+        {
+            self.indexes.pop_front();
+        }
+        self.count = Some(RowCount::Exact(ids.len() as u64));
+        self.index = Some(ids);
+    }
+
     /// Asks for the exact row count (status bar, or when scrolling reaches a capped count).
     pub fn request_exact_count(&mut self) {
         if self.exact_requested || matches!(self.count, Some(RowCount::Exact(_))) {
@@ -416,6 +471,9 @@ impl Browse {
     /// urgently, neighbours in the background, far pages evicted.
     pub fn show_rows(&mut self, first: u64, last: u64) {
         self.viewport = (first, last);
+        if last >= INDEX_FROM_ROW {
+            self.request_index();
+        }
         let page_size = u64::from(PAGE_SIZE);
         let (first_page, last_page) = (first / page_size, last / page_size);
         for page in first_page..=last_page {
@@ -449,15 +507,28 @@ impl Browse {
         if self.retry_at.is_some_and(|at| Instant::now() < at) {
             return;
         }
-        self.pending_pages.insert(page);
-        self.queue(
-            priority,
-            Request::Page {
+        let offset = page * u64::from(PAGE_SIZE);
+        let request = match &self.index {
+            // Through the index: the page's ids, looked up by key.
+            Some(ids) => {
+                let start = usize::try_from(offset).unwrap_or(usize::MAX).min(ids.len());
+                let end = start.saturating_add(PAGE_SIZE as usize).min(ids.len());
+                if start == end {
+                    return; // Past the end of the result.
+                }
+                Request::PageAt {
+                    offset,
+                    ids: ids[start..end].to_vec(),
+                }
+            }
+            None => Request::Page {
                 filter: Arc::clone(&self.filter),
-                offset: page * u64::from(PAGE_SIZE),
+                offset,
                 limit: PAGE_SIZE,
             },
-        );
+        };
+        self.pending_pages.insert(page);
+        self.queue(priority, request);
     }
 
     fn evict(&mut self, first_page: u64, last_page: u64) {
@@ -487,8 +558,12 @@ impl Browse {
             _ => {}
         }
         match &reply.result {
+            Err(error) if reply.kind == RequestKind::ResultIds => {
+                // Jumps go on by offset, as before the index; the table shows no error for it.
+                tracing::warn!("the result index could not be built: {error}");
+            }
             Err(error) => {
-                if reply.kind == RequestKind::Page {
+                if matches!(reply.kind, RequestKind::Page | RequestKind::PageAt) {
                     // Errors do not say which page they were for: forget every pending page so
                     // the next `show_rows` asks again, after a pause so a dead server is not
                     // asked every frame. The stale rows give way: they would claim to be
@@ -504,8 +579,8 @@ impl Browse {
                 let page = offset / u64::from(PAGE_SIZE);
                 self.pending_pages.remove(&page);
                 self.stale = None;
-                if rows.len() < PAGE_SIZE as usize {
-                    // A short page pins the end exactly.
+                // A short page pins the end exactly (through the index, the index did).
+                if rows.len() < PAGE_SIZE as usize && reply.kind == RequestKind::Page {
                     let end = offset + rows.len() as u64;
                     if rows.is_empty() && *offset > 0 {
                         // Past the end (the count was an overestimate); the exact count follows.
@@ -529,6 +604,7 @@ impl Browse {
                 self.last_error = None;
             }
             Ok(Answer::Facets(facets)) => self.facets = Some(facets.clone()),
+            Ok(Answer::ResultIds(ids)) => self.keep_index(Arc::clone(ids)),
             Ok(_) => {}
         }
         true
@@ -856,5 +932,150 @@ mod tests {
                 .is_some(),
             "the visible page stays"
         );
+    }
+
+    fn index_reply(generation: u64, ids: Vec<i32>) -> Reply {
+        Reply {
+            kind: RequestKind::ResultIds,
+            result: Ok(Answer::ResultIds(Arc::new(ids))),
+            ..page_reply(generation, 0, 0)
+        }
+    }
+
+    fn index_requests(requests: &Requests) -> usize {
+        requests
+            .jobs
+            .iter()
+            .filter(|j| matches!(j.request, Request::ResultIds(_)))
+            .count()
+    }
+
+    #[test]
+    fn a_deep_viewport_asks_for_the_result_index_once_and_jumps_then_read_it() {
+        let mut browse = Browse::default();
+        browse.set_filter(Filter::default());
+        browse.apply(&page_reply(1, 0, 100));
+        browse.apply(&count_reply(
+            1,
+            RequestKind::CappedCount,
+            RowCount::AtLeast(100_000),
+        ));
+        // Near the top an offset is cheap: no index.
+        browse.show_rows(0, 39);
+        assert_eq!(index_requests(&browse.take_requests()), 0);
+        // Past INDEX_FROM_ROW: asked for once, in the background; pages go on by offset.
+        browse.show_rows(20_000, 20_039);
+        browse.show_rows(20_000, 20_039);
+        let requests = browse.take_requests();
+        assert_eq!(index_requests(&requests), 1);
+        assert!(
+            requests
+                .jobs
+                .iter()
+                .any(|j| matches!(j.request, Request::Page { offset: 20_000, .. }))
+        );
+        assert!(!browse.has_result_index());
+
+        // It arrives: the count is its length, and a page reads its ids.
+        let ids: Vec<i32> = (0..30_050).rev().collect();
+        browse.apply(&index_reply(1, ids.clone()));
+        assert!(browse.has_result_index());
+        assert_eq!(browse.count(), Some(RowCount::Exact(30_050)));
+        browse.show_rows(25_000, 25_039);
+        let jobs = browse.take_requests().jobs;
+        let at = jobs
+            .iter()
+            .find_map(|j| match &j.request {
+                Request::PageAt {
+                    offset: 25_000,
+                    ids,
+                } => Some(ids.clone()),
+                _ => None,
+            })
+            .expect("the visible page through the index");
+        assert_eq!(at, ids[25_000..25_100]);
+        assert!(
+            !jobs
+                .iter()
+                .any(|j| matches!(j.request, Request::Page { .. }))
+        );
+        // The last page is short, and nothing is asked past the end.
+        browse.apply(&page_reply(1, 25_000, 100));
+        browse.show_rows(30_000, 30_049);
+        let jobs = browse.take_requests().jobs;
+        let last: Vec<(u64, usize)> = jobs
+            .iter()
+            .filter_map(|j| match &j.request {
+                Request::PageAt { offset, ids } => Some((*offset, ids.len())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(last, vec![(30_000, 50)]);
+        // A short page read through the index does not move the end the index gave.
+        let mut short = page_reply(1, 30_000, 49);
+        short.kind = RequestKind::PageAt;
+        browse.apply(&short);
+        assert_eq!(browse.count(), Some(RowCount::Exact(30_050)));
+    }
+
+    #[test]
+    fn an_index_for_an_older_filter_is_dropped_and_back_reuses_a_kept_one() {
+        let mut browse = Browse::default();
+        browse.set_filter(titled("a"));
+        browse.apply(&page_reply(1, 0, 100));
+        browse.show_rows(15_000, 15_039);
+        assert_eq!(index_requests(&browse.take_requests()), 1);
+        browse.apply(&index_reply(1, (0..20_000).collect()));
+        assert!(browse.has_result_index());
+
+        // Another filter while its index builds: the old build's answer is dropped.
+        browse.change_filter(FilterChange::Apply(titled("b")), Instant::now());
+        browse.apply(&page_reply(2, 0, 100));
+        browse.show_rows(12_000, 12_039);
+        assert_eq!(index_requests(&browse.take_requests()), 1);
+        browse.change_filter(FilterChange::Apply(titled("c")), Instant::now());
+        assert!(!browse.apply(&index_reply(2, (0..50_000).collect())));
+        assert!(!browse.has_result_index());
+
+        // Back twice, to "a": its kept index serves at once, and gives the exact count.
+        browse.change_filter(FilterChange::Back, Instant::now());
+        browse.change_filter(FilterChange::Back, Instant::now());
+        assert_eq!(browse.filter(), &titled("a"));
+        assert!(browse.has_result_index());
+        assert_eq!(browse.count(), Some(RowCount::Exact(20_000)));
+        browse.take_requests();
+        browse.show_rows(19_000, 19_039);
+        let jobs = browse.take_requests().jobs;
+        assert_eq!(
+            index_requests(&Requests {
+                supersede: None,
+                jobs: jobs.clone()
+            }),
+            0
+        );
+        assert!(jobs.iter().any(|j| matches!(
+            &j.request,
+            Request::PageAt { offset: 19_000, ids } if ids[0] == 19_000
+        )));
+    }
+
+    #[test]
+    fn the_kept_indexes_stay_within_their_bounds() {
+        let mut browse = Browse::default();
+        for (n, title) in ["a", "b", "c", "d", "e", "f"].iter().enumerate() {
+            browse.set_filter(titled(title));
+            let generation = browse.generation();
+            browse.apply(&index_reply(generation, vec![0; 1_000 + n]));
+        }
+        assert_eq!(browse.indexes.len(), INDEX_CACHE_RESULTS);
+        // Two that together pass the id budget: only the newest is kept.
+        let huge = INDEX_CACHE_IDS / 2 + 1;
+        for title in ["x", "y"] {
+            browse.set_filter(titled(title));
+            let generation = browse.generation();
+            browse.apply(&index_reply(generation, vec![0; huge]));
+        }
+        assert_eq!(browse.indexes.len(), 1);
+        assert!(browse.has_result_index());
     }
 }

@@ -87,6 +87,17 @@ pub enum Request {
         /// Number of rows.
         limit: u32,
     },
+    /// The rows of these ids, in this order: a page read through the result index (see
+    /// [`Request::ResultIds`]).
+    PageAt {
+        /// The page's first row in the result.
+        offset: u64,
+        /// The ids of its rows.
+        ids: Vec<i32>,
+    },
+    /// Every id of the result in order: the result index, which makes a jump cost the same at
+    /// any depth ([`crate::repo::movies::MoviesRepository::result_ids`]).
+    ResultIds(Arc<Filter>),
     /// The planner's estimate of the match count.
     EstimateCount(Arc<Filter>),
     /// The match count, stopping at `cap`.
@@ -165,6 +176,10 @@ impl std::fmt::Debug for CustomWork {
 pub enum RequestKind {
     /// [`Request::Page`].
     Page,
+    /// [`Request::PageAt`].
+    PageAt,
+    /// [`Request::ResultIds`].
+    ResultIds,
     /// [`Request::EstimateCount`].
     EstimateCount,
     /// [`Request::CappedCount`].
@@ -202,6 +217,8 @@ impl RequestKind {
     pub fn label(self) -> &'static str {
         match self {
             RequestKind::Page => "movies.page",
+            RequestKind::PageAt => "movies.rows_at",
+            RequestKind::ResultIds => "movies.result_ids",
             RequestKind::EstimateCount => "movies.estimate",
             RequestKind::CappedCount => "movies.count_capped",
             RequestKind::ExactCount => "movies.count_exact",
@@ -239,6 +256,8 @@ impl Request {
     pub fn kind(&self) -> RequestKind {
         match self {
             Request::Page { .. } => RequestKind::Page,
+            Request::PageAt { .. } => RequestKind::PageAt,
+            Request::ResultIds(_) => RequestKind::ResultIds,
             Request::EstimateCount(_) => RequestKind::EstimateCount,
             Request::CappedCount { .. } => RequestKind::CappedCount,
             Request::ExactCount(_) => RequestKind::ExactCount,
@@ -286,6 +305,8 @@ pub enum Answer {
         /// The rows.
         rows: Vec<MovieRow>,
     },
+    /// The result index: every id of the result, in order.
+    ResultIds(Arc<Vec<i32>>),
     /// A count.
     Count(RowCount),
     /// Facets.
@@ -318,6 +339,7 @@ impl Answer {
     fn row_count(&self) -> u64 {
         match self {
             Answer::Page { rows, .. } => rows.len() as u64,
+            Answer::ResultIds(ids) => ids.len() as u64,
             Answer::Count(_) | Answer::Details(_) | Answer::Cancelled(_) | Answer::Slept => 1,
             Answer::Facets(f) => (f.genres.len() + f.decades.len() + f.ratings.len()) as u64,
             Answer::Backends(b) => b.len() as u64,
@@ -736,6 +758,13 @@ fn execute(repos: &Repos, request: &Request) -> Result<Answer, DbError> {
             offset: *offset,
             rows: repos.movies.page(filter, *offset, *limit)?,
         }),
+        Request::PageAt { offset, ids } => Ok(Answer::Page {
+            offset: *offset,
+            rows: repos.movies.rows_at(ids)?,
+        }),
+        Request::ResultIds(filter) => Ok(Answer::ResultIds(Arc::new(
+            repos.movies.result_ids(filter)?,
+        ))),
         Request::EstimateCount(filter) => Ok(Answer::Count(repos.movies.estimate_count(filter)?)),
         Request::CappedCount { filter, cap } => {
             Ok(Answer::Count(repos.movies.capped_count(filter, *cap)?))

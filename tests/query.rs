@@ -587,3 +587,53 @@ fn export_streams_exactly_what_the_filter_matches_even_for_hostile_text() {
         "{text}"
     );
 }
+
+#[test]
+fn the_result_index_gives_the_rows_offset_gives_with_ties_nulls_and_mixed_directions() {
+    let db = TestDb::seeded(&marquee::import::sample::SampleSpec {
+        movies: 2_000,
+        ratings: 20_000,
+        seed: 5,
+    });
+    let pool = db.pool(&marquee::config::PoolSettings::default());
+    let repo = MoviesRepository::new(pool.clone());
+    for text in [
+        "",
+        "sort:title",
+        "sort:-year",
+        "sort:year,-rating",
+        "sort:-rating",
+        "sort:rating,title",
+        "sort:-votes,-year",
+        "genre:Drama sort:-year,title",
+        "year:1990..1999 sort:rating",
+        "the sort:-rating",
+        "tag:zzz-no-such-tag",
+    ] {
+        let filter = Filter::parse(text).unwrap();
+        let ids = repo.result_ids(&filter).unwrap();
+        let len = ids.len() as u64;
+        assert_eq!(
+            repo.exact_count(&filter).unwrap(),
+            marquee::repo::movies::RowCount::Exact(len),
+            "{text:?}"
+        );
+        let offsets = [
+            0,
+            1,
+            37,
+            99,
+            100,
+            len / 2,
+            len.saturating_sub(40),
+            len.saturating_sub(1),
+        ];
+        for offset in offsets.into_iter().filter(|o| *o < len.max(1)) {
+            let end = (offset + 40).min(len);
+            let by_index = repo.rows_at(&ids[offset as usize..end as usize]).unwrap();
+            let by_offset = repo.page(&filter, offset, 40).unwrap();
+            assert_eq!(by_index, by_offset, "{text:?} at {offset}");
+        }
+    }
+    pool.close();
+}

@@ -377,3 +377,69 @@ fn shutdown_joins_every_worker_within_the_deadline() {
     // Several times the deadline: only a shutdown that ignores its deadline fails this.
     assert!(started.elapsed() < Duration::from_secs(25));
 }
+
+/// Hands `browse`'s requests to the workers and applies replies until `done` holds.
+fn settle(
+    browse: &mut marquee::browse::Browse,
+    workers: &Workers,
+    what: &str,
+    done: impl Fn(&marquee::browse::Browse) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        browse.take_requests().send(workers);
+        if done(browse) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what}: not within 60 s");
+        if let Ok(reply) = workers.replies().recv_timeout(Duration::from_millis(100)) {
+            browse.apply(&reply);
+        }
+    }
+}
+
+#[test]
+fn a_jump_reads_the_result_index_once_it_is_built_and_lands_on_the_row_offset_gives() {
+    use marquee::browse::Browse;
+    use marquee::repo::movies::{MovieRow, MoviesRepository};
+    let db = TestDb::default_sample();
+    let workers = start(&db, 4);
+    let repo = MoviesRepository::new(pool(&db, 2));
+    // Many ties (years), nulls (movies without a year) and a second key.
+    let filter = Filter::parse("sort:-year,title").unwrap();
+    let mut browse = Browse::default();
+    browse.set_filter(filter.clone());
+    settle(&mut browse, &workers, "the first page", |b| {
+        b.row(0).is_some()
+    });
+    let shown = |b: &Browse, first: u64| -> Option<Vec<MovieRow>> {
+        (first..first + 40).map(|i| b.row(i).cloned()).collect()
+    };
+
+    // A deep jump before the index: by offset, and it asks for the index.
+    browse.show_rows(50_000, 50_039);
+    settle(&mut browse, &workers, "rows at 50,000 and the index", |b| {
+        shown(b, 50_000).is_some() && b.has_result_index()
+    });
+    let by_offset = repo.page(&filter, 50_000, 40).unwrap();
+    assert_eq!(shown(&browse, 50_000).unwrap(), by_offset);
+
+    // Jumps after it: through the index, onto exactly the rows OFFSET gives, to the last row.
+    let total = browse.row_count();
+    assert_eq!(total, 86_537, "the index's length is the exact count");
+    for first in [70_000, 12_345, total - 40] {
+        browse.show_rows(first, first + 39);
+        settle(&mut browse, &workers, "rows through the index", |b| {
+            shown(b, first).is_some()
+        });
+        assert_eq!(
+            shown(&browse, first).unwrap(),
+            repo.page(&filter, first, 40).unwrap(),
+            "rows at {first}"
+        );
+    }
+    let log = workers.job_log();
+    assert!(log.iter().any(|j| j.label == "movies.result_ids"));
+    assert!(log.iter().any(|j| j.label == "movies.rows_at"));
+    workers.shutdown(Duration::from_secs(5));
+}
