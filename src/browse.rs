@@ -149,6 +149,8 @@ pub struct Browse {
     index_requested: bool,
     /// Indexes of recent results, the most recent last.
     indexes: std::collections::VecDeque<(Arc<Filter>, Arc<Vec<i32>>)>,
+    /// Never ask for a result index (`marquee bench scroll` measures jumps by offset this way).
+    offset_only: bool,
     outbox: Requests,
 }
 
@@ -428,9 +430,14 @@ impl Browse {
         self.index.is_some()
     }
 
+    /// Whether jumps may use a result index (the default), or always go by offset.
+    pub fn set_result_index(&mut self, allowed: bool) {
+        self.offset_only = !allowed;
+    }
+
     /// Asks for the current result's index, once, in the background.
     fn request_index(&mut self) {
-        if std::mem::replace(&mut self.index_requested, true) {
+        if self.offset_only || std::mem::replace(&mut self.index_requested, true) {
             return;
         }
         self.queue(

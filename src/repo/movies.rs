@@ -4,8 +4,10 @@
 //! Paging is LIMIT/OFFSET over an index-ordered scan. Keyset paging ("after this key") is faster
 //! deep into a result, but a virtualized table jumps: dragging the scrollbar to row 6,000,000
 //! has no key to start from. Every sort has an index ending in `id` (see the migration), so
-//! PostgreSQL walks the index and the cost grows with the offset but not with the table; the
-//! benchmark (`marquee bench scroll`) measures it.
+//! PostgreSQL walks the index and the cost grows with the offset but not with the table. Once a
+//! user goes deep, the window reads the result's ordered ids once ([`MoviesRepository::result_ids`])
+//! and a jump becomes a lookup by id ([`MoviesRepository::rows_at`]); the benchmark
+//! (`marquee bench scroll`) measures both.
 
 use std::collections::HashMap;
 use std::io::Write;
