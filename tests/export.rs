@@ -218,18 +218,7 @@ fn an_export_in_chunks_is_byte_for_byte_the_single_copy() {
     });
     let pool = db.pool(&marquee::config::PoolSettings::default());
     let repo = MoviesRepository::new(pool.clone());
-    for text in [
-        "",
-        "sort:title",
-        "sort:-year",
-        "sort:year,-rating",
-        "sort:-rating",
-        "sort:rating,title",
-        "sort:-votes",
-        "genre:Drama sort:-year,title",
-        "year:1990..1999 sort:rating",
-        "the sort:-rating",
-    ] {
+    for text in common::ORDERINGS {
         let filter = Filter::parse(text).unwrap();
         let mut whole = Vec::new();
         let rows = repo.export_csv(&filter, &mut whole, &mut |_| {}).unwrap();

@@ -597,22 +597,18 @@ fn the_result_index_gives_the_rows_offset_gives_with_ties_nulls_and_mixed_direct
     });
     let pool = db.pool(&marquee::config::PoolSettings::default());
     let repo = MoviesRepository::new(pool.clone());
-    for text in [
-        "",
-        "sort:title",
-        "sort:-year",
-        "sort:year,-rating",
-        "sort:-rating",
-        "sort:rating,title",
-        "sort:-votes,-year",
-        "genre:Drama sort:-year,title",
-        "year:1990..1999 sort:rating",
-        "the sort:-rating",
-        "tag:zzz-no-such-tag",
-    ] {
+    for text in common::ORDERINGS {
         let filter = Filter::parse(text).unwrap();
         let ids = repo.result_ids(&filter).unwrap();
         let len = ids.len() as u64;
+        // In chunks (as from read replicas), the same ids in the same order.
+        for chunk in [37, len.max(1), len + 1] {
+            assert_eq!(
+                repo.result_ids_in_chunks(&filter, chunk).unwrap(),
+                ids,
+                "{text:?} in chunks of {chunk}"
+            );
+        }
         assert_eq!(
             repo.exact_count(&filter).unwrap(),
             marquee::repo::movies::RowCount::Exact(len),

@@ -180,9 +180,16 @@ fn reads_go_to_the_standby_fail_over_to_the_primary_and_come_back() {
     MoviesRepository::new(primary_only.clone())
         .export_csv(&sorted, &mut via_primary, &mut |_| {})
         .unwrap();
-    primary_only.close();
     assert_eq!(rows, 2_000);
     assert!(via_replica == via_primary, "the two exports differ");
+    // The result index is read in chunks there too, and is the primary's.
+    assert_eq!(
+        movies.result_ids(&sorted).unwrap(),
+        MoviesRepository::new(primary_only.clone())
+            .result_ids(&sorted)
+            .unwrap()
+    );
+    primary_only.close();
 
     // The CLI shows the same board.
     let primary_url = pair.primary.socket_params().to_url();

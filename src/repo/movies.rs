@@ -262,8 +262,13 @@ impl MoviesRepository {
     /// ids come from the same `ORDER BY` (which always ends in the unique id).
     ///
     /// One ordered scan of ids, streamed (index-only where the sort has an index); 4 bytes a
-    /// row in memory. Built in the background while the user looks at a result.
+    /// row in memory. Built in the background while the user looks at a result. From read
+    /// replicas it is read in chunks ([`MoviesRepository::result_ids_in_chunks`]), like an
+    /// export, so that no one statement outlasts a standby's replay delay.
     pub fn result_ids(&self, filter: &Filter) -> Result<Vec<i32>, DbError> {
+        if self.repo.pool().has_replicas() && self.source().layout.is_none() {
+            return self.result_ids_in_chunks(filter, RESULT_IDS_CHUNK);
+        }
         let parts = movie_sql::where_clause(filter, "m", self.source());
         let sql = format!(
             "SELECT m.id FROM {} m WHERE {} ORDER BY {}",
@@ -280,6 +285,48 @@ impl MoviesRepository {
             }
             Ok(ids)
         })
+    }
+
+    /// [`MoviesRepository::result_ids`] as statements of at most `chunk` ids each, every one
+    /// starting after the last id of the one before in the filter's order (the keyset of
+    /// [`movie_sql::after_row`]); each is one read, tried again on a recovery conflict. The same
+    /// ids in the same order; each chunk reads its own snapshot.
+    pub fn result_ids_in_chunks(&self, filter: &Filter, chunk: u64) -> Result<Vec<i32>, DbError> {
+        let chunk = chunk.max(1);
+        let movies = &self.source().movies;
+        let parts = movie_sql::where_clause(filter, "m", self.source());
+        let order = movie_sql::order_by(&filter.sort, "m");
+        let first_sql = format!(
+            "SELECT m.id FROM {movies} m WHERE {} ORDER BY {order} LIMIT {chunk}",
+            parts.where_sql
+        );
+        let last_param = parts.params.len() + 1;
+        let next_sql = format!(
+            "SELECT m.id FROM {movies} m, (SELECT * FROM {movies} l WHERE l.id = ${last_param}) last \
+             WHERE {} AND ({}) ORDER BY {order} LIMIT {chunk}",
+            parts.where_sql,
+            movie_sql::after_row(&filter.sort, "m", "last")
+        );
+        let mut ids: Vec<i32> = Vec::new();
+        loop {
+            let last = ids.last().copied();
+            let batch: Vec<i32> = self.repo.read("movies.result_ids", |conn| {
+                let mut params = typed(&parts);
+                let rows = match &last {
+                    None => conn.query_typed(&first_sql, &params)?,
+                    Some(id) => {
+                        params.push((id as &(dyn ToSql + Sync), Type::INT4));
+                        conn.query_typed(&next_sql, &params)?
+                    }
+                };
+                Ok(rows.iter().map(|row| row.get(0)).collect())
+            })?;
+            let done = (batch.len() as u64) < chunk;
+            ids.extend(batch);
+            if done {
+                return Ok(ids);
+            }
+        }
     }
 
     /// The rows of `ids`, in that order (a page read through the result index): one lookup
@@ -597,6 +644,9 @@ impl MoviesRepository {
         Ok(conn.query_typed_one(&format_sql, &typed)?.get(0))
     }
 }
+
+/// Ids per statement when the result index is read from read replicas.
+pub const RESULT_IDS_CHUNK: u64 = 200_000;
 
 /// Rows per COPY when an export reads from read replicas: a few MB, a fraction of a second.
 pub const EXPORT_CHUNK_ROWS: u64 = 50_000;

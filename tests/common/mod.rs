@@ -248,6 +248,24 @@ impl Drop for TestDb {
     }
 }
 
+/// Filters and sorts whose orders are hard to walk in pieces: ties (years, titles), nulls
+/// (movies without a year or a rating) in both directions, several keys, and a filter with no
+/// match. For tests that read a result in chunks or through its index and compare it with
+/// one ordered read.
+pub const ORDERINGS: [&str; 11] = [
+    "",
+    "sort:title",
+    "sort:-year",
+    "sort:year,-rating",
+    "sort:-rating",
+    "sort:rating,title",
+    "sort:-votes,-year",
+    "genre:Drama sort:-year,title",
+    "year:1990..1999 sort:rating",
+    "the sort:-rating",
+    "tag:zzz-no-such-tag",
+];
+
 /// A temporary folder under the target dir (reachable by the server account, unlike /root).
 pub fn scratch_dir(label: &str) -> PathBuf {
     let dir =
