@@ -266,12 +266,24 @@ impl ConnectParams {
     /// `host:port/dbname` (`a:5432,b:5433/dbname` for a list), the form the log lines and the
     /// status bar show. Never holds the password.
     pub fn display_target(&self) -> String {
-        let hosts: Vec<String> = self
-            .hosts()
+        format!("{}/{}", self.hosts_label(), self.dbname)
+    }
+
+    /// `host:port` (`a:5432,b:5433` for a list): how the pool panel and the host board name the
+    /// hosts, and the bare form of the `replicas` setting.
+    pub fn hosts_label(&self) -> String {
+        self.hosts()
             .iter()
             .map(|h| format!("{}:{}", h.host, h.port))
-            .collect();
-        format!("{}/{}", hosts.join(","), self.dbname)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// The whole handshake's deadline: the connect timeout (which rust-postgres applies to the
+    /// socket alone) and a second, so a host that never answers TCP is reported as such rather
+    /// than as a silent server.
+    pub fn handshake_timeout(&self) -> Duration {
+        Duration::from_secs(self.connect_timeout_secs.max(1) + 1)
     }
 
     /// Every host of the list with its port, the first one first.
@@ -1080,12 +1092,7 @@ fn password_from_file(params: &mut ConnectParams, passfile: &Path) -> bool {
 /// the server's role and database, else their URL (without a password). For the dialog.
 pub fn replicas_text(replicas: &ConnectParams, server: &ConnectParams) -> String {
     if replicas.user == server.user && replicas.dbname == server.dbname {
-        replicas
-            .hosts()
-            .iter()
-            .map(|h| format!("{}:{}", h.host, h.port))
-            .collect::<Vec<_>>()
-            .join(",")
+        replicas.hosts_label()
     } else {
         replicas.to_url()
     }

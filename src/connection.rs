@@ -416,7 +416,7 @@ impl ConnectionTest {
     /// answer is there.
     pub fn start(params: crate::config::ConnectParams, waker: &Waker) -> Result<Self, String> {
         let (tx, rx) = crossbeam_channel::bounded(1);
-        let deadline = Instant::now() + Duration::from_secs(params.connect_timeout_secs.max(1) + 1);
+        let deadline = Instant::now() + params.handshake_timeout();
         let target = params.display_target();
         let wake = Arc::clone(waker);
         std::thread::Builder::new()

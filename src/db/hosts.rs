@@ -93,11 +93,11 @@ impl HostBoard {
     pub fn new(server: &ConnectParams, replicas: &ConnectParams) -> Self {
         let hosts = split_hosts(server)
             .into_iter()
-            .map(|p| HostStatus::unchecked(host_label(&p), HostUse::Server))
+            .map(|p| HostStatus::unchecked(p.hosts_label(), HostUse::Server))
             .chain(
                 split_hosts(replicas)
                     .into_iter()
-                    .map(|p| HostStatus::unchecked(host_label(&p), HostUse::Replica)),
+                    .map(|p| HostStatus::unchecked(p.hosts_label(), HostUse::Replica)),
             )
             .collect();
         Self {
@@ -256,9 +256,4 @@ pub fn split_hosts(params: &ConnectParams) -> Vec<ConnectParams> {
             ..params.clone()
         })
         .collect()
-}
-
-/// `host:port`, as the board and the panel name a host.
-fn host_label(params: &ConnectParams) -> String {
-    format!("{}:{}", params.host, params.port)
 }

@@ -144,7 +144,7 @@ fn admin_config(
 pub fn connect_once(params: &ConnectParams) -> Result<postgres::Client, DbError> {
     let target = params.display_target();
     let (config, tls) = admin_config(params)?;
-    let deadline = std::time::Duration::from_secs(params.connect_timeout_secs.max(1) + 1);
+    let deadline = params.handshake_timeout();
     let (tx, rx) = crossbeam_channel::bounded(1);
     let spawned = std::thread::Builder::new()
         .name("marquee-connect-once".into())

@@ -608,12 +608,6 @@ fn endpoint(
     replica: bool,
     settings: &PoolSettings,
 ) -> Result<Endpoint, DbError> {
-    let label = params
-        .hosts()
-        .iter()
-        .map(|h| format!("{}:{}", h.host, h.port))
-        .collect::<Vec<_>>()
-        .join(",");
     let (mut config, tls) = tls::driver_config(params, params.application_name())?;
     let plain = PostgresConnectionManager::new(config.clone(), tls.clone());
     // The user's own `options` (PGOPTIONS) first: the pool's statement timeout is what the pool
@@ -624,7 +618,7 @@ fn endpoint(
         None => timeout,
     });
     Ok(Endpoint {
-        label,
+        label: params.hosts_label(),
         target: params.display_target(),
         replica,
         driver: Arc::new(PostgresConnectionManager::new(config, tls)),
@@ -723,9 +717,7 @@ impl DatabasePool {
                 |shared: &Shared| shared.closing.load(Relaxed),
             );
         }
-        // A second past the socket's own timeout, so that a host that never answers the TCP
-        // handshake is reported as such rather than as a silent server.
-        let handshake_timeout = Duration::from_secs(params.connect_timeout_secs.max(1) + 1);
+        let handshake_timeout = params.handshake_timeout();
         let manager = |endpoints: Vec<Arc<Endpoint>>| Manager {
             endpoints,
             spread: params
@@ -1068,7 +1060,7 @@ impl DatabasePool {
     /// at once without replicas.
     pub fn wait_for_host_checks(&self) {
         if let Some(board) = &self.shared.board {
-            let limit = Duration::from_secs(self.params.connect_timeout_secs.max(1) + 1);
+            let limit = self.params.handshake_timeout();
             if !board.wait_checked(limit) {
                 tracing::warn!("not every host answered its first check within {limit:?}");
             }
@@ -1078,6 +1070,13 @@ impl DatabasePool {
     /// Whether reads go to read replicas (the `replicas` setting).
     pub fn has_replicas(&self) -> bool {
         self.writes.is_some()
+    }
+
+    /// Every idle connection of both routes, taken out of the pool (each returns when dropped).
+    fn take_idle(&self) -> impl Iterator<Item = r2d2::PooledConnection<Manager>> + '_ {
+        self.routes()
+            .flat_map(|route| std::iter::from_fn(move || route.try_get()))
+            .take(self.max_connections())
     }
 
     /// The reading route, then the writing one if there is one.
@@ -1101,11 +1100,7 @@ impl DatabasePool {
         let timeout = Duration::from_millis(self.shared.settings.validation_timeout_ms);
         let mut report = ValidateReport::default();
         let mut held = Vec::new();
-        let idle = self
-            .routes()
-            .flat_map(|route| std::iter::from_fn(move || route.try_get()))
-            .take(self.max_connections());
-        for mut conn in idle {
+        for mut conn in self.take_idle() {
             report.checked += 1;
             self.shared.metrics.validations.fetch_add(1, Relaxed);
             if conn.client.is_valid(timeout).is_err() {
@@ -1132,11 +1127,7 @@ impl DatabasePool {
     /// Blocks only as long as r2d2's checkout validation of idle connections takes.
     pub fn recycle_all(&self) -> u32 {
         let generation = self.shared.generation.fetch_add(1, Relaxed) + 1;
-        let held: Vec<_> = self
-            .routes()
-            .flat_map(|route| std::iter::from_fn(move || route.try_get()))
-            .take(self.max_connections())
-            .collect();
+        let held: Vec<_> = self.take_idle().collect();
         let stale = held.iter().filter(|c| c.generation < generation).count() as u32;
         drop(held);
         stale
