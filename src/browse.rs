@@ -21,7 +21,8 @@ use std::time::{Duration, Instant};
 
 use crate::db::error::DbError;
 use crate::filter::{Filter, SortColumn};
-use crate::repo::movies::{Facets, MovieRow, RowCount};
+use crate::repo::facets::Facets;
+use crate::repo::movies::{MovieRow, RowCount};
 use crate::worker::{Answer, Priority, Reply, Request, RequestKind, Topic, Workers};
 
 /// Rows per fetched page.
@@ -406,7 +407,9 @@ impl Browse {
         });
     }
 
-    /// Asks for the capped count and the facets of the current filter, once.
+    /// Asks for the capped count and the facets of the current filter, once: first the facets
+    /// of a sample (the repository answers `None` where sampling would not be faster), then,
+    /// once that answer is in, the exact facets, which replace it.
     fn request_followups(&mut self) {
         if !std::mem::take(&mut self.followups_pending) {
             return;
@@ -419,6 +422,14 @@ impl Browse {
                 cap: COUNT_CAP,
             },
         );
+        self.queue(
+            Priority::Background,
+            Request::SampledFacets(Arc::clone(&self.filter)),
+        );
+    }
+
+    /// Asks for the exact facets, after the sampled ones answered.
+    fn request_exact_facets(&mut self) {
         self.queue(
             Priority::Background,
             Request::Facets(Arc::clone(&self.filter)),
@@ -565,6 +576,11 @@ impl Browse {
             _ => {}
         }
         match &reply.result {
+            Err(error) if reply.kind == RequestKind::SampledFacets => {
+                // The exact facets are what counts; the sample only answers sooner.
+                tracing::warn!("the sampled facets failed: {error}");
+                self.request_exact_facets();
+            }
             Err(error) if reply.kind == RequestKind::ResultIds => {
                 // Jumps go on by offset, as before the index; the table shows no error for it.
                 tracing::warn!("the result index could not be built: {error}");
@@ -611,6 +627,21 @@ impl Browse {
                 self.last_error = None;
             }
             Ok(Answer::Facets(facets)) => self.facets = Some(facets.clone()),
+            Ok(Answer::SampledFacets(sampled)) => {
+                if let Some(facets) = sampled {
+                    if let Some(sample) = facets.sample {
+                        self.count = Some(merge_count(
+                            self.count,
+                            RowCount::Estimate(sample.estimated_matches()),
+                        ));
+                    }
+                    // Exact facets never give way to estimates.
+                    if self.facets.as_ref().is_none_or(|f| f.is_approximate()) {
+                        self.facets = Some(facets.clone());
+                    }
+                }
+                self.request_exact_facets();
+            }
             Ok(Answer::ResultIds(ids)) => self.keep_index(Arc::clone(ids)),
             Ok(_) => {}
         }
@@ -693,18 +724,14 @@ mod tests {
             !sent
                 .jobs
                 .iter()
-                .any(|j| matches!(j.request, Request::Facets(_))),
+                .any(|j| matches!(j.request, Request::Facets(_) | Request::SampledFacets(_))),
             "counts and facets wait for the first page"
         );
         browse.apply(&page_reply(1, 0, 100));
         let sent = browse.take_requests();
         assert_eq!(sent.supersede, None);
-        assert!(
-            sent.jobs
-                .iter()
-                .any(|j| j.priority == Priority::Background
-                    && matches!(j.request, Request::Facets(_)))
-        );
+        assert!(sent.jobs.iter().any(|j| j.priority == Priority::Background
+            && matches!(j.request, Request::SampledFacets(_))));
         assert!(
             sent.jobs
                 .iter()
@@ -717,6 +744,99 @@ mod tests {
             RowCount::AtLeast(COUNT_CAP),
         ));
         assert!(!browse.is_counting());
+    }
+
+    fn facets_reply(generation: u64, kind: RequestKind, facets: Option<Facets>) -> Reply {
+        let result = match kind {
+            RequestKind::SampledFacets => Ok(Answer::SampledFacets(facets)),
+            _ => Ok(Answer::Facets(facets.unwrap_or_default())),
+        };
+        Reply {
+            kind,
+            result,
+            ..page_reply(generation, 0, 0)
+        }
+    }
+
+    fn drama(n: u64, sample: Option<crate::estimate::Sample>) -> Facets {
+        Facets {
+            genres: vec![("Drama".to_owned(), n)],
+            sample,
+            ..Facets::default()
+        }
+    }
+
+    fn asks_for(requests: &Requests, kind: RequestKind) -> bool {
+        requests.jobs.iter().any(|j| j.request.kind() == kind)
+    }
+
+    #[test]
+    fn sampled_facets_come_first_and_the_exact_ones_replace_them() {
+        let sample = crate::estimate::Sample {
+            movies: 20_000,
+            matches: 2_000,
+            collection: 10_000_000,
+        };
+        let mut browse = Browse::default();
+        browse.set_filter(titled("a"));
+        browse.take_requests();
+        browse.apply(&page_reply(1, 0, 100));
+        let sent = browse.take_requests();
+        assert!(asks_for(&sent, RequestKind::SampledFacets));
+        assert!(
+            !asks_for(&sent, RequestKind::Facets),
+            "the exact facets wait for the sample"
+        );
+        browse.apply(&facets_reply(
+            1,
+            RequestKind::SampledFacets,
+            Some(drama(1_000_000, Some(sample))),
+        ));
+        assert!(browse.facets().unwrap().is_approximate());
+        assert_eq!(
+            browse.count(),
+            Some(RowCount::Estimate(1_000_000)),
+            "the sample's matches, scaled, estimate the count"
+        );
+        assert!(asks_for(&browse.take_requests(), RequestKind::Facets));
+        browse.apply(&facets_reply(
+            1,
+            RequestKind::Facets,
+            Some(drama(987_654, None)),
+        ));
+        assert_eq!(browse.facets(), Some(&drama(987_654, None)));
+        // A late sample (it cannot come after the exact facets were asked for it, but an
+        // estimate must never replace exact figures).
+        browse.apply(&facets_reply(
+            1,
+            RequestKind::SampledFacets,
+            Some(drama(1_000_000, Some(sample))),
+        ));
+        assert_eq!(browse.facets(), Some(&drama(987_654, None)));
+    }
+
+    #[test]
+    fn no_sample_or_a_failed_one_goes_straight_to_the_exact_facets() {
+        let mut browse = Browse::default();
+        browse.set_filter(titled("a"));
+        browse.apply(&page_reply(1, 0, 100));
+        browse.take_requests();
+        browse.apply(&facets_reply(1, RequestKind::SampledFacets, None));
+        assert_eq!(browse.facets(), None);
+        assert!(asks_for(&browse.take_requests(), RequestKind::Facets));
+
+        browse.set_filter(titled("b"));
+        browse.apply(&page_reply(2, 0, 100));
+        browse.take_requests();
+        browse.apply(&Reply {
+            kind: RequestKind::SampledFacets,
+            result: Err(DbError::new(
+                crate::db::error::DbErrorKind::Query,
+                "no sample".to_owned(),
+            )),
+            ..page_reply(2, 0, 0)
+        });
+        assert!(asks_for(&browse.take_requests(), RequestKind::Facets));
     }
 
     #[test]

@@ -189,6 +189,12 @@ pub enum Command {
         /// Compare with the movies of this saved view.
         #[arg(long)]
         compare_view: Option<String>,
+        /// Estimate from a sample of about 20,000 movies, as the window's first answer does:
+        /// fast on a large collection, every value marked `≈` (JSON: `"approximate": true`,
+        /// CSV: an `approximate` column). Data read in place, and a collection under 40,000
+        /// movies, are summarized exactly.
+        #[arg(long)]
+        sample: bool,
         /// Output format.
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         format: OutputFormat,
@@ -347,6 +353,7 @@ pub fn run(connection: &ConnectionArgs, command: Command) -> anyhow::Result<()> 
             top,
             compare,
             compare_view,
+            sample,
             format,
         } => {
             let (filter, saved) = match view.as_deref() {
@@ -373,8 +380,24 @@ pub fn run(connection: &ConnectionArgs, command: Command) -> anyhow::Result<()> 
             };
             let spec = spec.compared_with(compare)?;
             with_database(&settings, |_, pool| {
-                let summary = crate::repo::summary::SummaryRepository::new(pool.clone())
-                    .summarize(&filter, &spec)?;
+                let repo = crate::repo::summary::SummaryRepository::new(pool.clone());
+                let sampled = if sample {
+                    // Asked for: sampled whatever the number of matches.
+                    repo.sampled(&filter, &spec, 1)?
+                } else {
+                    None
+                };
+                if sample && sampled.is_none() {
+                    eprintln!(
+                        "Summarized exactly: only Marquee's own collection is sampled, and \
+                         only where the sample ({} movies) is under half of it",
+                        crate::plural::thousands(crate::repo::sampling::SAMPLE_ROWS)
+                    );
+                }
+                let summary = match sampled {
+                    Some(summary) => summary,
+                    None => repo.summarize(&filter, &spec)?,
+                };
                 let stdout = std::io::stdout();
                 let mut out = stdout.lock();
                 match format {

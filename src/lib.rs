@@ -14,6 +14,7 @@ pub mod completion;
 pub mod config;
 pub mod connection;
 pub mod db;
+pub mod estimate;
 pub mod export;
 pub mod filter;
 pub mod import;

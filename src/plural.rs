@@ -14,6 +14,23 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
+/// `n` in at most four characters, for a chip: `999`, `4.4k`, `44k`, `440k`, `4.4M`, `44M`.
+pub fn compact(n: u64) -> String {
+    let short = |unit: f64, suffix: &str| {
+        let x = n as f64 / unit;
+        if x < 9.95 {
+            format!("{x:.1}{suffix}")
+        } else {
+            format!("{x:.0}{suffix}")
+        }
+    };
+    match n {
+        0..1_000 => n.to_string(),
+        1_000..999_500 => short(1e3, "k"),
+        _ => short(1e6, "M"),
+    }
+}
+
 /// `one` when `n` is exactly 1, else `many` (English: zero takes the plural, "0 ratings").
 pub fn noun<'a>(n: u64, one: &'a str, many: &'a str) -> &'a str {
     if n == 1 { one } else { many }
@@ -27,7 +44,20 @@ pub fn count(n: u64, one: &str, many: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{count, noun};
+    use super::{compact, count, noun};
+
+    #[test]
+    fn compact_figures_fit_a_chip() {
+        assert_eq!(compact(0), "0");
+        assert_eq!(compact(999), "999");
+        assert_eq!(compact(1_000), "1.0k");
+        assert_eq!(compact(4_361), "4.4k");
+        assert_eq!(compact(9_960), "10k");
+        assert_eq!(compact(43_612), "44k");
+        assert_eq!(compact(999_400), "999k");
+        assert_eq!(compact(999_600), "1.0M");
+        assert_eq!(compact(12_345_678), "12M");
+    }
 
     #[test]
     fn one_is_singular_and_everything_else_plural() {

@@ -493,6 +493,8 @@ pub struct Summary {
     pub filter: Filter,
     /// The groups.
     pub rows: Vec<SummaryRow>,
+    /// Set when the figures are estimates from a sample (`None`: exact).
+    pub sample: Option<crate::estimate::Sample>,
 }
 
 impl Summary {
@@ -554,6 +556,15 @@ impl Summary {
             .collect()
     }
 
+    /// A value as people read it (`1,234`, `3.46`), marked `≈` when the summary is an
+    /// estimate from a sample. Every value the window and the table print goes through here.
+    pub fn format(&self, measure: Measure, value: Option<f64>) -> String {
+        match (self.sample, value) {
+            (Some(_), Some(_)) => format!("≈{}", measure.format(value)),
+            _ => measure.format(value),
+        }
+    }
+
     /// A value column's cell in `row`.
     pub fn cell(&self, row: &SummaryRow, column: ValueColumn) -> Option<f64> {
         if column.other {
@@ -595,7 +606,11 @@ impl Summary {
             .iter()
             .map(|row| {
                 let mut cells: Vec<String> = row.keys.iter().map(GroupKey::label).collect();
-                cells.extend(columns.iter().map(|c| c.measure.format(self.cell(row, *c))));
+                cells.extend(
+                    columns
+                        .iter()
+                        .map(|c| self.format(c.measure, self.cell(row, *c))),
+                );
                 cells
             })
             .collect();
@@ -638,6 +653,9 @@ impl Summary {
         if other_filter {
             header.push("filter_compared".into());
         }
+        if self.sample.is_some() {
+            header.push("approximate".into());
+        }
         writer.write_record(&header)?;
         for row in &self.rows {
             let mut cells: Vec<String> = row.keys.iter().map(GroupKey::label).collect();
@@ -649,6 +667,9 @@ impl Summary {
                         .map(|f| f.to_text())
                         .unwrap_or_default(),
                 );
+            }
+            if self.sample.is_some() {
+                cells.push("true".into());
             }
             writer.write_record(&cells)?;
         }
@@ -673,6 +694,11 @@ impl Summary {
                 );
             }
             object.insert("filter".into(), self.drill(row).to_text().into());
+            if let Some(sample) = &self.sample {
+                // Values stay numbers; the row says they are estimates, and from what.
+                object.insert("approximate".into(), true.into());
+                object.insert("sample".into(), serde_json::to_value(sample)?);
+            }
             if let Some(other) = self.drill_other(row) {
                 object.insert("filter_compared".into(), other.to_text().into());
             }
@@ -729,6 +755,7 @@ mod tests {
             spec: SummarySpec::default(),
             filter: parse(base),
             rows: Vec::new(),
+            sample: None,
         };
         summary
             .drill(&SummaryRow {

@@ -25,7 +25,8 @@ use serde::Serialize;
 use crate::db::error::{DbError, DbErrorKind};
 use crate::db::pool::{self, DatabasePool};
 use crate::filter::Filter;
-use crate::repo::movies::{Facets, MovieDetails, MovieRow, MoviesRepository, RowCount};
+use crate::repo::facets::Facets;
+use crate::repo::movies::{MovieDetails, MovieRow, MoviesRepository, RowCount};
 use crate::repo::ratings::{RatingsRepository, RecentRating};
 use crate::repo::server_stats::{Backend, ServerStatsRepository};
 use crate::repo::tags::TagsRepository;
@@ -111,6 +112,9 @@ pub enum Request {
     ExactCount(Arc<Filter>),
     /// Counts per genre, decade and rating bucket.
     Facets(Arc<Filter>),
+    /// The same counts estimated from a sample of a large collection
+    /// ([`MoviesRepository::sampled_facets`]): the fast first answer.
+    SampledFacets(Arc<Filter>),
     /// Details, rating histogram, top tags and recent ratings of one movie.
     Details(i32),
     /// The server's view of Marquee's backends.
@@ -132,6 +136,14 @@ pub enum Request {
     },
     /// Groups and measures of the filtered movies ([`crate::repo::summary`]).
     Summarize {
+        /// Whose movies.
+        filter: Arc<Filter>,
+        /// Grouped how, measured how.
+        spec: crate::summary::SummarySpec,
+    },
+    /// The same summary estimated from a sample of a large collection
+    /// ([`crate::repo::summary::SummaryRepository::sampled`]): the fast first answer.
+    SampledSummary {
         /// Whose movies.
         filter: Arc<Filter>,
         /// Grouped how, measured how.
@@ -188,6 +200,8 @@ pub enum RequestKind {
     ExactCount,
     /// [`Request::Facets`].
     Facets,
+    /// [`Request::SampledFacets`].
+    SampledFacets,
     /// [`Request::Details`].
     Details,
     /// [`Request::ServerBackends`].
@@ -202,6 +216,8 @@ pub enum RequestKind {
     Export,
     /// [`Request::Summarize`].
     Summarize,
+    /// [`Request::SampledSummary`].
+    SampledSummary,
     /// [`Request::ColumnStats`].
     ColumnStats,
     /// [`Request::ValidateAll`].
@@ -223,6 +239,7 @@ impl RequestKind {
             RequestKind::CappedCount => "movies.count_capped",
             RequestKind::ExactCount => "movies.count_exact",
             RequestKind::Facets => "movies.facets",
+            RequestKind::SampledFacets => "movies.facets_sampled",
             RequestKind::Details => "movies.details",
             RequestKind::ServerBackends => "server_stats.backends",
             RequestKind::CancelConnection => "pool.cancel",
@@ -230,6 +247,7 @@ impl RequestKind {
             RequestKind::TagSuggestions => "tags.search",
             RequestKind::Export => "movies.export",
             RequestKind::Summarize => "summary",
+            RequestKind::SampledSummary => "summary.sampled",
             RequestKind::ColumnStats => "movies.column_stats",
             RequestKind::ValidateAll => "pool.validate_all",
             RequestKind::RecycleAll => "pool.recycle_all",
@@ -262,6 +280,7 @@ impl Request {
             Request::CappedCount { .. } => RequestKind::CappedCount,
             Request::ExactCount(_) => RequestKind::ExactCount,
             Request::Facets(_) => RequestKind::Facets,
+            Request::SampledFacets(_) => RequestKind::SampledFacets,
             Request::Details(_) => RequestKind::Details,
             Request::ServerBackends => RequestKind::ServerBackends,
             Request::CancelConnection(_) => RequestKind::CancelConnection,
@@ -269,6 +288,7 @@ impl Request {
             Request::TagSuggestions(_) => RequestKind::TagSuggestions,
             Request::Export { .. } => RequestKind::Export,
             Request::Summarize { .. } => RequestKind::Summarize,
+            Request::SampledSummary { .. } => RequestKind::SampledSummary,
             Request::ColumnStats { .. } => RequestKind::ColumnStats,
             Request::ValidateAll => RequestKind::ValidateAll,
             Request::RecycleAll => RequestKind::RecycleAll,
@@ -311,6 +331,8 @@ pub enum Answer {
     Count(RowCount),
     /// Facets.
     Facets(Facets),
+    /// Facets from a sample, or `None` where a sample would not be faster.
+    SampledFacets(Option<Facets>),
     /// Details (`None`: no such movie).
     Details(Option<Box<DetailBundle>>),
     /// Server backends.
@@ -325,6 +347,8 @@ pub enum Answer {
     Exported(u64),
     /// A summary.
     Summary(Box<crate::summary::Summary>),
+    /// A summary from a sample, or `None` where a sample would not be faster.
+    SampledSummary(Option<Box<crate::summary::Summary>>),
     /// A column's statistics.
     ColumnStats(Box<crate::repo::column_stats::ColumnStats>),
     /// Validate all: this many idle connections were checked.
@@ -341,11 +365,15 @@ impl Answer {
             Answer::Page { rows, .. } => rows.len() as u64,
             Answer::ResultIds(ids) => ids.len() as u64,
             Answer::Count(_) | Answer::Details(_) | Answer::Cancelled(_) | Answer::Slept => 1,
-            Answer::Facets(f) => (f.genres.len() + f.decades.len() + f.ratings.len()) as u64,
+            Answer::Facets(f) | Answer::SampledFacets(Some(f)) => {
+                (f.genres.len() + f.decades.len() + f.ratings.len()) as u64
+            }
+            Answer::SampledFacets(None) => 0,
             Answer::Backends(b) => b.len() as u64,
             Answer::Tags(t) => t.len() as u64,
             Answer::Exported(n) => *n,
-            Answer::Summary(s) => s.rows.len() as u64,
+            Answer::Summary(s) | Answer::SampledSummary(Some(s)) => s.rows.len() as u64,
+            Answer::SampledSummary(None) => 0,
             Answer::ColumnStats(s) => s.rows,
             Answer::Validated(n) | Answer::Recycled(n) => u64::from(*n),
             Answer::Done(n) => *n,
@@ -771,6 +799,11 @@ fn execute(repos: &Repos, request: &Request) -> Result<Answer, DbError> {
         }
         Request::ExactCount(filter) => Ok(Answer::Count(repos.movies.exact_count(filter)?)),
         Request::Facets(filter) => Ok(Answer::Facets(repos.movies.facets(filter)?)),
+        Request::SampledFacets(filter) => Ok(Answer::SampledFacets(
+            repos
+                .movies
+                .sampled_facets(filter, crate::repo::sampling::SAMPLE_FROM_MATCHES)?,
+        )),
         Request::Details(id) => {
             let Some(details) = repos.movies.details(*id)? else {
                 return Ok(Answer::Details(None));
@@ -813,6 +846,12 @@ fn execute(repos: &Repos, request: &Request) -> Result<Answer, DbError> {
         Request::Summarize { filter, spec } => Ok(Answer::Summary(Box::new(
             repos.summary.summarize(filter, spec)?,
         ))),
+        Request::SampledSummary { filter, spec } => Ok(Answer::SampledSummary(
+            repos
+                .summary
+                .sampled(filter, spec, crate::repo::sampling::SAMPLE_FROM_MATCHES)?
+                .map(Box::new),
+        )),
         Request::ColumnStats { filter, column } => Ok(Answer::ColumnStats(Box::new(
             repos.column_stats.stats(filter, *column)?,
         ))),

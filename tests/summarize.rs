@@ -648,3 +648,98 @@ fn compared_with_the_rest_the_two_sides_add_up_to_the_whole_collection() {
         "a pivot is not compared"
     );
 }
+
+/// On a large collection the first summary comes from a fixed sample: its counts scaled to the
+/// collection and close to the exact ones, its averages the sample's, every printed value
+/// marked `≈`, and `--sample` on the command line says so in each format.
+#[test]
+fn a_sampled_summary_estimates_the_exact_one_and_is_marked_everywhere() {
+    // The window samples from 100,000 expected matches; the threshold is the caller's, and
+    // 10,000 makes the 86,537 movies here worth sampling.
+    const FROM: u64 = 10_000;
+    let db = TestDb::default_sample();
+    let pool = db.pool(&PoolSettings::default());
+    let repo = SummaryRepository::new(pool);
+    let spec = SummarySpec::parse("genre", "movies,ratings,avg,mean-avg", 20).expect("spec");
+    let filter = Filter::parse("year:1980..2009").expect("filter");
+    let exact = repo.summarize(&filter, &spec).expect("exact");
+    let sampled = repo
+        .sampled(&filter, &spec, FROM)
+        .expect("sampled")
+        .expect("86,537 movies are worth sampling");
+    assert!(exact.sample.is_none());
+    let sample = sampled.sample.expect("a sampled summary says so");
+    assert!(sample.movies > 0 && sample.movies < sample.collection);
+    for row in &exact.rows {
+        let Some(got) = sampled.rows.iter().find(|r| r.keys == row.keys) else {
+            // A small group may be missing from the sample; a large one may not.
+            assert!(row.values[0].unwrap_or(0.0) < 1_000.0, "{:?}", row.keys);
+            continue;
+        };
+        let (movies, want_movies) = (got.values[0].unwrap(), row.values[0].unwrap());
+        if want_movies >= 1_000.0 {
+            assert!(
+                (movies - want_movies).abs() <= 0.2 * want_movies,
+                "{:?}: ≈{movies} movies for {want_movies}",
+                row.keys
+            );
+            // Ratings are spread unevenly (a few movies hold many), so their sum is the
+            // roughest estimate: here within half.
+            let (ratings, want_ratings) = (got.values[1].unwrap(), row.values[1].unwrap());
+            assert!(
+                (ratings - want_ratings).abs() <= 0.5 * want_ratings,
+                "{:?}: ≈{ratings} ratings for {want_ratings}",
+                row.keys
+            );
+            // The average per rating leans on the same few movies (here up to 0.3 stars off:
+            // an average, never scaled); the mean of the movies' averages weighs each sampled
+            // movie once and is close.
+            let (avg, want_avg) = (got.values[2].unwrap(), row.values[2].unwrap());
+            assert!(
+                (avg - want_avg).abs() < 0.5,
+                "{:?}: avg ≈{avg} for {want_avg}",
+                row.keys
+            );
+            let (mean, want_mean) = (got.values[3].unwrap(), row.values[3].unwrap());
+            assert!(
+                (mean - want_mean).abs() < 0.1,
+                "{:?}: mean-avg ≈{mean} for {want_mean}",
+                row.keys
+            );
+        }
+        // Every value printed carries the mark; the exact summary's never do.
+        for (i, measure) in spec.measures.iter().enumerate() {
+            assert!(sampled.format(*measure, got.values[i]).starts_with('≈'));
+            assert!(!exact.format(*measure, row.values[i]).contains('≈'));
+        }
+    }
+    // Not worth a sample: fewer matches expected than the threshold.
+    assert!(repo.sampled(&filter, &spec, 1_000_000).unwrap().is_none());
+
+    let url = db.params.to_url();
+    let run = |format: &str| {
+        let out = common::marquee_cli()
+            .args(["--url", &url, "summarize", "--by", "genre", "--sample"])
+            .args(["-f", "year:1980..2009", "--format", format])
+            .output()
+            .expect("marquee summarize");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8")
+    };
+    let table = run("table");
+    assert!(table.lines().skip(1).all(|l| l.contains('≈')), "{table}");
+    let json = run("json");
+    for line in json.lines() {
+        let row: serde_json::Value = serde_json::from_str(line).expect("json");
+        assert_eq!(row["approximate"], true, "{line}");
+        assert_eq!(row["sample"]["movies"], sample.movies, "{line}");
+    }
+    let csv = run("csv");
+    let header = csv.lines().next().unwrap_or_default();
+    assert!(header.ends_with(",approximate"), "{header}");
+    assert!(csv.lines().skip(1).all(|l| l.ends_with(",true")), "{csv}");
+}

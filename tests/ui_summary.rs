@@ -37,12 +37,14 @@ fn choose(harness: &mut App, combo: &str, item: &str) {
     harness.get_by_label(item).click_accesskit();
 }
 
-/// The summary on screen once it answers for `filter` (its conditions, as text) grouped by
-/// `dimensions` dimensions.
+/// The exact summary on screen once it answers for `filter` (its conditions, as text) grouped
+/// by `dimensions` dimensions (an estimate from a sample comes first on the sample's 86,537
+/// movies).
 fn summary_for(harness: &mut App, filter: &str, dimensions: usize) -> Summary {
     step_until(harness, "the summary", Duration::from_secs(60), |h| {
         matches!(h.state().summary(),
-            SummaryData::Ready(s) if s.filter.to_text() == filter && s.spec.by.len() == dimensions)
+            SummaryData::Ready(s) if s.filter.to_text() == filter && s.spec.by.len() == dimensions
+                && s.sample.is_none())
     });
     harness.state().summary().summary().expect("ready").clone()
 }
@@ -297,4 +299,44 @@ fn compared_with_the_rest_both_sides_are_drawn_and_only_the_filters_side_opens()
         Duration::from_secs(10),
         |h| applied(h) == "genre-all:Drama year:1990..1999",
     );
+}
+
+#[test]
+fn an_estimated_summary_is_marked_until_the_exact_one_replaces_it() {
+    let db = common::TestDb::large_sample();
+    let mut harness = app(&db);
+    apply_text(&mut harness, "year:1970..2029");
+    harness
+        .get_by_role_and_label(Role::Button, "Summary")
+        .click();
+    let marked = |h: &App| shows(h, "≈ ") && shows(h, "groups");
+    let mut estimated_frames = 0;
+    step_until(
+        &mut harness,
+        "the exact summary",
+        Duration::from_secs(60),
+        |h| match h.state().summary() {
+            SummaryData::Ready(s) if s.sample.is_some() => {
+                assert!(marked(h), "an estimated summary without its mark");
+                estimated_frames += 1;
+                false
+            }
+            SummaryData::Ready(s) => {
+                assert!(!marked(h), "the exact summary still marked as an estimate");
+                assert!(shows(h, &format!("{} groups", s.rows.len())));
+                true
+            }
+            _ => false,
+        },
+    );
+    assert!(
+        estimated_frames > 0,
+        "a broad filter on 300,000 movies is sampled first"
+    );
+    let shown = harness.state().summary().summary().expect("ready").clone();
+    let pool = db.pool(&marquee::config::PoolSettings::default());
+    let exact = marquee::repo::summary::SummaryRepository::new(pool)
+        .summarize(&shown.filter, &shown.spec)
+        .expect("exact");
+    assert_eq!(shown.rows, exact.rows);
 }

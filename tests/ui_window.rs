@@ -357,3 +357,87 @@ fn a_server_that_comes_back_is_reconnected_without_a_click() {
     drop(harness);
     let _ = PrivateCluster::stop_folder(&dir);
 }
+
+/// The figures beside the genre chips (above the table): `4.4k`, or `≈4.4k` while estimated.
+fn facet_figures(harness: &App) -> Vec<String> {
+    let table_top = harness
+        .get_by_role_and_label(Role::ColumnHeader, "id")
+        .rect()
+        .min
+        .y;
+    harness
+        .query_all_by_role(Role::Label)
+        .filter(|node| node.rect().max.y < table_top)
+        .filter_map(|node| {
+            let node = node.accesskit_node();
+            node.value().or_else(|| node.label())
+        })
+        .filter(|label| {
+            let digits = label.strip_prefix('≈').unwrap_or(label);
+            let digits = digits.trim_end_matches(['k', 'M']);
+            !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit() || c == '.')
+        })
+        .collect()
+}
+
+#[test]
+fn estimated_facets_show_their_mark_until_the_exact_figures_replace_them() {
+    let db = common::TestDb::large_sample();
+    let mut harness = app_for(ServerChoice::External(db.params.clone()));
+    wait_for_rows(&mut harness);
+    let text = "year:1970..2029";
+    harness.event(egui::Event::Paste(text.into()));
+    // Every frame, from the paste until the exact figures: the figures on screen are the
+    // model's, and estimated ones carry their mark.
+    let mut estimated_frames = 0;
+    step_until(
+        &mut harness,
+        "the exact facets",
+        Duration::from_secs(60),
+        |h| {
+            let figures = facet_figures(h);
+            let facets = h
+                .state()
+                .browse()
+                .facets()
+                .filter(|_| h.state().browse().filter().to_text() == text);
+            match facets {
+                Some(f) if f.is_approximate() => {
+                    assert!(!figures.is_empty());
+                    assert!(
+                        figures.iter().all(|s| s.starts_with('≈')),
+                        "an estimate without its mark: {figures:?}"
+                    );
+                    estimated_frames += 1;
+                    false
+                }
+                Some(_) => {
+                    assert!(
+                        figures.iter().all(|s| !s.starts_with('≈')),
+                        "exact figures marked as estimates: {figures:?}"
+                    );
+                    true
+                }
+                None => false,
+            }
+        },
+    );
+    assert!(
+        estimated_frames > 0,
+        "a broad filter on 300,000 movies is sampled first, and the window shows the sample"
+    );
+    // The figures now on screen are the exact ones of the database, chip by chip.
+    let pool = db.pool(&PoolSettings::default());
+    let exact = marquee::repo::movies::MoviesRepository::new(pool)
+        .facets(&marquee::filter::Filter::parse(text).unwrap())
+        .unwrap();
+    let mut expected: Vec<String> = marquee::filter::KNOWN_GENRES
+        .iter()
+        .filter_map(|g| exact.genres.iter().find(|(name, _)| name == g))
+        .map(|(_, n)| marquee::plural::compact(*n))
+        .collect();
+    let mut shown = facet_figures(&harness);
+    expected.sort();
+    shown.sort();
+    assert_eq!(shown, expected);
+}

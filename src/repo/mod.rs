@@ -8,9 +8,11 @@
 //! recovery conflict.
 
 pub mod column_stats;
+pub mod facets;
 pub mod movie_sql;
 pub mod movies;
 pub mod ratings;
+pub mod sampling;
 pub mod server_stats;
 pub mod summary;
 pub mod tags;

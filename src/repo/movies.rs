@@ -22,7 +22,9 @@ use crate::db::pool::DatabasePool;
 use crate::filter::Filter;
 use crate::plural::thousands;
 use crate::repo::Repo;
+use crate::repo::facets::Facets;
 use crate::repo::movie_sql::{self, SqlParts};
+use crate::repo::sampling;
 
 /// One row of the movie table.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -111,50 +113,6 @@ impl RowCount {
             RowCount::AtLeast(n) => format!("{}+", thousands(n)),
             RowCount::Exact(n) => thousands(n),
         }
-    }
-}
-
-/// Counts under the current filter, for the facet panel.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct Facets {
-    /// Movies per genre, most first.
-    pub genres: Vec<(String, u64)>,
-    /// Movies per decade (1990 = 1990–1999), oldest first; `None` = no year.
-    pub decades: Vec<(Option<i16>, u64)>,
-    /// Movies per half-star bucket of the average (3.5 = 3.5 ≤ avg < 4.0); `None` = unrated.
-    pub ratings: Vec<(Option<f32>, u64)>,
-}
-
-impl Facets {
-    /// The facets from the rows of [`facet_totals::query`] (or its stored totals).
-    fn from_groups(rows: &[postgres::Row]) -> Self {
-        let mut genres: HashMap<String, u64> = HashMap::new();
-        let mut facets = Facets::default();
-        for row in rows {
-            let n = row.get::<_, i64>(4).max(0) as u64;
-            match row.get::<_, i32>(3) {
-                facet_totals::GENRE_LISTS => {
-                    let list: Option<Vec<Option<String>>> = row.get(0);
-                    for genre in list.into_iter().flatten().flatten() {
-                        *genres.entry(genre).or_default() += n;
-                    }
-                }
-                facet_totals::DECADES => facets.decades.push((row.get(1), n)),
-                _ => facets.ratings.push((row.get(2), n)),
-            }
-        }
-        facets.genres = genres.into_iter().collect();
-        facets
-            .genres
-            .sort_by(|(a, n), (b, m)| m.cmp(n).then_with(|| a.cmp(b)));
-        // Decades oldest first with "no year" last; ratings "unrated" first.
-        facets
-            .decades
-            .sort_by_key(|(decade, _)| (decade.is_none(), *decade));
-        facets
-            .ratings
-            .sort_by(|(a, _), (b, _)| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
-        facets
     }
 }
 
@@ -358,11 +316,10 @@ impl MoviesRepository {
     pub fn estimate_count(&self, filter: &Filter) -> Result<RowCount, DbError> {
         let movies = &self.source().movies;
         let parts = movie_sql::where_clause(filter, "m", self.source());
-        let sql = format!("EXPLAIN SELECT 1 FROM {movies} m WHERE {}", parts.where_sql);
         self.repo.read("movies.estimate", |conn| {
-            let rows = conn.query_typed(&sql, &typed(&parts))?;
-            let plan: String = rows.first().map(|r| r.get(0)).unwrap_or_default();
-            Ok(RowCount::Estimate(parse_plan_rows(&plan).unwrap_or(0)))
+            Ok(RowCount::Estimate(sampling::planned_matches(
+                conn, movies, &parts,
+            )?))
         })
     }
 
@@ -424,6 +381,39 @@ impl MoviesRepository {
                 rows = conn.query_typed(&scan, &typed(&parts))?;
             }
             Ok(Facets::from_groups(&rows))
+        })
+    }
+
+    /// The facets of a fixed sample of Marquee's collection, scaled to it and marked
+    /// approximate: the first answer while [`MoviesRepository::facets`] reads every match.
+    ///
+    /// `None` when a sample would not be faster: fewer than `from_matches` matches expected
+    /// ([`sampling::plan`]), the whole collection (its stored totals answer at once), or data
+    /// read in place, whose movies are a query over the user's tables and cannot be sampled by
+    /// page.
+    pub fn sampled_facets(
+        &self,
+        filter: &Filter,
+        from_matches: u64,
+    ) -> Result<Option<Facets>, DbError> {
+        let source = self.source();
+        if !source.is_marquee() || !filter.has_conditions() {
+            return Ok(None);
+        }
+        let movies = source.movies.clone();
+        let parts = movie_sql::where_clause(filter, "m", source);
+        self.repo.read("movies.facets_sampled", |conn| {
+            let Some((collection, percent)) = sampling::plan(conn, &movies, &parts, from_matches)?
+            else {
+                return Ok(None);
+            };
+            let sql = facet_totals::sampled_query(
+                &movies,
+                &parts.where_sql,
+                &sampling::tablesample(percent),
+            );
+            let rows = conn.query_typed(&sql, &typed(&parts))?;
+            Ok(Some(Facets::from_sample(&rows, collection)))
         })
     }
 
@@ -744,16 +734,6 @@ impl From<csv::Error> for ExportError {
     }
 }
 
-/// The `rows=` figure of the top plan node in text EXPLAIN output.
-fn parse_plan_rows(plan: &str) -> Option<u64> {
-    let start = plan.find("rows=")? + "rows=".len();
-    let digits: String = plan[start..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    digits.parse().ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -773,13 +753,6 @@ mod tests {
         counter.feed(b"id,title\n1,\"A, \"\"quoted\"\"\nline\"\n2,");
         counter.feed(b"B\n");
         assert_eq!(counter.records(), 3);
-    }
-
-    #[test]
-    fn plan_rows_are_read_from_the_top_node() {
-        let plan = "Seq Scan on movies m  (cost=0.00..2164.37 rows=86537 width=4)";
-        assert_eq!(parse_plan_rows(plan), Some(86_537));
-        assert_eq!(parse_plan_rows("Result"), None);
     }
 
     #[test]

@@ -15,9 +15,11 @@
 use crate::db::error::DbError;
 use crate::db::pool::DatabasePool;
 use crate::db::source::Source;
+use crate::estimate::Sample;
 use crate::filter::Filter;
 use crate::repo::Repo;
 use crate::repo::movie_sql;
+use crate::repo::sampling;
 use crate::summary::{
     Compare, Dimension, GroupKey, Measure, Summary, SummaryRow, SummarySpec, group_order,
 };
@@ -39,6 +41,39 @@ impl SummaryRepository {
     /// The groups of `spec` over the movies `filter` selects (its sort is ignored), and with
     /// a comparison the same groups over the compared movies, merged by group.
     pub fn summarize(&self, filter: &Filter, spec: &SummarySpec) -> Result<Summary, DbError> {
+        self.run(filter, spec, None)?.ok_or_else(|| {
+            DbError::new(
+                crate::db::error::DbErrorKind::Query,
+                "the summary came back empty".to_owned(),
+            )
+        })
+    }
+
+    /// The same summary over a sample of Marquee's collection, scaled to it and marked
+    /// approximate ([`crate::repo::sampling`]): the first answer on a large collection. Counts
+    /// of movies and ratings are scaled; averages and the median are the sample's; first and
+    /// last years are the sample's, so they may fall inside the true range. `None` where a
+    /// sample would not be faster: fewer than `from_matches` matches expected
+    /// ([`sampling::plan`]), or data read in place.
+    pub fn sampled(
+        &self,
+        filter: &Filter,
+        spec: &SummarySpec,
+        from_matches: u64,
+    ) -> Result<Option<Summary>, DbError> {
+        if !self.repo.pool().source().is_marquee() {
+            return Ok(None);
+        }
+        self.run(filter, spec, Some(from_matches))
+    }
+
+    /// An exact summary, or with `sample_from` a sampled one (`None`: not worth sampling).
+    fn run(
+        &self,
+        filter: &Filter,
+        spec: &SummarySpec,
+        sample_from: Option<u64>,
+    ) -> Result<Option<Summary>, DbError> {
         let source = self.repo.pool().source();
         let this = movie_sql::where_clause(filter, "m", source);
         let other = match &spec.compare {
@@ -59,16 +94,43 @@ impl SummaryRepository {
                 Some(movie_sql::where_clause(&other, "m", source))
             }
         };
-        let queries: Vec<(String, movie_sql::SqlParts)> = std::iter::once(this)
-            .chain(other)
-            .map(|parts| summary_sql(parts, spec, source))
-            .collect();
-        let results = self.repo.read("summary", |conn| {
-            queries
-                .iter()
-                .map(|(sql, parts)| conn.query_typed(sql, &parts.typed_params()))
-                .collect::<Result<Vec<_>, _>>()
+        let label = if sample_from.is_some() {
+            "summary.sampled"
+        } else {
+            "summary"
+        };
+        let results = self.repo.read(label, |conn| {
+            let (sample, tablesample) = match sample_from {
+                None => (None, String::new()),
+                Some(from) => {
+                    let Some((collection, percent)) =
+                        sampling::plan(conn, &source.movies, &this, from)?
+                    else {
+                        return Ok(None);
+                    };
+                    let tablesample = sampling::tablesample(percent);
+                    let sample = sampling::read_sample(conn, &source.movies, &this, &tablesample)?;
+                    (
+                        Some(Sample {
+                            collection,
+                            ..sample
+                        }),
+                        tablesample,
+                    )
+                }
+            };
+            let sides = std::iter::once(&this)
+                .chain(other.as_ref())
+                .map(|parts| {
+                    let (sql, parts) = summary_sql(parts.clone(), spec, source, &tablesample);
+                    conn.query_typed(&sql, &parts.typed_params())
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Some((sides, sample)))
         })?;
+        let Some((results, sample)) = results else {
+            return Ok(None);
+        };
         let mut sides = results.iter().map(|rows| {
             rows.iter()
                 .map(|row| row_from(row, spec))
@@ -78,11 +140,30 @@ impl SummaryRepository {
         if let Some(others) = sides.next() {
             rows = merge(rows, others, spec);
         }
-        Ok(Summary {
+        if let Some(sample) = sample {
+            scale(&mut rows, spec, sample);
+        }
+        Ok(Some(Summary {
             spec: spec.clone(),
             filter: filter.clone(),
             rows,
-        })
+            sample,
+        }))
+    }
+}
+
+/// Scales a sample's sums (movies, ratings) to the collection; averages stay as they are.
+fn scale(rows: &mut [SummaryRow], spec: &SummarySpec, sample: Sample) {
+    for (i, measure) in spec.measures.iter().enumerate() {
+        if matches!(measure, Measure::Movies | Measure::Ratings) {
+            for row in rows.iter_mut() {
+                for side in [&mut row.values, &mut row.other] {
+                    if let Some(Some(x)) = side.get_mut(i) {
+                        *x = sample.scale_f64(*x).round();
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -141,14 +222,17 @@ fn key_from(row: &postgres::Row, i: usize, dimension: Dimension) -> GroupKey {
 }
 
 /// The SQL and its parameters. Only the WHERE clause carries user text, as bind parameters;
-/// everything else is built from the spec's closed set of names and `top_tags`.
+/// everything else is built from the spec's closed set of names and `top_tags`. `tablesample`
+/// is empty, or the clause that samples the movies ([`sampling::tablesample`]).
 pub fn summary_sql(
     mut parts: movie_sql::SqlParts,
     spec: &SummarySpec,
     source: &Source,
+    tablesample: &str,
 ) -> (String, movie_sql::SqlParts) {
     let mut ctes = vec![format!(
-        "f AS (SELECT m.id, m.year, m.genres, m.rating_avg, m.rating_count FROM {} m WHERE {})",
+        "f AS (SELECT m.id, m.year, m.genres, m.rating_avg, m.rating_count FROM {} m {tablesample} \
+         WHERE {})",
         source.movies, parts.where_sql
     )];
     let mut from = String::from("f");
@@ -298,7 +382,7 @@ mod tests {
         let filter = Filter::parse("title:\"'; DROP TABLE x; --\" tag:\"a'b\"").expect("parses");
         let spec = SummarySpec::parse("tag,decade", "movies,avg,median", 7).expect("spec");
         let parts = movie_sql::where_clause(&filter, "m", &Source::default());
-        let (sql, parts) = summary_sql(parts, &spec, &Source::default());
+        let (sql, parts) = summary_sql(parts, &spec, &Source::default(), "");
         assert!(!sql.contains("DROP"), "{sql}");
         assert!(!sql.contains("a'b"), "{sql}");
         assert!(

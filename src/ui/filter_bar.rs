@@ -15,7 +15,7 @@ use egui::{Color32, Key, Modifiers, RichText, Ui};
 use crate::browse::FilterChange;
 use crate::completion::{self, TOKEN_HELP};
 use crate::filter::{Filter, KNOWN_GENRES, MAX_YEAR, MIN_YEAR};
-use crate::repo::movies::Facets;
+use crate::repo::facets::Facets;
 use crate::ui::command::Command;
 
 /// Id of the filter's text field.
@@ -174,16 +174,22 @@ impl FilterBar {
             ui.label("Genres");
             for genre in KNOWN_GENRES {
                 let on = self.draft.genres.any_of.iter().any(|g| g == genre);
-                let count = facets
-                    .and_then(|f| f.genres.iter().find(|(g, _)| g == genre))
-                    .map(|(_, n)| *n);
+                let count = facets.and_then(|f| {
+                    f.genres
+                        .iter()
+                        .find(|(g, _)| g == genre)
+                        .map(|(_, n)| (f, *n))
+                });
                 let chip = ui.selectable_label(on, *genre).on_hover_text(match count {
-                    Some(n) => format!(
-                        "{} under the current filter",
-                        crate::plural::count(n, "movie", "movies")
-                    ),
+                    Some((f, n)) => facet_hover(f, n),
                     None => "any of the selected genres".to_owned(),
                 });
+                // The figure beside the chip, not in it: the chip keeps its name whatever the
+                // count, and an estimate shows its ≈ wherever it is printed.
+                if let Some((f, n)) = count {
+                    ui.label(egui::RichText::new(f.short_figure(n)).small().weak())
+                        .on_hover_text(facet_hover(f, n));
+                }
                 if chip.clicked() {
                     if on {
                         self.draft.genres.any_of.retain(|g| g != genre);
@@ -357,4 +363,14 @@ fn help_ui(ui: &mut Ui) {
             }
         });
     ui.label("Enter applies at once; text that does not parse is never applied.");
+}
+
+/// A genre's figure in full, and where it comes from.
+fn facet_hover(facets: &Facets, n: u64) -> String {
+    format!(
+        "{} {} under the current filter ({})",
+        facets.figure(n),
+        crate::plural::noun(n, "movie", "movies"),
+        facets.provenance()
+    )
 }

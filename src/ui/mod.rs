@@ -509,11 +509,25 @@ impl MarqueeApp {
             Topic::Export => {}
             Topic::Detail => {}
             Topic::Summary if reply.generation == self.summary_generation => {
-                self.summary = match reply.result {
-                    Ok(Answer::Summary(summary)) => SummaryData::Ready(summary),
-                    Ok(_) => SummaryData::Empty,
-                    Err(err) => SummaryData::Failed(format!("The summary failed: {err}")),
-                };
+                match reply.result {
+                    // The estimate shows (marked ≈) while the exact summary is read; with none,
+                    // the panel goes on loading. Either way the exact one is asked for now.
+                    Ok(Answer::SampledSummary(sampled)) => {
+                        if let Some(summary) = sampled {
+                            self.summary = SummaryData::Ready(summary);
+                        }
+                        self.request_exact_summary();
+                    }
+                    Err(err) if reply.kind == crate::worker::RequestKind::SampledSummary => {
+                        tracing::warn!("the sampled summary failed: {err}");
+                        self.request_exact_summary();
+                    }
+                    Ok(Answer::Summary(summary)) => self.summary = SummaryData::Ready(summary),
+                    Ok(_) => self.summary = SummaryData::Empty,
+                    Err(err) => {
+                        self.summary = SummaryData::Failed(format!("The summary failed: {err}"));
+                    }
+                }
             }
             Topic::Summary => {}
             Topic::ColumnStats if reply.generation == self.column_stats_generation => {
@@ -687,11 +701,12 @@ impl MarqueeApp {
         }
         self.summary_generation += 1;
         workers.supersede(Topic::Summary, self.summary_generation);
+        // A sample answers first on a large collection; the exact summary follows its answer.
         workers.submit(
             Topic::Summary,
             self.summary_generation,
             Priority::Urgent,
-            Request::Summarize {
+            Request::SampledSummary {
                 filter: std::sync::Arc::new(wanted.0.clone()),
                 spec: wanted.1.clone(),
             },
@@ -702,6 +717,25 @@ impl MarqueeApp {
             _ => None,
         };
         self.summary = SummaryData::Loading(previous);
+    }
+
+    /// Asks for the exact summary of what was last asked, in the same generation: after its
+    /// sampled answer (or none) came in.
+    fn request_exact_summary(&mut self) {
+        let (Some(workers), Some((filter, spec))) =
+            (self.connection.workers(), self.summary_asked.as_ref())
+        else {
+            return;
+        };
+        workers.submit(
+            Topic::Summary,
+            self.summary_generation,
+            Priority::Urgent,
+            Request::Summarize {
+                filter: std::sync::Arc::new(filter.clone()),
+                spec: spec.clone(),
+            },
+        );
     }
 
     /// Asks for a column's statistics under the current filter, unless they were just asked.

@@ -236,9 +236,20 @@ impl SummaryPanel {
                 SummaryData::Loading(_) => {
                     ui.spinner();
                 }
-                SummaryData::Ready(s) => {
-                    ui.weak(crate::plural::count(s.rows.len() as u64, "group", "groups"));
-                }
+                SummaryData::Ready(s) => match &s.sample {
+                    // An estimate says so, and the exact summary is on its way.
+                    Some(sample) => {
+                        ui.spinner();
+                        ui.weak(format!(
+                            "≈ {}",
+                            crate::plural::count(s.rows.len() as u64, "group", "groups")
+                        ))
+                        .on_hover_text(format!("{}; the exact summary follows", sample.describe()));
+                    }
+                    None => {
+                        ui.weak(crate::plural::count(s.rows.len() as u64, "group", "groups"));
+                    }
+                },
                 _ => {}
             }
             if ui
@@ -414,7 +425,7 @@ impl SummaryPanel {
                             let cells = row.keys.iter().map(|k| k.label()).chain(
                                 columns
                                     .iter()
-                                    .map(|c| c.measure.format(summary.cell(row, *c))),
+                                    .map(|c| summary.format(c.measure, summary.cell(row, *c))),
                             );
                             for (i, cell) in cells.enumerate() {
                                 let (anchor, at) = if i < keys {
@@ -606,7 +617,7 @@ fn group_label(summary: &Summary, row: &SummaryRow, other: bool) -> String {
             format!(
                 "{} {}",
                 c.measure.label(),
-                c.measure.format(summary.cell(row, c))
+                summary.format(c.measure, summary.cell(row, c))
             )
         })
         .collect();
@@ -703,7 +714,7 @@ fn bar_marks(
                 labels.push(Label {
                     at: pos2(bar.right() + 4.0, bar.center().y),
                     anchor: Align2::LEFT_CENTER,
-                    text: measure.format(value),
+                    text: summary.format(measure, value),
                 });
             }
             marks.push(Mark {
@@ -775,7 +786,7 @@ fn line_marks(summary: &Summary, measure: Measure, sides: &[bool], rect: Rect) -
         labels.push(Label {
             at: pos2(plot.left() - 6.0, anchor_y),
             anchor: Align2::RIGHT_CENTER,
-            text: measure.format(Some(y)),
+            text: summary.format(measure, Some(y)),
         });
     }
     for x in [x0, x1] {
@@ -889,7 +900,7 @@ fn heat_marks(summary: &Summary, measure: Measure, rect: Rect) -> Marks {
                 1.0
             }
         });
-        let text = (cell_w >= 40.0 && cell_h >= 14.0).then(|| measure.format(value));
+        let text = (cell_w >= 40.0 && cell_h >= 14.0).then(|| summary.format(measure, value));
         marks.push(Mark {
             index,
             other: false,

@@ -195,6 +195,17 @@ impl TestDb {
         Self::seeded(&SampleSpec::default())
     }
 
+    /// 300,000 movies and as many ratings: large enough that a broad filter is expected to
+    /// match 100,000 movies, from which the window answers facets and summaries from a sample
+    /// first (`marquee::repo::sampling::SAMPLE_FROM_MATCHES`).
+    pub fn large_sample() -> Self {
+        Self::seeded(&SampleSpec {
+            movies: 300_000,
+            ratings: 300_000,
+            ..SampleSpec::default()
+        })
+    }
+
     /// An empty database with the schema applied.
     pub fn migrated() -> Self {
         let db = Self::create("");
