@@ -382,8 +382,7 @@ pub fn run(connection: &ConnectionArgs, command: Command) -> anyhow::Result<()> 
             with_database(&settings, |_, pool| {
                 let repo = crate::repo::summary::SummaryRepository::new(pool.clone());
                 let sampled = if sample {
-                    // Asked for: sampled whatever the number of matches.
-                    repo.sampled(&filter, &spec, 1)?
+                    repo.sampled(&filter, &spec, crate::repo::sampling::SampleRule::ASKED)?
                 } else {
                     None
                 };

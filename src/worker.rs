@@ -802,7 +802,7 @@ fn execute(repos: &Repos, request: &Request) -> Result<Answer, DbError> {
         Request::SampledFacets(filter) => Ok(Answer::SampledFacets(
             repos
                 .movies
-                .sampled_facets(filter, crate::repo::sampling::SAMPLE_FROM_MATCHES)?,
+                .sampled_facets(filter, crate::repo::sampling::SampleRule::WINDOW)?,
         )),
         Request::Details(id) => {
             let Some(details) = repos.movies.details(*id)? else {
@@ -849,7 +849,7 @@ fn execute(repos: &Repos, request: &Request) -> Result<Answer, DbError> {
         Request::SampledSummary { filter, spec } => Ok(Answer::SampledSummary(
             repos
                 .summary
-                .sampled(filter, spec, crate::repo::sampling::SAMPLE_FROM_MATCHES)?
+                .sampled(filter, spec, crate::repo::sampling::SampleRule::WINDOW)?
                 .map(Box::new),
         )),
         Request::ColumnStats { filter, column } => Ok(Answer::ColumnStats(Box::new(

@@ -638,10 +638,13 @@ fn the_result_index_gives_the_rows_offset_gives_with_ties_nulls_and_mixed_direct
 /// marked approximate, close to the exact figures, and the same sample every time.
 #[test]
 fn sampled_facets_estimate_the_exact_ones_and_say_so() {
-    use marquee::repo::sampling::SAMPLE_ROWS;
-    // The window samples from 100,000 expected matches; the threshold is the caller's, and
-    // 10,000 makes the 86,537 movies here worth sampling.
-    const FROM: u64 = 10_000;
+    use marquee::repo::sampling::{SAMPLE_ROWS, SampleRule};
+    // The window samples only collections of 200,000 movies or more; the rule is the
+    // caller's, and this one makes the 86,537 movies here worth sampling.
+    const FROM: SampleRule = SampleRule {
+        from_matches: 10_000,
+        max_percent: 50.0,
+    };
     let repo = movies();
     for text in ["genre:Drama", "year:1990..2009", "votes:>=1", "title:a"] {
         let filter = f(text);
@@ -698,10 +701,11 @@ fn sampled_facets_estimate_the_exact_ones_and_say_so() {
             "{text}: the same pages every time"
         );
     }
-    // No sample where it would not be faster: fewer matches expected than the threshold, or
-    // the whole collection (its stored totals answer at once).
+    // No sample where it would not be faster: by the window's rule 86,537 movies are counted
+    // exactly at once, and the whole collection has its stored totals.
     assert_eq!(
-        repo.sampled_facets(&f("genre:Drama"), 1_000_000).unwrap(),
+        repo.sampled_facets(&f("genre:Drama"), SampleRule::WINDOW)
+            .unwrap(),
         None
     );
     assert_eq!(repo.sampled_facets(&Filter::default(), FROM).unwrap(), None);

@@ -654,9 +654,13 @@ fn compared_with_the_rest_the_two_sides_add_up_to_the_whole_collection() {
 /// marked `≈`, and `--sample` on the command line says so in each format.
 #[test]
 fn a_sampled_summary_estimates_the_exact_one_and_is_marked_everywhere() {
-    // The window samples from 100,000 expected matches; the threshold is the caller's, and
-    // 10,000 makes the 86,537 movies here worth sampling.
-    const FROM: u64 = 10_000;
+    use marquee::repo::sampling::SampleRule;
+    // The window samples only collections of 200,000 movies or more; the rule is the
+    // caller's, and this one makes the 86,537 movies here worth sampling.
+    const FROM: SampleRule = SampleRule {
+        from_matches: 10_000,
+        max_percent: 50.0,
+    };
     let db = TestDb::default_sample();
     let pool = db.pool(&PoolSettings::default());
     let repo = SummaryRepository::new(pool);
@@ -713,8 +717,12 @@ fn a_sampled_summary_estimates_the_exact_one_and_is_marked_everywhere() {
             assert!(!exact.format(*measure, row.values[i]).contains('≈'));
         }
     }
-    // Not worth a sample: fewer matches expected than the threshold.
-    assert!(repo.sampled(&filter, &spec, 1_000_000).unwrap().is_none());
+    // Not worth a sample by the window's rule: 86,537 movies are counted exactly at once.
+    assert!(
+        repo.sampled(&filter, &spec, SampleRule::WINDOW)
+            .unwrap()
+            .is_none()
+    );
 
     let url = db.params.to_url();
     let run = |format: &str| {

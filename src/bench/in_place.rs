@@ -227,21 +227,17 @@ fn scratch_store(server: &ConnectParams, spec: &SampleSpec) -> anyhow::Result<Co
     Ok(params)
 }
 
-/// The import's floor: the same three binary COPYs out of the source piped into plain tables
-/// of the same types (no index, no constraint), rolled back.
-fn copy_limit(
-    store: &mut postgres::Client,
-    source: &mut postgres::Client,
-    relations: &crate::db::source::Source,
-) -> anyhow::Result<()> {
-    let mut tx = store.transaction()?;
-    tx.batch_execute(
-        "CREATE TEMP TABLE lim_movies (id integer, title text, year smallint, genres text[], imdb_id integer, tmdb_id integer);
-         CREATE TEMP TABLE lim_ratings (user_id integer, movie_id integer, rating real, rated_at timestamptz);
-         CREATE TEMP TABLE lim_tags (user_id integer, movie_id integer, tag text, tagged_at timestamptz);",
-    )?;
-    let mut reading = source.build_transaction().read_only(true).start()?;
-    let pairs = [
+/// Plain tables of the collection's types (no index, no constraint), for the COPY limits here
+/// and in `bench seed`.
+pub(super) const LIMIT_TABLES: &str =
+    "CREATE TEMP TABLE lim_movies (id integer, title text, year smallint, genres text[], imdb_id integer, tmdb_id integer);
+     CREATE TEMP TABLE lim_ratings (user_id integer, movie_id integer, rating real, rated_at timestamptz);
+     CREATE TEMP TABLE lim_tags (user_id integer, movie_id integer, tag text, tagged_at timestamptz);";
+
+/// The three binary COPYs of a collection's rows out of `relations`, each with the COPY into
+/// its [`LIMIT_TABLES`] table.
+pub(super) fn limit_copies(relations: &crate::db::source::Source) -> [(String, &'static str); 3] {
+    [
         (
             format!(
                 "COPY (SELECT id, title, year, genres, imdb_id, tmdb_id FROM {} m) TO STDOUT (FORMAT binary)",
@@ -263,7 +259,20 @@ fn copy_limit(
             ),
             "COPY lim_tags FROM STDIN (FORMAT binary)",
         ),
-    ];
+    ]
+}
+
+/// The import's floor: the same three binary COPYs out of the source piped into
+/// [`LIMIT_TABLES`], rolled back.
+fn copy_limit(
+    store: &mut postgres::Client,
+    source: &mut postgres::Client,
+    relations: &crate::db::source::Source,
+) -> anyhow::Result<()> {
+    let mut tx = store.transaction()?;
+    tx.batch_execute(LIMIT_TABLES)?;
+    let mut reading = source.build_transaction().read_only(true).start()?;
+    let pairs = limit_copies(relations);
     let mut buf = vec![0_u8; 256 * 1024];
     for (out_sql, in_sql) in &pairs {
         let mut reader = reading.copy_out(out_sql.as_str())?;

@@ -8,6 +8,7 @@
 //! marquee bench filter [--movies 86537] [--with-datasette]
 //! marquee bench checkout | filter | scroll | frame | startup | export | summarize | all
 //! marquee bench in-place [--movies 86537] [--ratings 1000000]
+//! marquee bench seed [--movies 86537]
 //! ```
 //!
 //! `--json` prints one [`Report`] per benchmark, one per line, for scripts (see `BENCHMARKS.md`).
@@ -22,6 +23,7 @@ pub mod in_place;
 pub mod load_all;
 pub mod report;
 pub mod scroll;
+pub mod seed;
 pub mod startup;
 pub mod stats;
 pub mod summarize;
@@ -57,6 +59,7 @@ pub fn run_one(
             dataset::spec(target.movies).ratings,
             options,
         )?,
+        BenchName::Seed => seed::run(&target.params, target.movies, options)?,
         BenchName::All => anyhow::bail!("`all` is not a single benchmark"),
     };
     Ok(report.finish())
@@ -82,6 +85,7 @@ pub fn run(settings: &Settings, args: &BenchArgs) -> anyhow::Result<()> {
             BenchName::Export,
             BenchName::Summarize,
             BenchName::InPlace,
+            BenchName::Seed,
         ],
         one => vec![one],
     };
@@ -92,6 +96,9 @@ pub fn run(settings: &Settings, args: &BenchArgs) -> anyhow::Result<()> {
             let report = if name == BenchName::InPlace {
                 // Its own raw tables, not the seeded Marquee collection.
                 in_place::run(&server.params, movies, args.ratings, &options)?.finish()
+            } else if name == BenchName::Seed {
+                // A scratch database of its own, seeded while timed.
+                seed::run(&server.params, movies, &options)?.finish()
             } else {
                 let params = dataset::ensure(&server.params, movies)?;
                 let target = Target { params, movies };

@@ -33,6 +33,9 @@ pub enum BenchName {
     Summarize,
     /// MovieLens tables browsed in place, and `import postgres` against its limit.
     InPlace,
+    /// Seeding a generated collection against the COPY limit of the same rows (a scratch
+    /// database, dropped after).
+    Seed,
     /// All of the above, in that order.
     All,
 }
@@ -50,6 +53,7 @@ impl BenchName {
             BenchName::Export => "export",
             BenchName::Summarize => "summarize",
             BenchName::InPlace => "in-place",
+            BenchName::Seed => "seed",
             BenchName::All => "all",
         }
     }

@@ -387,14 +387,14 @@ impl MoviesRepository {
     /// The facets of a fixed sample of Marquee's collection, scaled to it and marked
     /// approximate: the first answer while [`MoviesRepository::facets`] reads every match.
     ///
-    /// `None` when a sample would not be faster: fewer than `from_matches` matches expected
+    /// `None` when a sample would not be faster: where `rule` says the exact answer is as fast
     /// ([`sampling::plan`]), the whole collection (its stored totals answer at once), or data
     /// read in place, whose movies are a query over the user's tables and cannot be sampled by
     /// page.
     pub fn sampled_facets(
         &self,
         filter: &Filter,
-        from_matches: u64,
+        rule: sampling::SampleRule,
     ) -> Result<Option<Facets>, DbError> {
         let source = self.source();
         if !source.is_marquee() || !filter.has_conditions() {
@@ -403,8 +403,7 @@ impl MoviesRepository {
         let movies = source.movies.clone();
         let parts = movie_sql::where_clause(filter, "m", source);
         self.repo.read("movies.facets_sampled", |conn| {
-            let Some((collection, percent)) = sampling::plan(conn, &movies, &parts, from_matches)?
-            else {
+            let Some((collection, percent)) = sampling::plan(conn, &movies, &parts, rule)? else {
                 return Ok(None);
             };
             let sql = facet_totals::sampled_query(

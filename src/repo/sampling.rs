@@ -12,27 +12,48 @@ use postgres::types::Type;
 use crate::estimate::Sample;
 use crate::repo::movie_sql::SqlParts;
 
-/// A sample answers first when the planner expects at least this many matches. Below that the
-/// exact pass reads few rows, mostly through the indexes, and is as fast as the sample: at
-/// 86,537 movies every filter is (`marquee bench filter`).
-pub const SAMPLE_FROM_MATCHES: u64 = 100_000;
-
 /// About this many movies are read for a first answer. For a group holding a share `p` of
 /// them, the relative error of its count is about `√((1-p) / (p · 20,000))`: 7 % at 1 %.
 pub const SAMPLE_ROWS: u64 = 20_000;
 
+/// When a sample is worth reading before the exact answer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SampleRule {
+    /// The planner must expect at least this many matches: below it the exact pass visits
+    /// about as few pages as the sample does.
+    pub from_matches: u64,
+    /// The sample may be at most this share of the collection, in percent: on a small
+    /// collection the exact pass costs little more than the sample.
+    pub max_percent: f64,
+}
+
+impl SampleRule {
+    /// The window's first answers: where the planner expects as many matches as the sample
+    /// reads, in a collection of 200,000 movies or more. At 86,537 movies every filter's exact
+    /// facets are as fast as a sample's; at 10,000,000 a title word matching 50,000 movies
+    /// costs seconds to count exactly and tens of milliseconds to sample (`marquee bench
+    /// filter`).
+    pub const WINDOW: SampleRule = SampleRule {
+        from_matches: SAMPLE_ROWS,
+        max_percent: 10.0,
+    };
+
+    /// Asked for (`marquee summarize --sample`): whenever the sample is under half of the
+    /// collection.
+    pub const ASKED: SampleRule = SampleRule {
+        from_matches: 1,
+        max_percent: 50.0,
+    };
+}
+
 /// How to sample `movies m` under `parts`: the collection's size and the share of its pages to
-/// read, or `None` when the planner expects fewer than `from_matches` matches or the sample
-/// would be most of the table.
+/// read, or `None` where `rule` says the exact answer is as fast.
 pub fn plan(
     conn: &mut postgres::Client,
     movies: &str,
     parts: &SqlParts,
-    from_matches: u64,
+    rule: SampleRule,
 ) -> Result<Option<(u64, f64)>, postgres::Error> {
-    if planned_matches(conn, movies, parts)? < from_matches.max(1) {
-        return Ok(None);
-    }
     let reltuples: f32 = conn
         .query_typed_one(
             "SELECT reltuples FROM pg_class WHERE oid = $1::text::regclass",
@@ -42,7 +63,12 @@ pub fn plan(
     // reltuples is -1 for a table never analyzed: then there is nothing to scale by.
     let collection = reltuples.max(0.0) as u64;
     let percent = 100.0 * SAMPLE_ROWS as f64 / collection.max(1) as f64;
-    Ok((percent <= 50.0).then_some((collection, percent)))
+    if percent > rule.max_percent
+        || planned_matches(conn, movies, parts)? < rule.from_matches.max(1)
+    {
+        return Ok(None);
+    }
+    Ok(Some((collection, percent)))
 }
 
 /// The planner's estimate of how many movies of `movies m` match `parts`: one planning round

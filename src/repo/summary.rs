@@ -53,26 +53,26 @@ impl SummaryRepository {
     /// approximate ([`crate::repo::sampling`]): the first answer on a large collection. Counts
     /// of movies and ratings are scaled; averages and the median are the sample's; first and
     /// last years are the sample's, so they may fall inside the true range. `None` where a
-    /// sample would not be faster: fewer than `from_matches` matches expected
+    /// sample would not be faster: where `rule` says the exact answer is as fast
     /// ([`sampling::plan`]), or data read in place.
     pub fn sampled(
         &self,
         filter: &Filter,
         spec: &SummarySpec,
-        from_matches: u64,
+        rule: sampling::SampleRule,
     ) -> Result<Option<Summary>, DbError> {
         if !self.repo.pool().source().is_marquee() {
             return Ok(None);
         }
-        self.run(filter, spec, Some(from_matches))
+        self.run(filter, spec, Some(rule))
     }
 
-    /// An exact summary, or with `sample_from` a sampled one (`None`: not worth sampling).
+    /// An exact summary, or with `sample_rule` a sampled one (`None`: not worth sampling).
     fn run(
         &self,
         filter: &Filter,
         spec: &SummarySpec,
-        sample_from: Option<u64>,
+        sample_rule: Option<sampling::SampleRule>,
     ) -> Result<Option<Summary>, DbError> {
         let source = self.repo.pool().source();
         let this = movie_sql::where_clause(filter, "m", source);
@@ -94,17 +94,17 @@ impl SummaryRepository {
                 Some(movie_sql::where_clause(&other, "m", source))
             }
         };
-        let label = if sample_from.is_some() {
+        let label = if sample_rule.is_some() {
             "summary.sampled"
         } else {
             "summary"
         };
         let results = self.repo.read(label, |conn| {
-            let (sample, tablesample) = match sample_from {
+            let (sample, tablesample) = match sample_rule {
                 None => (None, String::new()),
-                Some(from) => {
+                Some(rule) => {
                     let Some((collection, percent)) =
-                        sampling::plan(conn, &source.movies, &this, from)?
+                        sampling::plan(conn, &source.movies, &this, rule)?
                     else {
                         return Ok(None);
                     };

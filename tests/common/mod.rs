@@ -195,9 +195,8 @@ impl TestDb {
         Self::seeded(&SampleSpec::default())
     }
 
-    /// 300,000 movies and as many ratings: large enough that a broad filter is expected to
-    /// match 100,000 movies, from which the window answers facets and summaries from a sample
-    /// first (`marquee::repo::sampling::SAMPLE_FROM_MATCHES`).
+    /// 300,000 movies and as many ratings: large enough that the window answers a broad
+    /// filter's facets and summary from a sample first (`SampleRule::WINDOW`: 200,000 movies).
     pub fn large_sample() -> Self {
         Self::seeded(&SampleSpec {
             movies: 300_000,
