@@ -144,6 +144,10 @@ pub struct Browse {
     retry_at: Option<Instant>,
     /// The capped count and facets are due once the first page has arrived.
     followups_pending: bool,
+    /// The sampled facets answered (with facets, with none, or with an error).
+    sample_answered: bool,
+    /// The exact facets were asked for.
+    exact_facets_asked: bool,
     /// The current result's index, once built: row `r` is the movie `index[r]`.
     index: Option<Arc<Vec<i32>>>,
     /// The index of the current result was asked for (built, building, or failed).
@@ -378,12 +382,20 @@ impl Browse {
         // The table shows a new filter from its first row.
         self.viewport = (0, self.viewport.1.saturating_sub(self.viewport.0));
         self.request_page(0, Priority::Urgent);
-        // Counts and facets wait for the first page: on a small machine they would otherwise
-        // compete with it for the same cores. Only the planner's estimate (no scan) goes now.
+        // Counts and exact facets wait for the first page: on a small machine they would
+        // otherwise compete with it for the same cores. The planner's estimate (no scan) goes
+        // now, and so do the sampled facets: a fixed sample of pages, or no answer at all where
+        // it would not be faster, so a slow first page does not hold up the first figures.
         self.followups_pending = true;
+        self.sample_answered = false;
+        self.exact_facets_asked = false;
         self.queue(
             Priority::Background,
             Request::EstimateCount(Arc::clone(&self.filter)),
+        );
+        self.queue(
+            Priority::Background,
+            Request::SampledFacets(Arc::clone(&self.filter)),
         );
     }
 
@@ -407,9 +419,8 @@ impl Browse {
         });
     }
 
-    /// Asks for the capped count and the facets of the current filter, once: first the facets
-    /// of a sample (the repository answers `None` where sampling would not be faster), then,
-    /// once that answer is in, the exact facets, which replace it.
+    /// Asks for the capped count of the current filter, once, and its exact facets if the
+    /// sample has answered.
     fn request_followups(&mut self) {
         if !std::mem::take(&mut self.followups_pending) {
             return;
@@ -422,14 +433,18 @@ impl Browse {
                 cap: COUNT_CAP,
             },
         );
-        self.queue(
-            Priority::Background,
-            Request::SampledFacets(Arc::clone(&self.filter)),
-        );
+        self.request_exact_facets();
     }
 
-    /// Asks for the exact facets, after the sampled ones answered.
+    /// Asks for the exact facets, which replace the sampled ones, once both the first page and
+    /// the sample's answer are in.
     fn request_exact_facets(&mut self) {
+        if !self.sample_answered
+            || self.followups_pending
+            || std::mem::replace(&mut self.exact_facets_asked, true)
+        {
+            return;
+        }
         self.queue(
             Priority::Background,
             Request::Facets(Arc::clone(&self.filter)),
@@ -579,6 +594,7 @@ impl Browse {
             Err(error) if reply.kind == RequestKind::SampledFacets => {
                 // The exact facets are what counts; the sample only answers sooner.
                 tracing::warn!("the sampled facets failed: {error}");
+                self.sample_answered = true;
                 self.request_exact_facets();
             }
             Err(error) if reply.kind == RequestKind::ResultIds => {
@@ -640,6 +656,7 @@ impl Browse {
                         self.facets = Some(facets.clone());
                     }
                 }
+                self.sample_answered = true;
                 self.request_exact_facets();
             }
             Ok(Answer::ResultIds(ids)) => self.keep_index(Arc::clone(ids)),
@@ -724,14 +741,28 @@ mod tests {
             !sent
                 .jobs
                 .iter()
-                .any(|j| matches!(j.request, Request::Facets(_) | Request::SampledFacets(_))),
-            "counts and facets wait for the first page"
+                .any(|j| matches!(j.request, Request::Facets(_) | Request::CappedCount { .. })),
+            "counts and exact facets wait for the first page"
+        );
+        assert!(
+            sent.jobs.iter().any(|j| j.priority == Priority::Background
+                && matches!(j.request, Request::SampledFacets(_))),
+            "the sample goes at once"
+        );
+        browse.apply(&facets_reply(1, RequestKind::SampledFacets, None));
+        assert!(
+            !asks_for(&browse.take_requests(), RequestKind::Facets),
+            "the exact facets still wait for the first page"
         );
         browse.apply(&page_reply(1, 0, 100));
         let sent = browse.take_requests();
         assert_eq!(sent.supersede, None);
-        assert!(sent.jobs.iter().any(|j| j.priority == Priority::Background
-            && matches!(j.request, Request::SampledFacets(_))));
+        assert!(
+            sent.jobs
+                .iter()
+                .any(|j| j.priority == Priority::Background
+                    && matches!(j.request, Request::Facets(_)))
+        );
         assert!(
             sent.jobs
                 .iter()
@@ -779,12 +810,13 @@ mod tests {
         };
         let mut browse = Browse::default();
         browse.set_filter(titled("a"));
-        browse.take_requests();
+        assert!(asks_for(
+            &browse.take_requests(),
+            RequestKind::SampledFacets
+        ));
         browse.apply(&page_reply(1, 0, 100));
-        let sent = browse.take_requests();
-        assert!(asks_for(&sent, RequestKind::SampledFacets));
         assert!(
-            !asks_for(&sent, RequestKind::Facets),
+            !asks_for(&browse.take_requests(), RequestKind::Facets),
             "the exact facets wait for the sample"
         );
         browse.apply(&facets_reply(
@@ -799,6 +831,11 @@ mod tests {
             "the sample's matches, scaled, estimate the count"
         );
         assert!(asks_for(&browse.take_requests(), RequestKind::Facets));
+        browse.apply(&page_reply(1, 100, 100));
+        assert!(
+            !asks_for(&browse.take_requests(), RequestKind::Facets),
+            "asked once"
+        );
         browse.apply(&facets_reply(
             1,
             RequestKind::Facets,
