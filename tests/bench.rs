@@ -69,3 +69,44 @@ fn every_benchmark_runs_at_a_tiny_size_and_prints_one_json_line() {
         assert!(String::from_utf8_lossy(&human).contains(name.as_str()));
     }
 }
+
+/// `bench seed` seeds a scratch database while timed, times the binary COPY in of the same rows,
+/// reports both and their ratio, and leaves no database behind.
+#[test]
+fn the_seed_benchmark_reports_seeding_against_its_copy_limit_and_cleans_up() {
+    let cluster = common::cluster();
+    let server = cluster.connect_params();
+    let report = bench::seed::run(&server, MOVIES, &Options::tiny()).expect("bench seed");
+    let mut out = Vec::new();
+    report.finish().write_json(&mut out).expect("write json");
+    let json: serde_json::Value = serde_json::from_slice(&out).expect("well-formed JSON");
+    assert_eq!(json["bench"], "seed");
+    let figure = |name: &str| {
+        json["figures"]
+            .as_array()
+            .expect("figures")
+            .iter()
+            .find(|f| f["name"] == name)
+            .and_then(|f| f["value"].as_f64())
+            .unwrap_or_else(|| panic!("no figure {name:?} in {json}"))
+    };
+    assert!(figure("seed (marquee seed's code)") > 0.0);
+    assert!(figure("limit: binary COPY in of the same rows") > 0.0);
+    assert!(figure("rows' binary COPY size") > 0.0);
+    assert_eq!(figure("movies"), f64::from(MOVIES));
+    let ratio = json["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["name"] == "seed / limit")
+        .expect("the ratio is checked");
+    assert!(ratio["met"].is_boolean(), "{ratio}");
+    let mut admin = marquee::db::connect_once(&common::params_for("postgres")).expect("admin");
+    let left = admin
+        .query_opt(
+            "SELECT 1 FROM pg_database WHERE datname = $1",
+            &[&format!("bench_seed_{MOVIES}")],
+        )
+        .expect("look up");
+    assert!(left.is_none(), "the scratch database is dropped");
+}
