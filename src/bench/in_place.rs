@@ -179,7 +179,10 @@ pub fn run(
     report.timing("in place: details", &times);
 
     // import postgres, and the limit measured in the same run.
-    let store = scratch_store(server, &spec)?;
+    let store = scratch_store(
+        server,
+        &format!("bench_copy_{}_{}", spec.movies, spec.ratings),
+    )?;
     let mut store_client = db::connect_once(&store)?;
     let mut source_client = db::connect_once(&params)?;
     let started = Instant::now();
@@ -212,18 +215,18 @@ pub fn run(
     Ok(report)
 }
 
-/// An empty, migrated store database for the import (`bench_copy_…`), made anew each run.
-fn scratch_store(server: &ConnectParams, spec: &SampleSpec) -> anyhow::Result<ConnectParams> {
-    let name = format!("bench_copy_{}_{}", spec.movies, spec.ratings);
+/// An empty, migrated database `name` (ours: a prefix and numbers), made anew each run: the
+/// store for the import here, the seeded collection in `bench seed`.
+pub(super) fn scratch_store(server: &ConnectParams, name: &str) -> anyhow::Result<ConnectParams> {
     let mut admin_params = server.clone();
     admin_params.dbname = "postgres".to_owned();
     let mut admin = db::connect_once(&admin_params)?;
     admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))?;
     admin.batch_execute(&format!("CREATE DATABASE {name}"))?;
     let mut params = server.clone();
-    params.dbname = name.clone();
+    params.dbname = name.to_owned();
     let mut client = db::connect_once(&params)?;
-    db::schema::migrate(&mut client, &name)?;
+    db::schema::migrate(&mut client, name)?;
     Ok(params)
 }
 

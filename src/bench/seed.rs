@@ -10,10 +10,10 @@
 use std::io::{BufReader, BufWriter, Read as _, Write as _};
 use std::time::Instant;
 
-use super::in_place::{LIMIT_TABLES, limit_copies};
+use super::in_place::{LIMIT_TABLES, limit_copies, scratch_store};
 use super::report::{BenchName, Check, Options, Report};
 use crate::config::ConnectParams;
-use crate::db::{self, schema};
+use crate::db;
 use crate::import::load;
 
 /// The seeding's target, as a multiple of its COPY limit (issue #13).
@@ -24,18 +24,10 @@ pub fn run(server: &ConnectParams, movies: u32, _options: &Options) -> anyhow::R
     let mut report = Report::new(BenchName::Seed, movies);
     let spec = super::dataset::spec(movies);
     let name = format!("bench_seed_{movies}");
-    let mut admin_params = server.clone();
-    admin_params.dbname = "postgres".to_owned();
-    let mut admin = db::connect_once(&admin_params)?;
-    // The identifier is ours: `bench_seed_` and a number.
-    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))?;
-    admin.batch_execute(&format!("CREATE DATABASE {name}"))?;
-    let mut params = server.clone();
-    params.dbname = name.clone();
+    let params = scratch_store(server, &name)?;
     let staging = std::env::temp_dir().join(format!("marquee-seed-limit-{}", std::process::id()));
     let result = (|| -> anyhow::Result<()> {
         let mut client = db::connect_once(&params)?;
-        schema::migrate(&mut client, &name)?;
         let started = Instant::now();
         let seeded = crate::progress::with_progress_bar(|progress| {
             load::load_sample(&mut client, &name, &spec, progress)
@@ -83,7 +75,11 @@ pub fn run(server: &ConnectParams, movies: u32, _options: &Options) -> anyhow::R
         Ok(())
     })();
     let _ = std::fs::remove_dir_all(&staging);
-    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))?;
+    let mut admin_params = server.clone();
+    admin_params.dbname = "postgres".to_owned();
+    // The identifier is ours: `bench_seed_` and a number.
+    db::connect_once(&admin_params)?
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))?;
     result?;
     Ok(report)
 }
