@@ -157,7 +157,8 @@ pub fn change(browse: &mut Browse, workers: &Workers, filter: Filter) -> ChangeT
             _ => {}
         }
         let facets_done = times.facets.is_some();
-        let page_done = times.first_page.is_some() || times.failed.contains(&"movies.page");
+        let page_done =
+            times.first_page.is_some() || times.failed.contains(&RequestKind::Page.label());
         page_done && times.count.is_some() && facets_done
     });
     times

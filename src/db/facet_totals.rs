@@ -18,31 +18,15 @@ pub const GENRE_LISTS: i32 = 0b011;
 /// `GROUPING()` of a row counting one decade.
 pub const DECADES: i32 = 0b101;
 
-/// `GROUPING()` of the sampled query's row for the whole sample.
-pub const SAMPLE_TOTAL: i32 = 0b111;
-
 /// Movies per genre list, decade and rating bucket of `movies m` under `where_sql`, in one pass:
 /// columns `genres text[]`, `decade smallint`, `bucket real`, `grouping int4`, `movies int8`.
-/// `GROUPING()` sets a bit for each expression a row is *not* grouped by.
-pub fn query(movies: &str, where_sql: &str) -> String {
+/// `GROUPING()` sets a bit for each expression a row is *not* grouped by. `tablesample` is
+/// empty, or the clause that reads a sample of the movies instead of all of them.
+pub fn query(movies: &str, tablesample: &str, where_sql: &str) -> String {
     format!(
         "SELECT m.genres, {DECADE}, {BUCKET}, GROUPING(m.genres, {DECADE}, {BUCKET})::int4, \
-         count(*) FROM {movies} m WHERE {where_sql} \
+         count(*) FROM {movies} m {tablesample} WHERE {where_sql} \
          GROUP BY GROUPING SETS ((m.genres), ({DECADE}), ({BUCKET}))"
-    )
-}
-
-/// [`query`] over a sample of `movies` (`tablesample`: its `TABLESAMPLE` clause), with one more column, `sampled int8`: the group's movies in the sample, matching or
-/// not. One more row, grouped by nothing ([`SAMPLE_TOTAL`]), holds the whole sample: its size
-/// is the scale. The filter is evaluated inside the sample, so that row counts every sampled
-/// movie and `movies` only the matches.
-pub fn sampled_query(movies: &str, where_sql: &str, tablesample: &str) -> String {
-    format!(
-        "SELECT m.genres, {DECADE}, {BUCKET}, GROUPING(m.genres, {DECADE}, {BUCKET})::int4, \
-         count(*) FILTER (WHERE m.hit), count(*) \
-         FROM (SELECT m.genres, m.year, m.rating_avg, coalesce(({where_sql}), false) AS hit \
-         FROM {movies} m {tablesample}) m \
-         GROUP BY GROUPING SETS ((m.genres), ({DECADE}), ({BUCKET}), ())"
     )
 }
 
@@ -57,6 +41,6 @@ pub fn refresh(client: &mut impl GenericClient, schema: &str) -> Result<(), post
     client.batch_execute(&format!(
         "DELETE FROM {schema}.facet_totals; \
          INSERT INTO {schema}.facet_totals (genres, decade, bucket, grouping, movies) {}",
-        query(&format!("{schema}.movies"), "TRUE")
+        query(&format!("{schema}.movies"), "", "TRUE")
     ))
 }

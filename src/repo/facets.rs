@@ -58,41 +58,33 @@ impl Facets {
 
     /// The facets from the rows of [`facet_totals::query`] (or its stored totals).
     pub(crate) fn from_groups(rows: &[postgres::Row]) -> Self {
-        Self::assemble(rows.iter().map(Group::exact), None)
+        Self::assemble(rows, None)
     }
 
-    /// The facets from the rows of [`facet_totals::sampled_query`], scaled to a collection of
-    /// `collection` movies.
-    pub(crate) fn from_sample(rows: &[postgres::Row], collection: u64) -> Self {
-        let groups: Vec<Group> = rows.iter().map(Group::sampled).collect();
-        let total = groups
-            .iter()
-            .find(|g| g.grouping == facet_totals::SAMPLE_TOTAL);
-        let sample = Sample {
-            movies: total.map_or(0, |g| g.movies),
-            matches: total.map_or(0, |g| g.matches),
-            collection,
-        };
-        Self::assemble(groups.into_iter(), Some(sample))
+    /// The facets from the rows of [`facet_totals::query`] over `sample`, scaled to the
+    /// collection.
+    pub(crate) fn from_sample(rows: &[postgres::Row], sample: Sample) -> Self {
+        Self::assemble(rows, Some(sample))
     }
 
-    fn assemble(groups: impl Iterator<Item = Group>, sample: Option<Sample>) -> Self {
+    fn assemble(rows: &[postgres::Row], sample: Option<Sample>) -> Self {
         let scale = |n| sample.map_or(n, |s| s.scale(n));
         let mut genres: std::collections::HashMap<String, u64> = Default::default();
         let mut facets = Facets {
             sample,
             ..Facets::default()
         };
-        for group in groups.filter(|g| g.matches > 0) {
-            match group.grouping {
+        for row in rows {
+            let n = row.get::<_, i64>(4).max(0) as u64;
+            match row.get::<_, i32>(3) {
                 facet_totals::GENRE_LISTS => {
-                    for genre in group.genres.into_iter().flatten().flatten() {
-                        *genres.entry(genre).or_default() += group.matches;
+                    let list: Option<Vec<Option<String>>> = row.get(0);
+                    for genre in list.into_iter().flatten().flatten() {
+                        *genres.entry(genre).or_default() += n;
                     }
                 }
-                facet_totals::DECADES => facets.decades.push((group.decade, scale(group.matches))),
-                facet_totals::SAMPLE_TOTAL => {}
-                _ => facets.ratings.push((group.bucket, scale(group.matches))),
+                facet_totals::DECADES => facets.decades.push((row.get(1), scale(n))),
+                _ => facets.ratings.push((row.get(2), scale(n))),
             }
         }
         // A genre's sampled count is scaled once, after its lists were added up.
@@ -108,39 +100,6 @@ impl Facets {
             .ratings
             .sort_by(|(a, _), (b, _)| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
         facets
-    }
-}
-
-/// One row of the facet query.
-struct Group {
-    genres: Option<Vec<Option<String>>>,
-    decade: Option<i16>,
-    bucket: Option<f32>,
-    grouping: i32,
-    /// Movies of the group under the filter.
-    matches: u64,
-    /// Movies of the group in the sample, matching or not (sampled rows only).
-    movies: u64,
-}
-
-impl Group {
-    fn exact(row: &postgres::Row) -> Self {
-        let matches = row.get::<_, i64>(4).max(0) as u64;
-        Self {
-            genres: row.get(0),
-            decade: row.get(1),
-            bucket: row.get(2),
-            grouping: row.get(3),
-            matches,
-            movies: matches,
-        }
-    }
-
-    fn sampled(row: &postgres::Row) -> Self {
-        Self {
-            movies: row.get::<_, i64>(5).max(0) as u64,
-            ..Self::exact(row)
-        }
     }
 }
 

@@ -364,7 +364,7 @@ impl MoviesRepository {
     pub fn facets(&self, filter: &Filter) -> Result<Facets, DbError> {
         let source = self.source();
         let parts = movie_sql::where_clause(filter, "m", source);
-        let scan = facet_totals::query(&source.movies, &parts.where_sql);
+        let scan = facet_totals::query(&source.movies, "", &parts.where_sql);
         let stored = (source.is_marquee() && !filter.has_conditions())
             .then(|| facet_totals::stored(crate::db::schema::SCHEMA));
         self.repo.read("movies.facets", |conn| {
@@ -388,7 +388,7 @@ impl MoviesRepository {
     /// approximate: the first answer while [`MoviesRepository::facets`] reads every match.
     ///
     /// `None` when a sample would not be faster: where `rule` says the exact answer is as fast
-    /// ([`sampling::plan`]), the whole collection (its stored totals answer at once), or data
+    /// ([`sampling::draw`]), the whole collection (its stored totals answer at once), or data
     /// read in place, whose movies are a query over the user's tables and cannot be sampled by
     /// page.
     pub fn sampled_facets(
@@ -400,19 +400,15 @@ impl MoviesRepository {
         if !source.is_marquee() || !filter.has_conditions() {
             return Ok(None);
         }
-        let movies = source.movies.clone();
+        let movies = &source.movies;
         let parts = movie_sql::where_clause(filter, "m", source);
         self.repo.read("movies.facets_sampled", |conn| {
-            let Some((collection, percent)) = sampling::plan(conn, &movies, &parts, rule)? else {
+            let Some((sample, tablesample)) = sampling::draw(conn, movies, &parts, rule)? else {
                 return Ok(None);
             };
-            let sql = facet_totals::sampled_query(
-                &movies,
-                &parts.where_sql,
-                &sampling::tablesample(percent),
-            );
+            let sql = facet_totals::query(movies, &tablesample, &parts.where_sql);
             let rows = conn.query_typed(&sql, &typed(&parts))?;
-            Ok(Some(Facets::from_sample(&rows, collection)))
+            Ok(Some(Facets::from_sample(&rows, sample)))
         })
     }
 

@@ -46,9 +46,36 @@ impl SampleRule {
     };
 }
 
+/// Draws the sample of `movies m` for a question under `parts`: what it holds (its size, its
+/// matches, the collection it scales to) and the `TABLESAMPLE` clause that reads it again, or
+/// `None` where `rule` says the exact answer is as fast.
+pub fn draw(
+    conn: &mut postgres::Client,
+    movies: &str,
+    parts: &SqlParts,
+    rule: SampleRule,
+) -> Result<Option<(Sample, String)>, postgres::Error> {
+    let Some((collection, percent)) = plan(conn, movies, parts, rule)? else {
+        return Ok(None);
+    };
+    let tablesample = tablesample(percent);
+    let sql = format!(
+        "SELECT count(*), count(*) FILTER (WHERE coalesce(({}), false)) FROM {movies} m \
+         {tablesample}",
+        parts.where_sql
+    );
+    let row = conn.query_typed_one(&sql, &parts.typed_params())?;
+    let sample = Sample {
+        movies: row.get::<_, i64>(0).max(0) as u64,
+        matches: row.get::<_, i64>(1).max(0) as u64,
+        collection,
+    };
+    Ok(Some((sample, tablesample)))
+}
+
 /// How to sample `movies m` under `parts`: the collection's size and the share of its pages to
 /// read, or `None` where `rule` says the exact answer is as fast.
-pub fn plan(
+fn plan(
     conn: &mut postgres::Client,
     movies: &str,
     parts: &SqlParts,
@@ -94,29 +121,8 @@ fn parse_plan_rows(plan: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
-/// Reads the sample `tablesample` takes of `movies m`: how many movies it holds, and how many
-/// of them match `parts` (the collection is left 0 for the caller to fill in).
-pub fn read_sample(
-    conn: &mut postgres::Client,
-    movies: &str,
-    parts: &SqlParts,
-    tablesample: &str,
-) -> Result<Sample, postgres::Error> {
-    let sql = format!(
-        "SELECT count(*), count(*) FILTER (WHERE coalesce(({}), false)) FROM {movies} m \
-         {tablesample}",
-        parts.where_sql
-    );
-    let row = conn.query_typed_one(&sql, &parts.typed_params())?;
-    Ok(Sample {
-        movies: row.get::<_, i64>(0).max(0) as u64,
-        matches: row.get::<_, i64>(1).max(0) as u64,
-        collection: 0,
-    })
-}
-
-/// The clause that samples a table, after its name and before its alias.
-pub fn tablesample(percent: f64) -> String {
+/// The clause that samples a table, after its alias (`FROM movies m TABLESAMPLE …`).
+fn tablesample(percent: f64) -> String {
     format!("TABLESAMPLE SYSTEM ({percent}) REPEATABLE (0)")
 }
 

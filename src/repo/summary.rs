@@ -54,7 +54,7 @@ impl SummaryRepository {
     /// of movies and ratings are scaled; averages and the median are the sample's; first and
     /// last years are the sample's, so they may fall inside the true range. `None` where a
     /// sample would not be faster: where `rule` says the exact answer is as fast
-    /// ([`sampling::plan`]), or data read in place.
+    /// ([`sampling::draw`]), or data read in place.
     pub fn sampled(
         &self,
         filter: &Filter,
@@ -102,22 +102,10 @@ impl SummaryRepository {
         let results = self.repo.read(label, |conn| {
             let (sample, tablesample) = match sample_rule {
                 None => (None, String::new()),
-                Some(rule) => {
-                    let Some((collection, percent)) =
-                        sampling::plan(conn, &source.movies, &this, rule)?
-                    else {
-                        return Ok(None);
-                    };
-                    let tablesample = sampling::tablesample(percent);
-                    let sample = sampling::read_sample(conn, &source.movies, &this, &tablesample)?;
-                    (
-                        Some(Sample {
-                            collection,
-                            ..sample
-                        }),
-                        tablesample,
-                    )
-                }
+                Some(rule) => match sampling::draw(conn, &source.movies, &this, rule)? {
+                    Some((sample, tablesample)) => (Some(sample), tablesample),
+                    None => return Ok(None),
+                },
             };
             let sides = std::iter::once(&this)
                 .chain(other.as_ref())
@@ -223,7 +211,7 @@ fn key_from(row: &postgres::Row, i: usize, dimension: Dimension) -> GroupKey {
 
 /// The SQL and its parameters. Only the WHERE clause carries user text, as bind parameters;
 /// everything else is built from the spec's closed set of names and `top_tags`. `tablesample`
-/// is empty, or the clause that samples the movies ([`sampling::tablesample`]).
+/// is empty, or the clause that samples the movies ([`sampling::draw`]).
 pub fn summary_sql(
     mut parts: movie_sql::SqlParts,
     spec: &SummarySpec,
