@@ -11,7 +11,7 @@
 //! the same rows' binary COPY out of the source piped into COPY into plain tables, in one
 //! transaction rolled back.
 
-use std::io::{Read as _, Write as _};
+use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use super::report::{BenchName, Check, Options, Report};
@@ -265,6 +265,18 @@ pub(super) fn limit_copies(relations: &crate::db::source::Source) -> [(String, &
     ]
 }
 
+/// Copies `reader` into `writer` in writes of 256 KiB, as the COPY limits are measured.
+pub(super) fn pipe(reader: &mut impl Read, writer: &mut impl Write) -> std::io::Result<()> {
+    let mut buf = vec![0_u8; 256 * 1024];
+    loop {
+        let n = reader.read(&mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        writer.write_all(&buf[..n])?;
+    }
+}
+
 /// The import's floor: the same three binary COPYs out of the source piped into
 /// [`LIMIT_TABLES`], rolled back.
 fn copy_limit(
@@ -276,17 +288,10 @@ fn copy_limit(
     tx.batch_execute(LIMIT_TABLES)?;
     let mut reading = source.build_transaction().read_only(true).start()?;
     let pairs = limit_copies(relations);
-    let mut buf = vec![0_u8; 256 * 1024];
     for (out_sql, in_sql) in &pairs {
         let mut reader = reading.copy_out(out_sql.as_str())?;
         let mut writer = tx.copy_in(*in_sql)?;
-        loop {
-            let n = reader.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            writer.write_all(&buf[..n])?;
-        }
+        pipe(&mut reader, &mut writer)?;
         drop(reader);
         writer.finish()?;
     }

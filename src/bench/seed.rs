@@ -7,10 +7,10 @@
 //! copied out of the seeded database to files, so only the COPY in is timed. Both run on a
 //! scratch database (`bench_seed_N`), dropped at the end.
 
-use std::io::{BufReader, BufWriter, Read as _, Write as _};
+use std::io::{BufReader, BufWriter, Write as _};
 use std::time::Instant;
 
-use super::in_place::{LIMIT_TABLES, limit_copies, scratch_store};
+use super::in_place::{LIMIT_TABLES, limit_copies, pipe, scratch_store};
 use super::report::{BenchName, Check, Options, Report};
 use crate::config::ConnectParams;
 use crate::db;
@@ -45,17 +45,10 @@ pub fn run(server: &ConnectParams, movies: u32, _options: &Options) -> anyhow::R
         let mut tx = client.transaction()?;
         tx.batch_execute(LIMIT_TABLES)?;
         let started = Instant::now();
-        let mut buf = vec![0_u8; 256 * 1024];
         for (i, (_, in_sql)) in copies.iter().enumerate() {
             let mut file = BufReader::new(std::fs::File::open(staging.join(i.to_string()))?);
             let mut writer = tx.copy_in(*in_sql)?;
-            loop {
-                let n = file.read(&mut buf)?;
-                if n == 0 {
-                    break;
-                }
-                writer.write_all(&buf[..n])?;
-            }
+            pipe(&mut file, &mut writer)?;
             writer.finish()?;
         }
         let limit_secs = started.elapsed().as_secs_f64();
