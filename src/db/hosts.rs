@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::config::ConnectParams;
 use crate::db::error::DbError;
-use crate::db::tls;
+use crate::db::{handshake, tls};
 
 /// How often each host is asked for its role and lag.
 pub const CHECK_INTERVAL: Duration = Duration::from_secs(1);
@@ -235,12 +235,11 @@ impl Watcher {
 }
 
 /// A watcher's connection, named `marquee-monitor` so that it is not counted among the pool's.
+/// Its handshake is bounded: a host that accepts TCP but never answers is reported down at the
+/// next check instead of stopping the watcher.
 fn connect(params: &ConnectParams) -> Result<postgres::Client, DbError> {
-    let target = params.display_target();
     let (config, tls) = tls::driver_config(params, "marquee-monitor")?;
-    config
-        .connect(tls)
-        .map_err(|e| DbError::from_postgres(&e, &target))
+    handshake::connect_bounded(params, config, tls)
 }
 
 /// Each host of `params` as settings of its own.
@@ -256,4 +255,52 @@ pub fn split_hosts(params: &ConnectParams) -> Vec<ConnectParams> {
             ..params.clone()
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A replica that accepts TCP but never answers the startup message is reported down, with
+    /// the reason, and its watcher goes on checking instead of hanging in the handshake.
+    #[test]
+    fn a_host_that_accepts_but_never_answers_is_reported_down() {
+        let silent = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("listen");
+        let replica = ConnectParams {
+            host: "127.0.0.1".into(),
+            port: silent.local_addr().expect("address").port(),
+            connect_timeout_secs: 1,
+            ..ConnectParams::default()
+        };
+        let server = ConnectParams {
+            host: "127.0.0.1".into(),
+            // Nothing listens on port 1: refused at once.
+            port: 1,
+            connect_timeout_secs: 1,
+            ..ConnectParams::default()
+        };
+        let board = Arc::new(HostBoard::new(&server, &replica));
+        let alive = Arc::new(());
+        HostBoard::watch(&board, &server, &replica, Arc::downgrade(&alive), |_| false);
+        // Checked at all only if the handshake ended: unbounded, this waits forever.
+        assert!(
+            board.wait_checked(replica.handshake_timeout() * 10),
+            "{:?}",
+            board.statuses()
+        );
+        let silent_status = board
+            .statuses()
+            .into_iter()
+            .find(|s| s.used_as == HostUse::Replica)
+            .expect("the replica's row");
+        assert_eq!(silent_status.up, Some(false), "{silent_status:?}");
+        assert!(
+            silent_status
+                .error
+                .as_deref()
+                .is_some_and(|e| e.contains("does not answer")),
+            "{silent_status:?}"
+        );
+        drop(alive);
+    }
 }

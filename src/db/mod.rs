@@ -3,6 +3,7 @@
 pub mod cluster;
 pub mod error;
 pub mod facet_totals;
+pub mod handshake;
 pub mod hosts;
 pub mod metrics;
 pub mod pool;
@@ -136,36 +137,11 @@ fn admin_config(
 }
 
 /// One unpooled connection, for administration outside the pool (creating the database,
-/// checking for other sessions, "Test connection", benchmarks of a fresh connect).
-///
-/// The whole handshake is bounded by the connect timeout plus a second: rust-postgres bounds only
-/// the socket connect, and a server that accepts TCP but never answers would otherwise block the
-/// caller forever. A handshake abandoned that way finishes (or fails) on its own thread.
+/// checking for other sessions, "Test connection", benchmarks of a fresh connect), its whole
+/// handshake bounded ([`handshake::connect_bounded`]).
 pub fn connect_once(params: &ConnectParams) -> Result<postgres::Client, DbError> {
-    let target = params.display_target();
     let (config, tls) = admin_config(params)?;
-    let deadline = params.handshake_timeout();
-    let (tx, rx) = crossbeam_channel::bounded(1);
-    let spawned = std::thread::Builder::new()
-        .name("marquee-connect-once".into())
-        .spawn(move || {
-            let _ = tx.send(config.connect(tls));
-        });
-    if spawned.is_err() {
-        let (config, tls) = admin_config(params)?;
-        return config
-            .connect(tls)
-            .map_err(|e| DbError::from_postgres(&e, &target));
-    }
-    match rx.recv_timeout(deadline) {
-        Ok(result) => result.map_err(|e| DbError::from_postgres(&e, &target)),
-        Err(_) => Err(DbError::new(
-            error::DbErrorKind::Unreachable,
-            format!(
-                "the server at {target} accepted the connection but does not answer; is that the PostgreSQL port?"
-            ),
-        )),
-    }
+    handshake::connect_bounded(params, config, tls)
 }
 
 /// Builds the shared pool for `server` and finds what its database holds
