@@ -237,6 +237,24 @@ pub fn after_row(sort: &[SortKey], alias: &str, last: &str) -> String {
         .join(" OR ")
 }
 
+/// Where a keyset read of `m` resumes: after one row, joined in by its id.
+pub struct Resume {
+    /// Joins that row in as `last`; appended to `FROM {movies} m`.
+    pub from: String,
+    /// [`after_row`] of `m` against `last`.
+    pub condition: String,
+}
+
+/// Resumes after the row of `movies` whose id is `id` (an SQL expression: a bind parameter, or
+/// a literal the caller read back from the server), in the order of `sort`. One way for the
+/// chunked result index and the chunked export alike.
+pub fn resume_after(movies: &str, sort: &[SortKey], id: &str) -> Resume {
+    Resume {
+        from: format!(", (SELECT * FROM {movies} l WHERE l.id = {id}) last"),
+        condition: after_row(sort, "m", "last"),
+    }
+}
+
 /// One column of an order: the sort's keys without repeats, then `id` if they lack it.
 struct SortTerm {
     name: &'static str,

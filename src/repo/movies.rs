@@ -247,7 +247,7 @@ impl MoviesRepository {
 
     /// [`MoviesRepository::result_ids`] as statements of at most `chunk` ids each, every one
     /// starting after the last id of the one before in the filter's order (the keyset of
-    /// [`movie_sql::after_row`]); each is one read, tried again on a recovery conflict. The same
+    /// [`movie_sql::resume_after`]); each is one read, tried again on a recovery conflict. The same
     /// ids in the same order; each chunk reads its own snapshot.
     pub fn result_ids_in_chunks(&self, filter: &Filter, chunk: u64) -> Result<Vec<i32>, DbError> {
         let chunk = chunk.max(1);
@@ -258,12 +258,14 @@ impl MoviesRepository {
             "SELECT m.id FROM {movies} m WHERE {} ORDER BY {order} LIMIT {chunk}",
             parts.where_sql
         );
-        let last_param = parts.params.len() + 1;
+        let resume = movie_sql::resume_after(
+            movies,
+            &filter.sort,
+            &format!("${}", parts.params.len() + 1),
+        );
         let next_sql = format!(
-            "SELECT m.id FROM {movies} m, (SELECT * FROM {movies} l WHERE l.id = ${last_param}) last \
-             WHERE {} AND ({}) ORDER BY {order} LIMIT {chunk}",
-            parts.where_sql,
-            movie_sql::after_row(&filter.sort, "m", "last")
+            "SELECT m.id FROM {movies} m{} WHERE {} AND ({}) ORDER BY {order} LIMIT {chunk}",
+            resume.from, parts.where_sql, resume.condition
         );
         let mut ids: Vec<i32> = Vec::new();
         loop {
@@ -603,12 +605,15 @@ impl MoviesRepository {
             ),
             // The id is one this export read back from the server; the row it names gives the
             // sort values to start after.
-            ExportChunk::After { id, rows } => (
-                format!(", (SELECT * FROM {movies} l WHERE l.id = {id}) last"),
-                format!(" AND ({})", movie_sql::after_row(&filter.sort, "m", "last")),
-                format!(" LIMIT {rows}"),
-                "",
-            ),
+            ExportChunk::After { id, rows } => {
+                let resume = movie_sql::resume_after(movies, &filter.sort, &id.to_string());
+                (
+                    resume.from,
+                    format!(" AND ({})", resume.condition),
+                    format!(" LIMIT {rows}"),
+                    "",
+                )
+            }
         };
         let copy_template = format!(
             "COPY (SELECT m.id, m.title, m.year, array_to_string(m.genres, '|') AS genres, \
