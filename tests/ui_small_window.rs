@@ -90,6 +90,42 @@ fn at_800_by_600_every_control_is_reachable_and_the_table_fits() {
         "the count is cut off: {count:?}"
     );
 
+    // Each genre's figure stays on its chip's row, right beside it: the row wraps before a chip
+    // whose figure would not fit, never between the two.
+    step_until(
+        &mut harness,
+        "the facet figures",
+        Duration::from_secs(60),
+        |h| common::ui::facet_figures(h).len() >= 10,
+    );
+    let chips: Vec<egui::Rect> = KNOWN_GENRES
+        .iter()
+        .map(|genre| harness.get_by_label(genre).rect())
+        .collect();
+    let rows: std::collections::BTreeSet<i64> = chips
+        .iter()
+        .map(|chip| chip.center().y.round() as i64)
+        .collect();
+    assert!(rows.len() >= 2, "at 800 points the chips wrap: {rows:?}");
+    for (figure, rect) in common::ui::facet_figures(&harness) {
+        let chip = chips
+            .iter()
+            .filter(|chip| (chip.center().y - rect.center().y).abs() < 2.0)
+            .filter(|chip| chip.right() <= rect.left() + 0.5)
+            .max_by(|a, b| a.right().total_cmp(&b.right()));
+        let Some(chip) = chip else {
+            panic!("the figure {figure:?} at {rect:?} starts a row without its chip");
+        };
+        assert!(
+            rect.left() - chip.right() <= 8.0,
+            "the figure {figure:?} at {rect:?} is apart from its chip at {chip:?}"
+        );
+        assert!(
+            screen().expand(0.5).contains_rect(rect),
+            "the figure {figure:?} is cut off: {rect:?}"
+        );
+    }
+
     // The pool panel opens beside a table that keeps a usable width.
     harness.key_press(egui::Key::F2);
     step_until(

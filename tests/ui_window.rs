@@ -358,25 +358,11 @@ fn a_server_that_comes_back_is_reconnected_without_a_click() {
     let _ = PrivateCluster::stop_folder(&dir);
 }
 
-/// The figures beside the genre chips (above the table): `4.4k`, or `≈4.4k` while estimated.
+/// The figures beside the genre chips, as printed.
 fn facet_figures(harness: &App) -> Vec<String> {
-    let table_top = harness
-        .get_by_role_and_label(Role::ColumnHeader, "id")
-        .rect()
-        .min
-        .y;
-    harness
-        .query_all_by_role(Role::Label)
-        .filter(|node| node.rect().max.y < table_top)
-        .filter_map(|node| {
-            let node = node.accesskit_node();
-            node.value().or_else(|| node.label())
-        })
-        .filter(|label| {
-            let digits = label.strip_prefix('≈').unwrap_or(label);
-            let digits = digits.trim_end_matches(['k', 'M']);
-            !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit() || c == '.')
-        })
+    common::ui::facet_figures(harness)
+        .into_iter()
+        .map(|(figure, _)| figure)
         .collect()
 }
 

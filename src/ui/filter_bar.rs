@@ -180,14 +180,18 @@ impl FilterBar {
                         .find(|(g, _)| g == genre)
                         .map(|(_, n)| (f, *n))
                 });
+                let figure = count.map(|(f, n)| {
+                    egui::WidgetText::from(egui::RichText::new(f.short_figure(n)).small().weak())
+                });
+                keep_on_one_row(ui, genre, figure.clone());
                 let chip = ui.selectable_label(on, *genre).on_hover_text(match count {
                     Some((f, n)) => facet_hover(f, n),
                     None => "any of the selected genres".to_owned(),
                 });
                 // The figure beside the chip, not in it: the chip keeps its name whatever the
                 // count, and an estimate shows its ≈ wherever it is printed.
-                if let Some((f, n)) = count {
-                    ui.label(egui::RichText::new(f.short_figure(n)).small().weak())
+                if let (Some((f, n)), Some(figure)) = (count, figure) {
+                    ui.add(egui::Label::new(figure).wrap_mode(egui::TextWrapMode::Extend))
                         .on_hover_text(facet_hover(f, n));
                 }
                 if chip.clicked() {
@@ -363,6 +367,30 @@ fn help_ui(ui: &mut Ui) {
             }
         });
     ui.label("Enter applies at once; text that does not parse is never applied.");
+}
+
+/// Starts the next row of a wrapping layout when the chip `text` and its `figure` would not both
+/// fit on this one: the layout wraps each widget on its own, and a figure wrapped to the start
+/// of the next row reads as belonging to the chip there.
+fn keep_on_one_row(ui: &mut egui::Ui, text: &str, figure: Option<egui::WidgetText>) {
+    let galley_width = |text: egui::WidgetText, style: egui::TextStyle| {
+        text.into_galley(ui, Some(egui::TextWrapMode::Extend), f32::INFINITY, style)
+            .size()
+            .x
+    };
+    let spacing = ui.spacing();
+    let mut width =
+        galley_width(text.into(), egui::TextStyle::Button) + 2.0 * spacing.button_padding.x;
+    if let Some(figure) = figure {
+        width += spacing.item_spacing.x + galley_width(figure, egui::TextStyle::Body);
+    }
+    // `available_width` is the whole row's in a wrapping layout; what is left of this row is
+    // `available_size_before_wrap`.
+    let left = ui.available_size_before_wrap().x;
+    let row_started = left < ui.max_rect().width() - 0.5;
+    if row_started && left < width {
+        ui.end_row();
+    }
 }
 
 /// A genre's figure in full, and where it comes from.

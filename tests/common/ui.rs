@@ -123,3 +123,28 @@ pub fn field(label: &str, index: usize) -> String {
     let body = label.split_once(": ").map_or(label, |(_, rest)| rest);
     body.split(" | ").nth(index).unwrap_or_default().to_owned()
 }
+
+/// The figures beside the genre chips (above the table), as printed (`4.4k`, or `≈4.4k` while
+/// estimated), with where each is drawn.
+pub fn facet_figures(harness: &App) -> Vec<(String, egui::Rect)> {
+    let table_top = harness
+        .get_by_role_and_label(Role::ColumnHeader, "id")
+        .rect()
+        .min
+        .y;
+    harness
+        .query_all_by_role(Role::Label)
+        .filter(|node| node.rect().max.y < table_top)
+        .filter_map(|node| {
+            let rect = node.rect();
+            let node = node.accesskit_node();
+            let text = node.value().or_else(|| node.label())?;
+            Some((text.to_owned(), rect))
+        })
+        .filter(|(label, _)| {
+            let digits = label.strip_prefix('≈').unwrap_or(label);
+            let digits = digits.trim_end_matches(['k', 'M']);
+            !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit() || c == '.')
+        })
+        .collect()
+}
