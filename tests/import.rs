@@ -51,6 +51,17 @@ fn the_default_sample_has_the_original_size_and_consistent_derived_columns() {
         ),
         0
     );
+    // Written once, with their summaries, in id order: consecutive ids share heap pages (a page
+    // of the table is a few reads, not one per row as after an UPDATE of every movie).
+    assert_eq!(
+        count(
+            &mut client,
+            "SELECT count(*) FROM (SELECT id, lag(id) OVER (ORDER BY ctid) AS before FROM movies) m
+              WHERE id < before"
+        ),
+        0,
+        "the movies are stored in id order"
+    );
     assert!(
         count(
             &mut client,

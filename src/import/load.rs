@@ -13,6 +13,7 @@ use postgres::types::Type;
 
 use crate::db::error::{DbError, DbErrorKind};
 use crate::import::movielens::{ImportError, MovieLensDir};
+use crate::import::rating_tally::RatingSums;
 use crate::import::records::{LinkRecord, MovieRecord, RatingRecord, TagRecord};
 use crate::import::sample::SampleSpec;
 use crate::progress::Progress;
@@ -67,29 +68,39 @@ pub fn load_sample(
 ) -> Result<LoadReport, LoadError> {
     let started = Instant::now();
     let mut tx = begin_replace(client, target)?;
+    // The ratings first, their summaries counted as they are generated: the movies are then
+    // written once, with them, in id order. Updating every movie afterwards
+    // (`refresh_movie_ratings()`) would cost a second pass over the ratings and leave each
+    // movie's new row wherever there was room, so that a page of consecutive ids would lie on
+    // dozens of heap pages instead of two or three.
+    let mut sums = RatingSums::default();
     let mut report = LoadReport {
-        movies: copy_movies(
+        ratings: copy_ratings(
             &mut tx,
             target,
-            spec.movies().map(Ok),
-            Some(u64::from(spec.movies)),
+            spec.ratings()
+                .inspect(|r| sums.add(r.movie_id, r.rating))
+                .map(Ok),
+            Some(spec.ratings),
             progress,
         )?,
         ..LoadReport::default()
     };
-    report.ratings = copy_ratings(
+    report.movies = copy_movies(
         &mut tx,
         target,
-        spec.ratings().map(Ok),
-        Some(spec.ratings),
+        spec.movies().map(Ok),
+        Some(u64::from(spec.movies)),
+        Some(&sums),
         progress,
     )?;
+    drop(sums);
     report.tags = copy_tags(&mut tx, target, spec.tags().map(Ok), None, progress)?;
     let description = format!(
         "generated sample ({} movies, {} ratings, seed {})",
         spec.movies, spec.ratings, spec.seed
     );
-    finish_replace(tx, target, &description, RatingSummary::Compute, progress)?;
+    finish_replace(tx, target, &description, RatingSummary::Copied, progress)?;
     vacuum(client);
     report.elapsed_ms = started.elapsed().as_millis() as u64;
     Ok(report)
@@ -106,7 +117,7 @@ pub fn load_movielens(
     let started = Instant::now();
     let mut tx = begin_replace(client, target)?;
     let mut report = LoadReport {
-        movies: copy_movies(&mut tx, target, dir.movies()?, None, progress)?,
+        movies: copy_movies(&mut tx, target, dir.movies()?, None, None, progress)?,
         ..LoadReport::default()
     };
     if dir.has_links() {
@@ -207,9 +218,9 @@ pub(crate) enum RatingSummary {
     /// `refresh_movie_ratings()` fills them: CSV files and the sample write movies before their
     /// ratings. That rewrites every movie row once more.
     Compute,
-    /// They arrived with the movies: `import postgres` counts them from the ratings it copied,
-    /// by the same rule (`avg(rating)::real` over the stored ratings, in their order, and their
-    /// count), and writes the movies after the ratings.
+    /// They arrived with the movies: `import postgres` and the generated sample count them from
+    /// the ratings they wrote ([`RatingSums`]), by the same rule (`avg(rating)::real` over the
+    /// stored ratings, in their order, and their count), and write the movies after the ratings.
     Copied,
 }
 
@@ -344,23 +355,61 @@ pub(crate) const MOVIE_COPY_TYPES: [Type; 6] = [
     Type::INT4,
 ];
 
+/// Copies the movies; with `summaries`, each with its rating summary, frozen (the table was
+/// truncated in this transaction), so that neither an UPDATE nor the VACUUM after the load has
+/// to rewrite them.
 fn copy_movies(
     tx: &mut Transaction<'_>,
     target: &str,
     rows: impl Iterator<Item = Result<MovieRecord, ImportError>>,
     total: Option<u64>,
+    summaries: Option<&RatingSums>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<u64, LoadError> {
+    let Some(summaries) = summaries else {
+        let spec = CopySpec {
+            stage: "movies",
+            sql: "COPY movies (id, title, year, genres, imdb_id, tmdb_id) FROM STDIN (FORMAT binary)",
+            types: &MOVIE_COPY_TYPES,
+            duplicate: "movie ids",
+        };
+        return copy_rows(tx, target, &spec, rows, total, progress, |w, m| {
+            w.write(&[&m.id, &m.title, &m.year, &m.genres, &m.imdb_id, &m.tmdb_id])
+        });
+    };
     let spec = CopySpec {
         stage: "movies",
-        sql: "COPY movies (id, title, year, genres, imdb_id, tmdb_id) FROM STDIN (FORMAT binary)",
-        types: &MOVIE_COPY_TYPES,
+        sql: "COPY movies (id, title, year, genres, imdb_id, tmdb_id, rating_avg, rating_count) \
+              FROM STDIN (FORMAT binary, FREEZE)",
+        types: &MOVIE_WITH_SUMMARY_COPY_TYPES,
         duplicate: "movie ids",
     };
     copy_rows(tx, target, &spec, rows, total, progress, |w, m| {
-        w.write(&[&m.id, &m.title, &m.year, &m.genres, &m.imdb_id, &m.tmdb_id])
+        let (rating_avg, rating_count) = summaries.summary(m.id);
+        w.write(&[
+            &m.id,
+            &m.title,
+            &m.year,
+            &m.genres,
+            &m.imdb_id,
+            &m.tmdb_id,
+            &rating_avg,
+            &rating_count,
+        ])
     })
 }
+
+/// [`MOVIE_COPY_TYPES`], then the rating summary: `rating_avg`, `rating_count`.
+pub(crate) const MOVIE_WITH_SUMMARY_COPY_TYPES: [Type; 8] = [
+    Type::INT4,
+    Type::TEXT,
+    Type::INT2,
+    Type::TEXT_ARRAY,
+    Type::INT4,
+    Type::INT4,
+    Type::FLOAT4,
+    Type::INT4,
+];
 
 fn copy_ratings(
     tx: &mut Transaction<'_>,

@@ -17,7 +17,6 @@ use std::time::Instant;
 use postgres::Transaction;
 use postgres::binary_copy::{BinaryCopyInWriter, BinaryCopyOutIter};
 use postgres::fallible_iterator::FallibleIterator as _;
-use postgres::types::Type;
 
 use crate::db::error::{DbError, DbErrorKind};
 use crate::db::source::Source;
@@ -210,10 +209,7 @@ fn copy_movies(
              FROM STDIN (FORMAT binary, FREEZE)",
         )
         .map_err(load::db_err(store_target))?;
-    // The same columns, then the rating summary.
-    let mut types = load::MOVIE_COPY_TYPES.to_vec();
-    types.extend([Type::FLOAT4, Type::INT4]);
-    let mut writer = BinaryCopyInWriter::new(sink, &types);
+    let mut writer = BinaryCopyInWriter::new(sink, &load::MOVIE_WITH_SUMMARY_COPY_TYPES);
     let source_broke = |e: postgres::Error| {
         broke(
             STAGE,
@@ -229,7 +225,7 @@ fn copy_movies(
         let genres: Vec<&str> = row.try_get(3).map_err(source_broke)?;
         let imdb_id: Option<i32> = row.try_get(4).map_err(source_broke)?;
         let tmdb_id: Option<i32> = row.try_get(5).map_err(source_broke)?;
-        let (rating_avg, rating_count) = tally.summary(id);
+        let (rating_avg, rating_count) = tally.sums().summary(id);
         writer
             .write(&[
                 &id,
