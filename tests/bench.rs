@@ -71,12 +71,29 @@ fn every_benchmark_runs_at_a_tiny_size_and_prints_one_json_line() {
 }
 
 /// `bench seed` seeds a scratch database while timed, times the binary COPY in of the same rows,
-/// reports both and their ratio, and leaves no database behind.
+/// and reports both and their ratio. The scratch database becomes the benchmark collection of
+/// that size when there is none, so the other benchmarks need not seed it again; otherwise it is
+/// dropped.
 #[test]
-fn the_seed_benchmark_reports_seeding_against_its_copy_limit_and_cleans_up() {
+fn the_seed_benchmark_reports_seeding_against_its_copy_limit_and_keeps_or_drops_its_database() {
+    // A size of its own, so that no other test's collection is in play.
+    const SEEDED: u32 = 1_500;
     let cluster = common::cluster();
     let server = cluster.connect_params();
-    let report = bench::seed::run(&server, MOVIES, &Options::tiny()).expect("bench seed");
+    let mut admin = marquee::db::connect_once(&common::params_for("postgres")).expect("admin");
+    admin
+        .batch_execute(&format!(
+            "DROP DATABASE IF EXISTS bench_{SEEDED} WITH (FORCE)"
+        ))
+        .expect("start without the collection");
+    let exists = |admin: &mut postgres::Client, name: &str| {
+        admin
+            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+            .expect("look up")
+            .is_some()
+    };
+
+    let report = bench::seed::run(&server, SEEDED, &Options::tiny()).expect("bench seed");
     let mut out = Vec::new();
     report.finish().write_json(&mut out).expect("write json");
     let json: serde_json::Value = serde_json::from_slice(&out).expect("well-formed JSON");
@@ -93,7 +110,7 @@ fn the_seed_benchmark_reports_seeding_against_its_copy_limit_and_cleans_up() {
     assert!(figure("seed (marquee seed's code)") > 0.0);
     assert!(figure("limit: binary COPY in of the same rows") > 0.0);
     assert!(figure("rows' binary COPY size") > 0.0);
-    assert_eq!(figure("movies"), f64::from(MOVIES));
+    assert_eq!(figure("movies"), f64::from(SEEDED));
     let ratio = json["checks"]
         .as_array()
         .expect("checks")
@@ -101,12 +118,46 @@ fn the_seed_benchmark_reports_seeding_against_its_copy_limit_and_cleans_up() {
         .find(|c| c["name"] == "seed / limit")
         .expect("the ratio is checked");
     assert!(ratio["met"].is_boolean(), "{ratio}");
-    let mut admin = marquee::db::connect_once(&common::params_for("postgres")).expect("admin");
-    let left = admin
-        .query_opt(
-            "SELECT 1 FROM pg_database WHERE datname = $1",
-            &[&format!("bench_seed_{MOVIES}")],
-        )
-        .expect("look up");
-    assert!(left.is_none(), "the scratch database is dropped");
+
+    // Kept as the collection of that size, marked ready: `ensure` reuses it as it is.
+    let scratch = format!("bench_seed_{SEEDED}");
+    assert!(!exists(&mut admin, &scratch), "the scratch name is gone");
+    let params = common::params_for(&format!("bench_{SEEDED}"));
+    let stamp = |params: &marquee::config::ConnectParams| -> (String, i64) {
+        let mut client = marquee::db::connect_once(params).expect("the kept collection");
+        let mark: String = client
+            .query_one(
+                "SELECT value FROM marquee.marquee_meta WHERE key = 'bench_ready'",
+                &[],
+            )
+            .expect("marked ready")
+            .get(0);
+        let oid: i64 = client
+            .query_one(
+                "SELECT oid::bigint FROM pg_database WHERE datname = current_database()",
+                &[],
+            )
+            .expect("its oid")
+            .get(0);
+        (mark, oid)
+    };
+    let (mark, kept_oid) = stamp(&params);
+    assert_eq!(mark, bench::dataset::mark(SEEDED));
+    let reused = bench::dataset::ensure(&server, SEEDED).expect("reuse the kept collection");
+    assert_eq!(stamp(&reused).1, kept_oid, "ensure did not seed it again");
+    let mut client = marquee::db::connect_once(&reused).expect("connect");
+    let movies: i64 = client
+        .query_one("SELECT count(*) FROM marquee.movies", &[])
+        .expect("count")
+        .get(0);
+    assert_eq!(movies, i64::from(SEEDED));
+    drop(client);
+
+    // With the collection there, a second run drops its scratch database and leaves it alone.
+    bench::seed::run(&server, SEEDED, &Options::tiny()).expect("bench seed again");
+    assert!(
+        !exists(&mut admin, &scratch),
+        "the scratch database is dropped"
+    );
+    assert_eq!(stamp(&params).1, kept_oid, "the collection is untouched");
 }

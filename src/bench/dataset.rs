@@ -73,14 +73,7 @@ pub fn ensure(server: &ConnectParams, movies: u32) -> anyhow::Result<ConnectPara
         let report = crate::progress::with_progress_bar(|progress| {
             load::load_sample(&mut client, &name, &spec, progress)
         })?;
-        // Vacuum so index-only scans and the visibility map are as a settled database has them,
-        // and autovacuum does not wake up in the middle of a measurement.
-        client.batch_execute("VACUUM ANALYZE marquee.movies")?;
-        client.execute(
-            "INSERT INTO marquee_meta (key, value) VALUES ($1, $2)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            &[&READY_KEY, &mark],
-        )?;
+        settle_and_mark(&mut client, &mark)?;
         tracing::info!(
             "Seeded {name}: {} movies, {} ratings in {:.1} s",
             report.movies,
@@ -92,6 +85,48 @@ pub fn ensure(server: &ConnectParams, movies: u32) -> anyhow::Result<ConnectPara
     let _ = admin.execute("SELECT pg_advisory_unlock(hashtext($1))", &[&name]);
     result?;
     Ok(params)
+}
+
+/// Vacuums so index-only scans and the visibility map are as a settled database has them (and
+/// autovacuum does not wake up in the middle of a measurement), then marks the collection ready.
+fn settle_and_mark(client: &mut postgres::Client, mark: &str) -> anyhow::Result<()> {
+    client.batch_execute("VACUUM ANALYZE marquee.movies")?;
+    client.execute(
+        "INSERT INTO marquee_meta (key, value) VALUES ($1, $2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        &[&READY_KEY, &mark],
+    )?;
+    Ok(())
+}
+
+/// Keeps a database that `bench seed` has just seeded with [`spec`]`(movies)` as the benchmark
+/// collection `bench_<movies>` when that one is missing or half-made, so that seeding 10M movies
+/// (twenty minutes here) is not done twice. Returns whether it was kept; if not, the caller drops
+/// `seeded`. No client may be connected to `seeded`.
+pub fn adopt(server: &ConnectParams, movies: u32, seeded: &str) -> anyhow::Result<bool> {
+    let name = database_name(movies);
+    let mark = mark(movies);
+    let mut params = server.clone();
+    params.dbname = name.clone();
+    let mut admin_params = server.clone();
+    admin_params.dbname = "postgres".to_owned();
+    let mut admin = db::connect_once(&admin_params)?;
+    admin.execute("SELECT pg_advisory_lock(hashtext($1))", &[&name])?;
+    let result = (|| -> anyhow::Result<bool> {
+        if is_ready(&mut admin, &params, &name, &mark)? {
+            return Ok(false);
+        }
+        let mut seeded_params = server.clone();
+        seeded_params.dbname = seeded.to_owned();
+        settle_and_mark(&mut db::connect_once(&seeded_params)?, &mark)?;
+        // Identifiers are ours: `bench_` (or `bench_seed_`) and a number.
+        admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))?;
+        admin.batch_execute(&format!("ALTER DATABASE {seeded} RENAME TO {name}"))?;
+        tracing::info!("Kept the seeded database as {name} for the other benchmarks");
+        Ok(true)
+    })();
+    let _ = admin.execute("SELECT pg_advisory_unlock(hashtext($1))", &[&name]);
+    result
 }
 
 /// Whether `name` exists and carries the readiness mark of exactly this spec.

@@ -34,7 +34,7 @@ pub enum BenchName {
     /// MovieLens tables browsed in place, and `import postgres` against its limit.
     InPlace,
     /// Seeding a generated collection against the COPY limit of the same rows (a scratch
-    /// database, dropped after).
+    /// database, kept as `bench_<N>` if that is missing, else dropped).
     Seed,
     /// All of the above, in that order.
     All,

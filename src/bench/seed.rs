@@ -5,7 +5,8 @@
 //! totals. Its floor is what PostgreSQL needs to take the same rows at all: here, their binary
 //! COPY into plain tables of the same types (no index, no constraint). The rows are first
 //! copied out of the seeded database to files, so only the COPY in is timed. Both run on a
-//! scratch database (`bench_seed_N`), dropped at the end.
+//! scratch database (`bench_seed_N`), dropped at the end, or kept as the benchmark collection
+//! `bench_N` when that one does not exist yet (the same spec, seeded by the same code).
 
 use std::io::{BufReader, BufWriter, Write as _};
 use std::time::Instant;
@@ -68,11 +69,17 @@ pub fn run(server: &ConnectParams, movies: u32, _options: &Options) -> anyhow::R
         Ok(())
     })();
     let _ = std::fs::remove_dir_all(&staging);
-    let mut admin_params = server.clone();
-    admin_params.dbname = "postgres".to_owned();
-    // The identifier is ours: `bench_seed_` and a number.
-    db::connect_once(&admin_params)?
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))?;
+    let kept = match &result {
+        Ok(()) => super::dataset::adopt(server, movies, &name)?,
+        Err(_) => false,
+    };
+    if !kept {
+        let mut admin_params = server.clone();
+        admin_params.dbname = "postgres".to_owned();
+        // The identifier is ours: `bench_seed_` and a number.
+        db::connect_once(&admin_params)?
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))?;
+    }
     result?;
     Ok(report)
 }
