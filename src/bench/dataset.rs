@@ -46,45 +46,104 @@ fn ready_mark(spec: &SampleSpec) -> String {
 /// returns the parameters to connect to it. Seeds (minutes for a million movies) only when the
 /// database is missing or was left half-made.
 pub fn ensure(server: &ConnectParams, movies: u32) -> anyhow::Result<ConnectParams> {
+    with_collection_locked(server, movies, |admin, collection, ready| {
+        if !ready {
+            seed(admin, collection, &spec(movies))?;
+        }
+        Ok(collection.params.clone())
+    })
+}
+
+/// Keeps a database that `bench seed` has just seeded with [`spec`]`(movies)` as the benchmark
+/// collection `bench_<movies>` when that one is missing or half-made, so that seeding 10M movies
+/// (six minutes here) is not done twice. Returns whether it was kept; if not, the caller drops
+/// `seeded`. No client may be connected to `seeded`.
+pub fn adopt(server: &ConnectParams, movies: u32, seeded: &str) -> anyhow::Result<bool> {
+    with_collection_locked(server, movies, |admin, collection, ready| {
+        if ready {
+            return Ok(false);
+        }
+        let mut seeded_params = server.clone();
+        seeded_params.dbname = seeded.to_owned();
+        settle_and_mark(&mut db::connect_once(&seeded_params)?, &collection.mark)?;
+        let name = &collection.name;
+        // Identifiers are ours: `bench_` (or `bench_seed_`) and a number.
+        admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))?;
+        admin.batch_execute(&format!("ALTER DATABASE {seeded} RENAME TO {name}"))?;
+        tracing::info!("Kept the seeded database as {name} for the other benchmarks");
+        Ok(true)
+    })
+}
+
+/// `bench_<movies>`: its name, how to reach it, and the mark it carries once ready.
+struct Collection {
+    name: String,
+    params: ConnectParams,
+    mark: String,
+}
+
+/// Runs `work` on `bench_<movies>` while holding its advisory lock, so that no two benchmark
+/// processes seed or replace it at once. `work` gets the admin connection (to `postgres`) that
+/// holds the lock, and whether the collection is ready already.
+fn with_collection_locked<T>(
+    server: &ConnectParams,
+    movies: u32,
+    work: impl FnOnce(&mut postgres::Client, &Collection, bool) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
     let name = database_name(movies);
-    let spec = spec(movies);
-    let mark = ready_mark(&spec);
     let mut params = server.clone();
     params.dbname = name.clone();
-
+    let collection = Collection {
+        name,
+        params,
+        mark: mark(movies),
+    };
     let mut admin_params = server.clone();
     admin_params.dbname = "postgres".to_owned();
     let mut admin = db::connect_once(&admin_params)?;
-    admin.execute("SELECT pg_advisory_lock(hashtext($1))", &[&name])?;
-    let result = (|| -> anyhow::Result<()> {
-        if is_ready(&mut admin, &params, &name, &mark)? {
-            return Ok(());
-        }
-        tracing::info!(
-            "Seeding {name}: {} movies, {} ratings (done once, then reused)",
-            spec.movies,
-            spec.ratings
-        );
-        // Both identifiers are ours: `bench_` and a number.
-        admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))?;
-        admin.batch_execute(&format!("CREATE DATABASE {name}"))?;
-        let mut client = db::connect_once(&params)?;
-        schema::migrate(&mut client, &name)?;
-        let report = crate::progress::with_progress_bar(|progress| {
-            load::load_sample(&mut client, &name, &spec, progress)
-        })?;
-        settle_and_mark(&mut client, &mark)?;
-        tracing::info!(
-            "Seeded {name}: {} movies, {} ratings in {:.1} s",
-            report.movies,
-            report.ratings,
-            report.elapsed_ms as f64 / 1000.0
-        );
-        Ok(())
-    })();
-    let _ = admin.execute("SELECT pg_advisory_unlock(hashtext($1))", &[&name]);
-    result?;
-    Ok(params)
+    admin.execute("SELECT pg_advisory_lock(hashtext($1))", &[&collection.name])?;
+    let result = is_ready(
+        &mut admin,
+        &collection.params,
+        &collection.name,
+        &collection.mark,
+    )
+    .and_then(|ready| work(&mut admin, &collection, ready));
+    let _ = admin.execute(
+        "SELECT pg_advisory_unlock(hashtext($1))",
+        &[&collection.name],
+    );
+    result
+}
+
+/// Seeds `collection` from scratch with `spec`, and marks it ready.
+fn seed(
+    admin: &mut postgres::Client,
+    collection: &Collection,
+    spec: &SampleSpec,
+) -> anyhow::Result<()> {
+    let name = &collection.name;
+    tracing::info!(
+        "Seeding {name}: {} movies, {} ratings (done once, then reused)",
+        spec.movies,
+        spec.ratings
+    );
+    // Both identifiers are ours: `bench_` and a number.
+    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))?;
+    admin.batch_execute(&format!("CREATE DATABASE {name}"))?;
+    let mut client = db::connect_once(&collection.params)?;
+    schema::migrate(&mut client, name)?;
+    let report = crate::progress::with_progress_bar(|progress| {
+        load::load_sample(&mut client, name, spec, progress)
+    })?;
+    settle_and_mark(&mut client, &collection.mark)?;
+    tracing::info!(
+        "Seeded {name}: {} movies, {} ratings in {:.1} s",
+        report.movies,
+        report.ratings,
+        report.elapsed_ms as f64 / 1000.0
+    );
+    Ok(())
 }
 
 /// Vacuums so index-only scans and the visibility map are as a settled database has them (and
@@ -97,36 +156,6 @@ fn settle_and_mark(client: &mut postgres::Client, mark: &str) -> anyhow::Result<
         &[&READY_KEY, &mark],
     )?;
     Ok(())
-}
-
-/// Keeps a database that `bench seed` has just seeded with [`spec`]`(movies)` as the benchmark
-/// collection `bench_<movies>` when that one is missing or half-made, so that seeding 10M movies
-/// (twenty minutes here) is not done twice. Returns whether it was kept; if not, the caller drops
-/// `seeded`. No client may be connected to `seeded`.
-pub fn adopt(server: &ConnectParams, movies: u32, seeded: &str) -> anyhow::Result<bool> {
-    let name = database_name(movies);
-    let mark = mark(movies);
-    let mut params = server.clone();
-    params.dbname = name.clone();
-    let mut admin_params = server.clone();
-    admin_params.dbname = "postgres".to_owned();
-    let mut admin = db::connect_once(&admin_params)?;
-    admin.execute("SELECT pg_advisory_lock(hashtext($1))", &[&name])?;
-    let result = (|| -> anyhow::Result<bool> {
-        if is_ready(&mut admin, &params, &name, &mark)? {
-            return Ok(false);
-        }
-        let mut seeded_params = server.clone();
-        seeded_params.dbname = seeded.to_owned();
-        settle_and_mark(&mut db::connect_once(&seeded_params)?, &mark)?;
-        // Identifiers are ours: `bench_` (or `bench_seed_`) and a number.
-        admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))?;
-        admin.batch_execute(&format!("ALTER DATABASE {seeded} RENAME TO {name}"))?;
-        tracing::info!("Kept the seeded database as {name} for the other benchmarks");
-        Ok(true)
-    })();
-    let _ = admin.execute("SELECT pg_advisory_unlock(hashtext($1))", &[&name]);
-    result
 }
 
 /// Whether `name` exists and carries the readiness mark of exactly this spec.
