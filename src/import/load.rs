@@ -215,7 +215,7 @@ pub(crate) fn begin_replace<'a>(
 /// Whether the movies' rating columns still have to be computed from the loaded ratings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum RatingSummary {
-    /// `refresh_movie_ratings()` fills them: CSV files and the sample write movies before their
+    /// `refresh_movie_ratings()` fills them: MovieLens CSV files write the movies before their
     /// ratings. That rewrites every movie row once more.
     Compute,
     /// They arrived with the movies: `import postgres` and the generated sample count them from
@@ -400,16 +400,19 @@ fn copy_movies(
 }
 
 /// [`MOVIE_COPY_TYPES`], then the rating summary: `rating_avg`, `rating_count`.
-pub(crate) const MOVIE_WITH_SUMMARY_COPY_TYPES: [Type; 8] = [
-    Type::INT4,
-    Type::TEXT,
-    Type::INT2,
-    Type::TEXT_ARRAY,
-    Type::INT4,
-    Type::INT4,
-    Type::FLOAT4,
-    Type::INT4,
-];
+pub(crate) const MOVIE_WITH_SUMMARY_COPY_TYPES: [Type; 8] = {
+    let [id, title, year, genres, imdb_id, tmdb_id] = MOVIE_COPY_TYPES;
+    [
+        id,
+        title,
+        year,
+        genres,
+        imdb_id,
+        tmdb_id,
+        Type::FLOAT4,
+        Type::INT4,
+    ]
+};
 
 fn copy_ratings(
     tx: &mut Transaction<'_>,
