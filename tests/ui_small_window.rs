@@ -147,3 +147,41 @@ fn at_800_by_600_every_control_is_reachable_and_the_table_fits() {
     );
     assert_on_screen(&harness, Some(Role::Button), "Validate all now");
 }
+
+/// The status bar at 800 points, its count at every place along the row (the server's name
+/// longer by one letter each time): the count moves to the next line whole, never "86,537" at
+/// the end of one line and "movies" on the next, as it did in the real window.
+#[test]
+fn the_status_count_never_breaks_over_two_lines() {
+    use marquee::repo::movies::RowCount;
+    use marquee::ui::status_bar::{StatusBar, StatusInfo};
+    let mut seen_rows = std::collections::BTreeSet::new();
+    for pad in 0..120 {
+        let info = StatusInfo {
+            target: Some(format!("/var/lib/marquee/run:43683/{}", "m".repeat(pad))),
+            server_version: Some("15.18".into()),
+            state: "Connected".into(),
+            connected: true,
+            count: Some(RowCount::Exact(86_537)),
+            last_query: Some(Duration::from_micros(3_100)),
+            pool: Some((0, 5, 10)),
+            ..StatusInfo::default()
+        };
+        let mut harness = egui_kittest::Harness::builder()
+            .with_size(egui::vec2(800.0, 200.0))
+            .build_ui(|ui| StatusBar.ui(ui, &info, &mut Vec::new()));
+        harness.run();
+        // As tall as one word, which cannot break.
+        let line = harness.get_by_label("Connected").rect().height() + 1.0;
+        let count = harness.get_by_label("86,537 movies").rect();
+        assert!(
+            count.height() < line,
+            "with {pad} more letters the count breaks over two lines: {count:?}"
+        );
+        seen_rows.insert(count.top().round() as i64);
+    }
+    assert!(
+        seen_rows.len() >= 2,
+        "the count ends the first line and starts the second along the way: {seen_rows:?}"
+    );
+}

@@ -222,6 +222,11 @@ impl StatusBar {
             if info.connected {
                 ui.separator();
             }
+            // The figures from here on move to the next line whole instead of breaking in two
+            // ("86,537" at the end of one line, "movies" on the next); the error after them may
+            // be long, and wraps.
+            let wrap = ui.style().wrap_mode;
+            ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Extend);
             match info.count {
                 _ if !info.connected => {}
                 Some(count) => {
@@ -267,6 +272,7 @@ impl StatusBar {
                 ui.separator();
                 ui.label(format!("pool {in_use} in use · {idle} idle · max {max}"));
             }
+            ui.style_mut().wrap_mode = wrap;
             if let Some(error) = &info.last_error {
                 ui.separator();
                 ui.colored_label(ui.visuals().error_fg_color, format!("Error: {error}"))
