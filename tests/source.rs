@@ -751,7 +751,7 @@ fn the_window_browses_movielens_tables_through_a_read_only_role_and_says_so() {
 
 #[test]
 fn the_window_copies_tables_in_place_into_a_private_store_and_opens_the_copy() {
-    use common::ui::{app_with, loaded_rows, shows, step_until};
+    use common::ui::{app_with, click_when_still, loaded_rows, shows, step_until};
     use egui_kittest::kittest::Queryable as _;
     use std::time::Duration;
     let (_, raw) = camel_case_source("source-window-copy");
@@ -769,7 +769,7 @@ fn the_window_copies_tables_in_place_into_a_private_store_and_opens_the_copy() {
         Duration::from_secs(60),
         |h| shows(h, "MovieLens tables in place (schema public) · read-only"),
     );
-    harness.get_by_label("Copy locally…").click();
+    click_when_still(&mut harness, "Copy locally…");
     step_until(&mut harness, "the question", Duration::from_secs(10), |h| {
         shows(h, "The source is only read.")
     });
@@ -800,7 +800,7 @@ fn the_window_copies_tables_in_place_into_a_private_store_and_opens_the_copy() {
         ),
         "the copy reports what it stored"
     );
-    harness.get_by_label("Open the copy").click();
+    click_when_still(&mut harness, "Open the copy");
     step_until(
         &mut harness,
         "the copy's rows",

@@ -60,6 +60,25 @@ pub fn apply_text(harness: &mut App, text: &str) {
     });
 }
 
+/// Clicks the widget labelled `label` once it stands still: a status-bar button moves when the
+/// bar's figures arrive and take a second line, and a click aimed at the frame before lands
+/// beside it, as a person's would.
+pub fn click_when_still(harness: &mut App, label: &str) {
+    let mut at = harness.get_by_label(label).rect();
+    step_until(
+        harness,
+        &format!("{label:?} to stand still"),
+        Duration::from_secs(10),
+        |h| {
+            let now = h.get_by_label(label).rect();
+            let still = now == at;
+            at = now;
+            still
+        },
+    );
+    harness.get_by_label(label).click();
+}
+
 /// Steps frames until `done` holds, failing after `timeout` with `what`.
 pub fn step_until(
     harness: &mut App,
