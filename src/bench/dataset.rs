@@ -102,13 +102,8 @@ fn with_collection_locked<T>(
     admin_params.dbname = "postgres".to_owned();
     let mut admin = db::connect_once(&admin_params)?;
     admin.execute("SELECT pg_advisory_lock(hashtext($1))", &[&collection.name])?;
-    let result = is_ready(
-        &mut admin,
-        &collection.params,
-        &collection.name,
-        &collection.mark,
-    )
-    .and_then(|ready| work(&mut admin, &collection, ready));
+    let result =
+        is_ready(&mut admin, &collection).and_then(|ready| work(&mut admin, &collection, ready));
     let _ = admin.execute(
         "SELECT pg_advisory_unlock(hashtext($1))",
         &[&collection.name],
@@ -158,13 +153,9 @@ fn settle_and_mark(client: &mut postgres::Client, mark: &str) -> anyhow::Result<
     Ok(())
 }
 
-/// Whether `name` exists and carries the readiness mark of exactly this spec.
-fn is_ready(
-    admin: &mut postgres::Client,
-    params: &ConnectParams,
-    name: &str,
-    mark: &str,
-) -> anyhow::Result<bool> {
+/// Whether `collection` exists and carries the readiness mark of exactly its spec.
+fn is_ready(admin: &mut postgres::Client, collection: &Collection) -> anyhow::Result<bool> {
+    let Collection { name, params, mark } = collection;
     let exists = admin
         .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])?
         .is_some();
@@ -181,7 +172,7 @@ fn is_ready(
         .ok()
         .flatten()
         .map(|row| row.get(0));
-    if found.as_deref() != Some(mark) {
+    if found.as_deref() != Some(mark.as_str()) {
         return Ok(false);
     }
     // Later migrations apply to cached databases too.
