@@ -230,6 +230,42 @@ fn the_movielens_fixture_imports_with_every_quirk_intact() {
     };
     assert_eq!(i64::from(toy_story.0), expected.0);
     assert!((f64::from(toy_story.1) - expected.1).abs() < 1e-5);
+    // Every movie's summary is its ratings' (counted on the client as they streamed past).
+    assert_eq!(
+        count(
+            &mut client,
+            "SELECT count(*) FROM movies m
+               LEFT JOIN (SELECT movie_id, count(*) n, avg(rating)::real a FROM ratings GROUP BY movie_id) r
+                 ON r.movie_id = m.id
+              WHERE m.rating_count <> coalesce(r.n, 0) OR m.rating_avg IS DISTINCT FROM r.a"
+        ),
+        0
+    );
+    // Each movie is written once, complete (links and summary included), in the file's order:
+    // the rows hold the first line pointers of the first page, in movies.csv's order. An UPDATE
+    // of the links or of the summaries would have left each movie's row at a later pointer.
+    let file_order: Vec<i32> =
+        std::fs::read_to_string(fixture("movielens-quirks").join("movies.csv"))
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(|line| line.split(',').next().unwrap().parse().unwrap())
+            .collect();
+    let stored: Vec<(i32, String)> = client
+        .query(
+            "SELECT id, ctid::text AS place FROM movies ORDER BY movies.ctid",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    let expected: Vec<(i32, String)> = file_order
+        .iter()
+        .enumerate()
+        .map(|(i, &id)| (id, format!("(0,{})", i + 1)))
+        .collect();
+    assert_eq!(stored, expected);
 }
 
 #[test]

@@ -109,13 +109,7 @@ pub fn load_from_postgres(
         "PostgreSQL import of {} at {source_target}",
         source.describe()
     );
-    load::finish_replace(
-        tx,
-        store_target,
-        &description,
-        load::RatingSummary::Copied,
-        progress,
-    )?;
+    load::finish_replace(tx, store_target, &description, progress)?;
     load::vacuum(store_client);
     Ok(LoadReport {
         movies,
