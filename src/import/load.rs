@@ -146,8 +146,8 @@ pub fn load_movielens(
     }
     let movies = dir.movies()?.map(|movie| {
         movie.map(|mut m| {
-            if let Some(&(imdb_id, tmdb_id)) = links.get(&m.id) {
-                (m.imdb_id, m.tmdb_id) = (imdb_id, tmdb_id);
+            if let Some(link) = links.get(&m.id) {
+                (m.imdb_id, m.tmdb_id) = (link.imdb_id, link.tmdb_id);
             }
             m
         })
@@ -169,11 +169,11 @@ pub fn load_movielens(
 /// one, and a row for a movie that `movies.csv` lacks is ignored.
 fn read_links(
     rows: impl Iterator<Item = Result<LinkRecord, ImportError>>,
-) -> Result<HashMap<i32, (Option<i32>, Option<i32>)>, ImportError> {
+) -> Result<HashMap<i32, LinkRecord>, ImportError> {
     let mut links = HashMap::new();
     for link in rows {
         let link = link?;
-        links.insert(link.movie_id, (link.imdb_id, link.tmdb_id));
+        links.insert(link.movie_id, link);
     }
     Ok(links)
 }
