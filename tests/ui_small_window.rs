@@ -70,6 +70,26 @@ fn at_800_by_600_every_control_is_reachable_and_the_table_fits() {
             );
         }
     }
+    // No control takes a row of its own: the range controls share the search's row, and Clear
+    // sits on the filter's row, beside its text.
+    let row_of = |label: &str| harness.get_by_label(label).rect().center().y;
+    assert!(
+        (row_of("Year") - row_of("Ratings ≥")).abs() < 2.0,
+        "the range controls wrap at 800 points"
+    );
+    let clear = harness
+        .get_by_role_and_label(Role::Button, "Clear")
+        .rect()
+        .center()
+        .y;
+    let filter_row = harness
+        .query_all_by_label("Filter")
+        .map(|n| n.rect().center().y)
+        .find(|y| (y - clear).abs() < 4.0);
+    assert!(
+        filter_row.is_some(),
+        "Clear (at y = {clear}) is not on the filter's row"
+    );
     // The numbers stay in view: title and genres give way instead.
     for header in ["id", "title", "year", "genres", "avg rating", "ratings"] {
         assert_on_screen(&harness, Some(Role::ColumnHeader), header);

@@ -156,17 +156,6 @@ impl FilterBar {
                 self.draft.votes.min = (min_votes > 0).then_some(min_votes);
                 changed = true;
             }
-
-            ui.separator();
-            if ui
-                .add_enabled(self.draft.has_conditions(), egui::Button::new("Clear"))
-                .on_hover_text(
-                    "Clear every condition (keeps the sort); Esc does the same, Alt+← undoes it",
-                )
-                .clicked()
-            {
-                commands.push(Command::Filter(FilterChange::ClearConditions));
-            }
         });
 
         ui.horizontal_wrapped(|ui| {
@@ -218,6 +207,17 @@ impl FilterBar {
                 .clicked()
             {
                 commands.push(Command::Copy(self.draft.to_text()));
+            }
+            // Beside the filter's text, whose field takes what is left of the row: at the end of
+            // the controls above it took a row of its own in an 800-point window.
+            if ui
+                .add_enabled(self.draft.has_conditions(), egui::Button::new("Clear"))
+                .on_hover_text(
+                    "Clear every condition (keeps the sort); Esc does the same, Alt+← undoes it",
+                )
+                .clicked()
+            {
+                commands.push(Command::Filter(FilterChange::ClearConditions));
             }
             egui::Popup::from_toggle_button_response(&help).show(help_ui);
             let text_id = egui::Id::unique(TEXT_ID);
