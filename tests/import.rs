@@ -94,6 +94,34 @@ fn the_default_sample_has_the_original_size_and_consistent_derived_columns() {
         ),
         0
     );
+    // The load leaves statistics for every column, at each column's own target (the folded
+    // title's histogram is finer than the default 100 buckets), and for the index expressions.
+    assert_eq!(
+        count(
+            &mut client,
+            "SELECT count(*) FROM pg_attribute a
+              WHERE a.attrelid IN ('marquee.movies'::regclass, 'marquee.ratings'::regclass, 'marquee.tags'::regclass)
+                AND a.attnum > 0 AND NOT a.attisdropped
+                AND NOT EXISTS (SELECT FROM pg_stats s WHERE s.schemaname = 'marquee'
+                                   AND s.tablename = a.attrelid::regclass::text AND s.attname = a.attname)"
+        ),
+        0,
+        "a column without statistics"
+    );
+    assert!(
+        count(
+            &mut client,
+            "SELECT array_length(histogram_bounds, 1)::bigint FROM pg_stats
+              WHERE schemaname = 'marquee' AND tablename = 'movies' AND attname = 'title_fold'"
+        ) > 101
+    );
+    assert!(
+        count(
+            &mut client,
+            "SELECT count(*) FROM pg_stats WHERE schemaname = 'marquee' AND tablename = 'tags_tag_fold'"
+        ) >= 1,
+        "the folded tag index has no statistics"
+    );
     // Every index and foreign key dropped for the load is back.
     assert!(
         count(

@@ -312,9 +312,43 @@ pub(crate) fn finish_replace(
         &[&description],
     )
     .map_err(db_err(target))?;
-    tx.batch_execute("ANALYZE movies; ANALYZE ratings; ANALYZE tags;")
-        .map_err(db_err(target))?;
+    progress(Progress {
+        stage: "statistics",
+        done: total,
+        total: Some(total),
+    });
+    analyze(&mut tx).map_err(db_err(target))?;
     tx.commit().map_err(db_err(target))?;
+    Ok(())
+}
+
+/// Gathers the planner's statistics of the loaded tables, one `ANALYZE` per table and
+/// statistics target. ANALYZE samples 300 rows per unit of the largest target among the columns
+/// it is given and computes every one of them over that whole sample: the folded title's finer
+/// target (1,000) made each other column of the movies cost up to ten times its default (at
+/// 86,537 movies 700 ms, against 400 ms for the two passes). A table whose columns share one
+/// target is analyzed whole, which also covers the expressions of its indexes (`tags`).
+fn analyze(tx: &mut Transaction<'_>) -> Result<(), postgres::Error> {
+    let groups = tx.query(
+        "SELECT a.attrelid::regclass::text, count(*) OVER (PARTITION BY a.attrelid) = 1,
+                string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum)
+           FROM pg_attribute a
+          WHERE a.attrelid IN ('movies'::regclass, 'ratings'::regclass, 'tags'::regclass)
+            AND a.attnum > 0 AND NOT a.attisdropped
+          GROUP BY a.attrelid, a.attstattarget
+          ORDER BY a.attrelid, a.attstattarget",
+        &[],
+    )?;
+    for group in groups {
+        let (table, whole, columns): (String, bool, String) =
+            (group.get(0), group.get(1), group.get(2));
+        let statement = if whole {
+            format!("ANALYZE {table}")
+        } else {
+            format!("ANALYZE {table} ({columns})")
+        };
+        tx.batch_execute(&statement)?;
+    }
     Ok(())
 }
 
