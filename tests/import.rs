@@ -20,6 +20,17 @@ fn count(client: &mut postgres::Client, sql: &str) -> i64 {
     client.query_one(sql, &[]).unwrap().get(0)
 }
 
+/// Movies whose stored rating count or average differs from their ratings'.
+fn summaries_off(client: &mut postgres::Client) -> i64 {
+    count(
+        client,
+        "SELECT count(*) FROM movies m
+           LEFT JOIN (SELECT movie_id, count(*) n, avg(rating)::real a FROM ratings GROUP BY movie_id) r
+             ON r.movie_id = m.id
+          WHERE m.rating_count <> coalesce(r.n, 0) OR m.rating_avg IS DISTINCT FROM r.a",
+    )
+}
+
 fn import(db: &TestDb, dir: &Path) -> Result<load::LoadReport, LoadError> {
     let folder = MovieLensDir::open(dir)?;
     let mut client = db.client();
@@ -41,16 +52,7 @@ fn the_default_sample_has_the_original_size_and_consistent_derived_columns() {
         spec.tag_count()
     );
     // rating_count / rating_avg are derived from ratings for every movie.
-    assert_eq!(
-        count(
-            &mut client,
-            "SELECT count(*) FROM movies m
-               LEFT JOIN (SELECT movie_id, count(*) n, avg(rating)::real a FROM ratings GROUP BY movie_id) r
-                 ON r.movie_id = m.id
-              WHERE m.rating_count <> coalesce(r.n, 0) OR m.rating_avg IS DISTINCT FROM r.a"
-        ),
-        0
-    );
+    assert_eq!(summaries_off(&mut client), 0);
     // Written once, with their summaries, in id order: consecutive ids share heap pages (a page
     // of the table is a few reads, not one per row as after an UPDATE of every movie).
     assert_eq!(
@@ -259,16 +261,7 @@ fn the_movielens_fixture_imports_with_every_quirk_intact() {
     assert_eq!(i64::from(toy_story.0), expected.0);
     assert!((f64::from(toy_story.1) - expected.1).abs() < 1e-5);
     // Every movie's summary is its ratings' (counted on the client as they streamed past).
-    assert_eq!(
-        count(
-            &mut client,
-            "SELECT count(*) FROM movies m
-               LEFT JOIN (SELECT movie_id, count(*) n, avg(rating)::real a FROM ratings GROUP BY movie_id) r
-                 ON r.movie_id = m.id
-              WHERE m.rating_count <> coalesce(r.n, 0) OR m.rating_avg IS DISTINCT FROM r.a"
-        ),
-        0
-    );
+    assert_eq!(summaries_off(&mut client), 0);
     // Each movie is written once, complete (links and summary included), in the file's order:
     // the rows hold the first line pointers of the first page, in movies.csv's order. An UPDATE
     // of the links or of the summaries would have left each movie's row at a later pointer.
