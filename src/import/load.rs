@@ -28,7 +28,8 @@ pub struct LoadReport {
     pub ratings: u64,
     /// Tags stored.
     pub tags: u64,
-    /// Link rows applied (imdb/tmdb ids).
+    /// Movies that `links.csv` gives imdb/tmdb ids (one per movie: a later row replaces an
+    /// earlier one).
     pub links: u64,
     /// Wall time in milliseconds.
     pub elapsed_ms: u64,
@@ -110,8 +111,8 @@ pub fn load_sample(
 /// Replaces the collection with a MovieLens folder. A malformed row aborts with its file, line
 /// and reason, leaving the previous collection in place.
 ///
-/// The files are written in the order that stores each movie once, complete and in id order, as
-/// the seed does: the ratings first (each movie's summary counted as they pass, [`RatingSums`]),
+/// The files are written in the order that stores each movie once, complete and in the file's
+/// order, as the seed does in id order: the ratings first (each movie's summary counted as they pass, [`RatingSums`]),
 /// then the movies with their summary and their `links.csv` ids. Writing the movies first and
 /// completing them by UPDATE (links, then `refresh_movie_ratings()`) left three versions of every
 /// movie row, scattered, for every index build and scan after it to read.
