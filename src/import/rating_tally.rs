@@ -19,22 +19,48 @@ const SIGNATURE: &[u8; 11] = b"PGCOPY\n\xff\r\n\0";
 #[derive(Debug, Default)]
 pub struct RatingSums {
     sums: HashMap<i32, (f64, u32)>,
+    /// The movie of the latest rating, with its running sum and count, not yet put back in
+    /// `sums`. Ratings often come grouped by movie (the seed generates each movie's together,
+    /// and a table with a `(movie, user)` key is often read in that order): a run of one
+    /// movie's ratings then costs one lookup instead of one per rating (the 10M seed's 115M
+    /// ratings: 10M lookups). The additions are the same, in the same order, so the sums are
+    /// too.
+    current: Option<(i32, f64, u32)>,
 }
 
 impl RatingSums {
     /// Counts one stored rating of `movie`.
     pub fn add(&mut self, movie: i32, rating: f32) {
-        let entry = self.sums.entry(movie).or_insert((0.0, 0));
-        entry.0 += f64::from(rating);
-        entry.1 += 1;
+        match &mut self.current {
+            Some((current, sum, count)) if *current == movie => {
+                *sum += f64::from(rating);
+                *count += 1;
+            }
+            _ => {
+                self.put_back();
+                let (sum, count) = self.sums.get(&movie).copied().unwrap_or((0.0, 0));
+                self.current = Some((movie, sum + f64::from(rating), count + 1));
+            }
+        }
+    }
+
+    /// Stores the running movie's sum in the map.
+    fn put_back(&mut self) {
+        if let Some((movie, sum, count)) = self.current.take() {
+            self.sums.insert(movie, (sum, count));
+        }
     }
 
     /// The summary of `movie` as the store's `refresh_movie_ratings()` computes it:
     /// `avg(rating)::real` (a `float8` sum of the ratings in the order they are stored, divided
     /// by their number) and the count; `(None, 0)` for a movie without ratings.
     pub fn summary(&self, movie: i32) -> (Option<f32>, i32) {
-        match self.sums.get(&movie) {
-            Some(&(sum, count)) if count > 0 => (
+        let sums = match self.current {
+            Some((current, sum, count)) if current == movie => Some((sum, count)),
+            _ => self.sums.get(&movie).copied(),
+        };
+        match sums {
+            Some((sum, count)) if count > 0 => (
                 Some((sum / f64::from(count)) as f32),
                 i32::try_from(count).unwrap_or(i32::MAX),
             ),
@@ -253,6 +279,31 @@ mod tests {
                 "a NULL rating counts for nothing"
             );
             assert_eq!(tally.sums().summary(99), (None, 0));
+        }
+    }
+
+    proptest::proptest! {
+        /// The running movie is only a shortcut: in any order, grouped or interleaved, every
+        /// movie's summary is the one that adding its ratings in order into a map gives.
+        #[test]
+        fn sums_are_those_of_adding_each_rating_in_order(
+            ratings in proptest::collection::vec((0_i32..6, 0_u8..=10), 0..200)
+        ) {
+            let mut sums = RatingSums::default();
+            let mut plain: HashMap<i32, (f64, u32)> = HashMap::new();
+            for &(movie, half_stars) in &ratings {
+                let rating = f32::from(half_stars) / 2.0 + 0.1;
+                sums.add(movie, rating);
+                let entry = plain.entry(movie).or_insert((0.0, 0));
+                entry.0 += f64::from(rating);
+                entry.1 += 1;
+            }
+            for movie in -1..7 {
+                let expected = plain.get(&movie).map_or((None, 0), |&(sum, count)| {
+                    (Some((sum / f64::from(count)) as f32), count as i32)
+                });
+                proptest::prop_assert_eq!(sums.summary(movie), expected);
+            }
         }
     }
 
