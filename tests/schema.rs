@@ -74,6 +74,55 @@ fn accent_and_case_folding_is_available_to_queries() {
     assert_eq!(folded, "amelie a la carte");
 }
 
+/// Migration 7 rewrites the fold in PL/pgSQL and gives plain ASCII text a shortcut past unaccent
+/// and the collation's lowercasing.
+/// It must fold every string exactly as the full path does: the stored folds and the tags'
+/// index were computed by the full path, and a search term is folded by the new one.
+#[test]
+fn the_ascii_shortcut_folds_exactly_as_unaccent_and_lower_do() {
+    let db = TestDb::migrated();
+    let mut client = db.client();
+    let source: String = client
+        .query_one(
+            "SELECT prosrc FROM pg_proc WHERE oid = 'marquee.marquee_fold(text)'::regprocedure",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(
+        source.contains("octet_length"),
+        "the test cluster (UTF-8, ICU or libc, default unaccent rules) takes the shortcut: {source}"
+    );
+    // Every ASCII character alone and together, and text just past ASCII: accents, ligatures,
+    // other scripts, the Turkish dotted capital I, a final sigma, a character outside the BMP.
+    let texts = [
+        "(SELECT string_agg(chr(c), '' ORDER BY c) FROM generate_series(1, 127) AS c)",
+        "'The Matrix (1999)'",
+        "'ALL CAPS, digits 0-9 and \\ % _ kept'",
+        "'Amélie À LA Carte'",
+        "'Œuvre ÆSIR straße'",
+        "'ИВАН Грозный'",
+        "'ΟΔΥΣΣΕΥΣ'",
+        "'İstanbul'",
+        "'千と千尋の神隠し'",
+        "'Emoji 🎬 Film'",
+        "''",
+    ];
+    for text in texts {
+        let row = client
+            .query_one(
+                &format!(
+                    "SELECT marquee_fold(t), lower(public.unaccent('public.unaccent'::regdictionary, t))
+                       FROM (SELECT {text} AS t) AS s"
+                ),
+                &[],
+            )
+            .unwrap();
+        let (shortcut, full): (String, String) = (row.get(0), row.get(1));
+        assert_eq!(shortcut, full, "folding {text}");
+    }
+}
+
 /// A database as Marquee before schema version 4 left it: everything in `public`.
 fn legacy_database() -> TestDb {
     let db = TestDb::empty();

@@ -38,6 +38,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "facet totals",
         include_str!("migrations/0006_facet_totals.sql"),
     ),
+    (
+        7,
+        "cheaper title folding",
+        include_str!("migrations/0007_ascii_fold.sql"),
+    ),
 ];
 
 /// The schema that holds Marquee's tables and functions.
