@@ -99,8 +99,21 @@ fn start_xvfb(dir: &Path) -> (Started, String) {
         .expect("a free X display number");
     let display = format!(":{number}");
     let log = std::fs::File::create(dir.join("xvfb.log")).expect("xvfb log");
+    // -noreset: by default the server resets when its last client leaves. The readiness probe
+    // below is such a client, and the app starts right after it; once, in a CI rehearsal under
+    // load, the app then failed with "Failed to open connection to X server" while the server
+    // had answered the probe. A reset in between is the likely cause; without resets there is
+    // no such window.
     let child = Command::new("Xvfb")
-        .args([&display, "-screen", "0", "1600x1000x24", "-nolisten", "tcp"])
+        .args([
+            &display,
+            "-screen",
+            "0",
+            "1600x1000x24",
+            "-nolisten",
+            "tcp",
+            "-noreset",
+        ])
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
