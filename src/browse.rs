@@ -807,6 +807,7 @@ mod tests {
             movies: 20_000,
             matches: 2_000,
             collection: 10_000_000,
+            most_rated: 0,
         };
         let mut browse = Browse::default();
         browse.set_filter(titled("a"));

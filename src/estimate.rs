@@ -13,6 +13,9 @@ pub struct Sample {
     pub matches: u64,
     /// The collection's size as the planner knows it (`pg_class.reltuples`): the scale.
     pub collection: u64,
+    /// The most-rated movies, counted exactly beside the sample rather than scaled from it
+    /// (summaries; 0 where every figure is scaled from the sample, as facets are).
+    pub most_rated: u64,
 }
 
 impl Sample {
@@ -41,12 +44,19 @@ impl Sample {
 
     /// Where the figures come from, for a tooltip or a note.
     pub fn describe(&self) -> String {
-        format!(
+        let mut text = format!(
             "estimated from a {:.2} % sample ({} movies read, {} matching)",
             self.percent(),
             crate::plural::thousands(self.movies),
             crate::plural::thousands(self.matches)
-        )
+        );
+        if self.most_rated > 0 {
+            text.push_str(&format!(
+                " and the {} most-rated movies, counted exactly",
+                crate::plural::thousands(self.most_rated)
+            ));
+        }
+        text
     }
 }
 
@@ -69,15 +79,27 @@ mod tests {
             movies: 20_000,
             matches: 900,
             collection: 10_000_000,
+            most_rated: 0,
         };
         assert_eq!(s.scale(2), 1_000);
         assert_eq!(s.estimated_matches(), 450_000);
         assert!((s.percent() - 0.2).abs() < 1e-9);
         assert!(s.describe().starts_with("estimated from a 0.20 % sample"));
+        assert!(!s.describe().contains("most-rated"));
+        let stratified = Sample {
+            most_rated: 256,
+            ..s
+        };
+        assert!(
+            stratified
+                .describe()
+                .ends_with("and the 256 most-rated movies, counted exactly")
+        );
         let empty = Sample {
             movies: 0,
             matches: 0,
             collection: 10,
+            most_rated: 0,
         };
         assert_eq!(empty.scale(5), 0);
     }

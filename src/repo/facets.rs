@@ -114,6 +114,7 @@ mod tests {
                 movies: 20_000,
                 matches: 900,
                 collection: 10_000_000,
+                most_rated: 0,
             }),
             ..Facets::default()
         }

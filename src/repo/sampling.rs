@@ -69,8 +69,72 @@ pub fn draw(
         movies: row.get::<_, i64>(0).max(0) as u64,
         matches: row.get::<_, i64>(1).max(0) as u64,
         collection,
+        most_rated: 0,
     };
     Ok(Some((sample, tablesample)))
+}
+
+/// About this many of the most-rated movies are counted exactly beside a summary's sample.
+pub const MOST_RATED: u64 = 256;
+
+/// A summary's sample split in two strata by rating count. Ratings are spread very unevenly (at
+/// 86,537 movies, 49 hold 500 or more and the most-rated 2,538), so whether one of those falls
+/// in the sample moved a genre's scaled rating count by up to 54 %. The most-rated movies are
+/// few and found through the `rating_count` index: they are counted exactly, and only the
+/// others are scaled from the sample (the worst genre then comes to 13–19 % over four samples).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Strata {
+    /// Movies with at least this many ratings are counted exactly.
+    pub threshold: i32,
+    /// How many movies of the collection that is.
+    pub most_rated: u64,
+    /// What each sampled movie under the threshold stands for: the collection's other movies
+    /// over the sample's.
+    pub weight: f64,
+}
+
+/// The strata of `sample` (read again by `tablesample`) over `movies m`, or `None` where the
+/// collection has no few most-rated movies to set apart (fewer movies than [`MOST_RATED`], or
+/// so many ties at the threshold that counting them exactly would not be cheap).
+pub fn stratify(
+    conn: &mut postgres::Client,
+    movies: &str,
+    sample: &Sample,
+    tablesample: &str,
+) -> Result<Option<Strata>, postgres::Error> {
+    let row = conn.query_typed(
+        &format!(
+            "SELECT t.c, (SELECT count(*) FROM {movies} m WHERE m.rating_count >= t.c) \
+             FROM (SELECT rating_count AS c FROM {movies} ORDER BY rating_count DESC \
+                   LIMIT 1 OFFSET {}) t",
+            MOST_RATED - 1
+        ),
+        &[],
+    )?;
+    let Some(row) = row.first() else {
+        return Ok(None);
+    };
+    let (threshold, most_rated): (i32, i64) = (row.get(0), row.get(1));
+    let most_rated = most_rated.max(0) as u64;
+    if threshold < 2 || most_rated > 4 * MOST_RATED || most_rated >= sample.collection {
+        return Ok(None);
+    }
+    let others: i64 = conn
+        .query_typed_one(
+            &format!(
+                "SELECT count(*) FROM {movies} m {tablesample} WHERE m.rating_count < {threshold}"
+            ),
+            &[],
+        )?
+        .get(0);
+    if others <= 0 {
+        return Ok(None);
+    }
+    Ok(Some(Strata {
+        threshold,
+        most_rated,
+        weight: (sample.collection - most_rated) as f64 / others as f64,
+    }))
 }
 
 /// How to sample `movies m` under `parts`: the collection's size and the share of its pages to

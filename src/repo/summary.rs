@@ -100,23 +100,36 @@ impl SummaryRepository {
             "summary"
         };
         let results = self.repo.read(label, |conn| {
-            let (sample, tablesample) = match sample_rule {
-                None => (None, String::new()),
+            let (sample, tablesample, strata) = match sample_rule {
+                None => (None, String::new(), None),
                 Some(rule) => match sampling::draw(conn, &source.movies, &this, rule)? {
-                    Some((sample, tablesample)) => (Some(sample), tablesample),
+                    Some((sample, tablesample)) => {
+                        let strata =
+                            sampling::stratify(conn, &source.movies, &sample, &tablesample)?;
+                        (Some(sample), tablesample, strata)
+                    }
                     None => return Ok(None),
                 },
+            };
+            let reading = match (&sample, strata) {
+                (None, _) => Reading::Exact,
+                (Some(_), None) => Reading::Sample(&tablesample),
+                (Some(_), Some(strata)) => Reading::Stratified(&tablesample, strata),
             };
             let sides = std::iter::once(&this)
                 .chain(other.as_ref())
                 .map(|parts| {
-                    let (sql, parts) = summary_sql(parts.clone(), spec, source, &tablesample);
+                    let (sql, parts) = summary_sql(parts.clone(), spec, source, &reading);
                     conn.query_typed(&sql, &parts.typed_params())
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok(Some((sides, sample)))
+            let sample = sample.map(|sample| Sample {
+                most_rated: strata.map_or(0, |s| s.most_rated),
+                ..sample
+            });
+            Ok(Some((sides, sample, strata.is_some())))
         })?;
-        let Some((results, sample)) = results else {
+        let Some((results, sample, stratified)) = results else {
             return Ok(None);
         };
         let mut sides = results.iter().map(|rows| {
@@ -128,8 +141,11 @@ impl SummaryRepository {
         if let Some(others) = sides.next() {
             rows = merge(rows, others, spec);
         }
-        if let Some(sample) = sample {
-            scale(&mut rows, spec, sample);
+        match sample {
+            // Weighted in SQL: the sums are the collection's already, only not whole numbers.
+            Some(_) if stratified => scale(&mut rows, spec, |x| x.round()),
+            Some(sample) => scale(&mut rows, spec, |x| sample.scale_f64(x).round()),
+            None => {}
         }
         Ok(Some(Summary {
             spec: spec.clone(),
@@ -140,19 +156,31 @@ impl SummaryRepository {
     }
 }
 
-/// Scales a sample's sums (movies, ratings) to the collection; averages stay as they are.
-fn scale(rows: &mut [SummaryRow], spec: &SummarySpec, sample: Sample) {
+/// Applies `to_collection` to a sample's sums (movies, ratings); averages stay as they are.
+fn scale(rows: &mut [SummaryRow], spec: &SummarySpec, to_collection: impl Fn(f64) -> f64) {
     for (i, measure) in spec.measures.iter().enumerate() {
         if matches!(measure, Measure::Movies | Measure::Ratings) {
             for row in rows.iter_mut() {
                 for side in [&mut row.values, &mut row.other] {
                     if let Some(Some(x)) = side.get_mut(i) {
-                        *x = sample.scale_f64(*x).round();
+                        *x = to_collection(*x);
                     }
                 }
             }
         }
     }
+}
+
+/// Which movies a summary reads.
+#[derive(Clone, Copy, Debug)]
+pub enum Reading<'a> {
+    /// Every movie the filter selects.
+    Exact,
+    /// Those of a sample (the `TABLESAMPLE` clause), whose sums are scaled afterwards.
+    Sample(&'a str),
+    /// The most-rated movies exactly, and a sample of the others, each of those weighted by
+    /// what it stands for ([`sampling::Strata`]): the sums come out scaled.
+    Stratified(&'a str, sampling::Strata),
 }
 
 fn row_from(row: &postgres::Row, spec: &SummarySpec) -> SummaryRow {
@@ -210,19 +238,34 @@ fn key_from(row: &postgres::Row, i: usize, dimension: Dimension) -> GroupKey {
 }
 
 /// The SQL and its parameters. Only the WHERE clause carries user text, as bind parameters;
-/// everything else is built from the spec's closed set of names and `top_tags`. `tablesample`
-/// is empty, or the clause that samples the movies ([`sampling::draw`]).
+/// everything else is built from the spec's closed set of names, `top_tags` and the numbers of
+/// `reading`.
 pub fn summary_sql(
     mut parts: movie_sql::SqlParts,
     spec: &SummarySpec,
     source: &Source,
-    tablesample: &str,
+    reading: &Reading<'_>,
 ) -> (String, movie_sql::SqlParts) {
-    let mut ctes = vec![format!(
-        "f AS (SELECT m.id, m.year, m.genres, m.rating_avg, m.rating_count FROM {} m {tablesample} \
-         WHERE {})",
-        source.movies, parts.where_sql
-    )];
+    const COLUMNS: &str = "m.id, m.year, m.genres, m.rating_avg, m.rating_count";
+    let (movies, condition) = (&source.movies, &parts.where_sql);
+    let f = match reading {
+        Reading::Exact => format!("SELECT {COLUMNS} FROM {movies} m WHERE {condition}"),
+        Reading::Sample(tablesample) => {
+            format!("SELECT {COLUMNS} FROM {movies} m {tablesample} WHERE {condition}")
+        }
+        // `wt`: how many movies of the collection the row stands for.
+        Reading::Stratified(tablesample, strata) => format!(
+            "SELECT {COLUMNS}, 1::float8 AS wt FROM {movies} m \
+             WHERE m.rating_count >= {threshold} AND ({condition}) \
+             UNION ALL \
+             SELECT {COLUMNS}, {weight}::float8 FROM {movies} m {tablesample} \
+             WHERE m.rating_count < {threshold} AND ({condition})",
+            threshold = strata.threshold,
+            weight = strata.weight,
+        ),
+    };
+    let weighted = matches!(reading, Reading::Stratified(..));
+    let mut ctes = vec![format!("f AS ({f})")];
     let mut from = String::from("f");
     let mut keys = Vec::new();
     let mut order = Vec::new();
@@ -239,15 +282,21 @@ pub fn summary_sql(
                 let limit = parts.bind(movie_sql::Param::Int4(
                     i32::try_from(spec.top_tags).unwrap_or(i32::MAX),
                 ));
+                // Weighted, a tag's movies are counted as the collection's: what each stands for.
+                let (weight, movies) = if weighted {
+                    (", max(f.wt) AS wt", "sum(wt)")
+                } else {
+                    ("", "count(*)")
+                };
                 ctes.push(format!(
-                    "ft AS (SELECT t.movie_id, {} COLLATE \"C\" AS k, min(t.tag) AS label \
+                    "ft AS (SELECT t.movie_id, {} COLLATE \"C\" AS k, min(t.tag) AS label{weight} \
                      FROM {} t JOIN f ON f.id = t.movie_id GROUP BY 1, 2)",
                     source.fold("t.tag"),
                     source.tags
                 ));
                 ctes.push(format!(
                     "top AS (SELECT k, min(label) AS label, \
-                     row_number() OVER (ORDER BY count(*) DESC, k) AS rank \
+                     row_number() OVER (ORDER BY {movies} DESC, k) AS rank \
                      FROM ft GROUP BY k ORDER BY rank LIMIT {limit})"
                 ));
                 from.push_str(" JOIN ft ON ft.movie_id = f.id JOIN top ON top.k = ft.k");
@@ -275,7 +324,11 @@ pub fn summary_sql(
             }
         }
     }
-    let mut measures: Vec<&str> = spec.measures.iter().map(|m| measure_sql(*m)).collect();
+    let mut measures: Vec<&str> = spec
+        .measures
+        .iter()
+        .map(|m| measure_sql(*m, weighted))
+        .collect();
     if let Some(genre) = spec.by.iter().position(|d| *d == Dimension::Genre)
         && spec.by.len() == 1
         && !spec.measures.contains(&Measure::Median)
@@ -294,10 +347,18 @@ pub fn summary_sql(
             .collect();
         let mut partial_keys = vec!["f.genres".to_owned()];
         partial_keys.extend(others);
-        ctes.push(format!(
-            "fg AS (SELECT {}, count(*) AS n, sum(f.rating_count) AS r, \
+        let sums = if weighted {
+            "sum(f.wt) AS n, sum(f.wt * f.rating_count) AS r, \
+             sum(f.wt * f.rating_avg::float8 * f.rating_count) AS w, \
+             sum(f.wt * f.rating_avg::float8) AS sa, \
+             sum(f.wt) FILTER (WHERE f.rating_avg IS NOT NULL) AS ca"
+        } else {
+            "count(*) AS n, sum(f.rating_count) AS r, \
              sum(f.rating_avg::float8 * f.rating_count) AS w, sum(f.rating_avg::float8) AS sa, \
-             count(f.rating_avg) AS ca, min(f.year) AS y0, max(f.year) AS y1 \
+             count(f.rating_avg) AS ca"
+        };
+        ctes.push(format!(
+            "fg AS (SELECT {}, {sums}, min(f.year) AS y0, max(f.year) AS y1 \
              FROM f GROUP BY {})",
             partial_keys.join(", "),
             (1..=partial_keys.len())
@@ -333,8 +394,25 @@ pub fn summary_sql(
     (sql, parts)
 }
 
-/// Each measure as a `float8` aggregate over `f` (NULL where there is nothing to measure).
-fn measure_sql(measure: Measure) -> &'static str {
+/// Each measure as a `float8` aggregate over `f` (NULL where there is nothing to measure);
+/// `weighted`, each row counts as the movies it stands for (`f.wt`). The median is not
+/// weighted: it is the middle of the rows read, the most-rated movies among them once each.
+fn measure_sql(measure: Measure, weighted: bool) -> &'static str {
+    if weighted {
+        match measure {
+            Measure::Movies => return "sum(f.wt)",
+            Measure::Ratings => return "sum(f.wt * f.rating_count)",
+            Measure::Avg => {
+                return "sum(f.wt * f.rating_avg::float8 * f.rating_count) \
+                        / nullif(sum(f.wt * f.rating_count), 0)";
+            }
+            Measure::MeanAvg => {
+                return "sum(f.wt * f.rating_avg::float8) \
+                        / nullif(sum(f.wt) FILTER (WHERE f.rating_avg IS NOT NULL), 0)";
+            }
+            Measure::Median | Measure::FirstYear | Measure::LastYear => {}
+        }
+    }
     match measure {
         Measure::Movies => "count(*)::float8",
         Measure::Ratings => "sum(f.rating_count)::float8",
@@ -370,7 +448,7 @@ mod tests {
         let filter = Filter::parse("title:\"'; DROP TABLE x; --\" tag:\"a'b\"").expect("parses");
         let spec = SummarySpec::parse("tag,decade", "movies,avg,median", 7).expect("spec");
         let parts = movie_sql::where_clause(&filter, "m", &Source::default());
-        let (sql, parts) = summary_sql(parts, &spec, &Source::default(), "");
+        let (sql, parts) = summary_sql(parts, &spec, &Source::default(), &Reading::Exact);
         assert!(!sql.contains("DROP"), "{sql}");
         assert!(!sql.contains("a'b"), "{sql}");
         assert!(
@@ -382,5 +460,42 @@ mod tests {
             sql.contains("ORDER BY min(top.rank), 2 NULLS LAST"),
             "{sql}"
         );
+    }
+
+    #[test]
+    fn a_stratified_sample_reads_the_most_rated_exactly_and_weighs_the_rest() {
+        let filter = Filter::parse("year:1980..2009 tag:\"a'b\"").expect("parses");
+        let strata = sampling::Strata {
+            threshold: 300,
+            most_rated: 256,
+            weight: 4.5,
+        };
+        let tablesample = "TABLESAMPLE SYSTEM (23.1) REPEATABLE (0)";
+        let reading = Reading::Stratified(tablesample, strata);
+        for (by, measures) in [
+            ("genre", "movies,ratings,avg,mean-avg"),
+            ("tag,decade", "movies,ratings"),
+        ] {
+            let spec = SummarySpec::parse(by, measures, 7).expect("spec");
+            let parts = movie_sql::where_clause(&filter, "m", &Source::default());
+            let (sql, parts) = summary_sql(parts, &spec, &Source::default(), &reading);
+            assert!(!sql.contains("a'b"), "{sql}");
+            assert!(
+                sql.contains(
+                    "1::float8 AS wt FROM \"marquee\".movies m WHERE m.rating_count >= 300 AND ("
+                ),
+                "{sql}"
+            );
+            assert!(
+                sql.contains(&format!(
+                    "4.5::float8 FROM \"marquee\".movies m {tablesample} WHERE m.rating_count < 300 AND ("
+                )),
+                "{sql}"
+            );
+            assert!(sql.contains("sum(f.wt * f.rating_count)"), "{sql}");
+            assert!(!sql.contains("count(*)"), "every count is weighted: {sql}");
+            // Both branches bind the same parameters.
+            assert_eq!(parts.params.len(), if by == "genre" { 3 } else { 4 });
+        }
     }
 }
