@@ -127,9 +127,9 @@ impl SummaryRepository {
                 most_rated: strata.map_or(0, |s| s.most_rated),
                 ..sample
             });
-            Ok(Some((sides, sample, strata.is_some())))
+            Ok(Some((sides, sample)))
         })?;
-        let Some((results, sample, stratified)) = results else {
+        let Some((results, sample)) = results else {
             return Ok(None);
         };
         let mut sides = results.iter().map(|rows| {
@@ -143,7 +143,7 @@ impl SummaryRepository {
         }
         match sample {
             // Weighted in SQL: the sums are the collection's already, only not whole numbers.
-            Some(_) if stratified => scale(&mut rows, spec, |x| x.round()),
+            Some(sample) if sample.most_rated > 0 => scale(&mut rows, spec, |x| x.round()),
             Some(sample) => scale(&mut rows, spec, |x| sample.scale_f64(x).round()),
             None => {}
         }
